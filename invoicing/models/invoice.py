@@ -1,0 +1,247 @@
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import F, Q, Sum
+
+from syaga.core.errors import BusinessError
+
+
+class InvoiceImmutableError(BusinessError):
+    """An issued invoice was about to change; corrections go through a credit note."""
+
+
+class Kind(models.TextChoices):
+    INVOICE = "invoice", "facture"
+    CREDIT_NOTE = "credit_note", "avoir"
+
+
+class Status(models.TextChoices):
+    DRAFT = "draft", "brouillon"
+    PENDING_REVIEW = "pending_review", "à valider"
+    APPROVED = "approved", "approuvée"
+    ISSUED = "issued", "émise"
+    PARTIALLY_PAID = "partially_paid", "partiellement payée"
+    PAID = "paid", "payée"
+    REJECTED = "rejected", "rejetée"
+    CANCELLED = "cancelled", "annulée (avoir)"
+
+
+# Once an invoice has one of these statuses its content is frozen.
+FROZEN_STATUSES = frozenset({Status.ISSUED, Status.PARTIALLY_PAID, Status.PAID, Status.CANCELLED})
+OPEN_STATUSES = frozenset({Status.ISSUED, Status.PARTIALLY_PAID})
+
+
+class Origin(models.TextChoices):
+    RECURRING = "recurring", "contrat récurrent"
+    TIMESHEET = "timesheet", "feuilles de temps"
+    MANUAL = "manual", "saisie manuelle"
+    IMPORTED = "imported", "import historique"
+
+
+# What may still change on an issued invoice: its payment and delivery state, never its content.
+MUTABLE_AFTER_ISSUE = frozenset({
+    "status", "amount_paid", "paid_date", "sent_at", "pdf_file", "updated_at", "review_reason",
+    "validation_rule", "cancelled_by_id",
+})
+
+
+class InvoiceQuerySet(models.QuerySet):
+    def invoices(self):
+        return self.filter(kind=Kind.INVOICE)
+
+    def credit_notes(self):
+        return self.filter(kind=Kind.CREDIT_NOTE)
+
+    def issued(self):
+        return self.filter(status__in=FROZEN_STATUSES)
+
+    def open(self):
+        """Issued and not fully paid."""
+        return self.filter(kind=Kind.INVOICE, status__in=OPEN_STATUSES)
+
+    def pending_review(self):
+        return self.filter(status=Status.PENDING_REVIEW)
+
+    def overdue(self, on):
+        return self.open().filter(due_date__lt=on)
+
+    def totals(self) -> dict:
+        agg = self.aggregate(ht=Sum("total_ht"), vat=Sum("total_vat"), ttc=Sum("total_ttc"))
+        return {k: v or Decimal("0.00") for k, v in agg.items()}
+
+    # The ORM's bulk paths skip save(); these keep issued invoices frozen there too.
+    def update(self, **kwargs):
+        frozen_fields = set(kwargs) - MUTABLE_AFTER_ISSUE
+        if "status" in kwargs and kwargs["status"] not in FROZEN_STATUSES:
+            frozen_fields.add("status")
+        if frozen_fields and self.filter(status__in=FROZEN_STATUSES).exists():
+            raise InvoiceImmutableError(
+                f"issued invoices cannot change {', '.join(sorted(frozen_fields))}; issue a credit note"
+            )
+        return super().update(**kwargs)
+
+    def delete(self):
+        if self.filter(status__in=FROZEN_STATUSES).exists():
+            raise InvoiceImmutableError("issued invoices cannot be deleted; issue a credit note")
+        return super().delete()
+
+
+class Invoice(models.Model):
+    """An invoice or a credit note. Numbered when issued; frozen from then on."""
+
+    kind = models.CharField("type", max_length=12, choices=Kind.choices, default=Kind.INVOICE)
+    number = models.CharField("numéro", max_length=35, null=True, blank=True, editable=False)
+    series = models.CharField(max_length=4, blank=True, editable=False)
+    client = models.ForeignKey("invoicing.Client", on_delete=models.PROTECT, related_name="invoices")
+    status = models.CharField("statut", max_length=16, choices=Status.choices, default=Status.DRAFT,
+                              db_index=True)
+    origin = models.CharField("origine", max_length=10, choices=Origin.choices, default=Origin.MANUAL)
+    subject = models.CharField("objet", max_length=300, blank=True)
+    issue_date = models.DateField("date d'émission", null=True, blank=True, db_index=True)
+    period_start = models.DateField("période du", null=True, blank=True)
+    period_end = models.DateField("période au", null=True, blank=True)
+    due_date = models.DateField("échéance", null=True, blank=True, db_index=True)
+    contract = models.ForeignKey("invoicing.Contract", on_delete=models.PROTECT, null=True, blank=True,
+                                 related_name="invoices")
+    credited_invoice = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True,
+                                         related_name="credit_notes", verbose_name="facture corrigée")
+    purchase_order = models.CharField("bon de commande", max_length=100, blank=True)
+    total_ht = models.DecimalField("total HT", max_digits=14, decimal_places=2, default=Decimal("0.00"))
+    total_vat = models.DecimalField("TVA", max_digits=14, decimal_places=2, default=Decimal("0.00"))
+    total_ttc = models.DecimalField("total TTC", max_digits=14, decimal_places=2, default=Decimal("0.00"))
+    vat_breakdown = models.JSONField("TVA par taux", default=list, blank=True)
+    amount_paid = models.DecimalField("montant réglé", max_digits=14, decimal_places=2,
+                                      default=Decimal("0.00"))
+    paid_date = models.DateField("réglée le", null=True, blank=True)
+    seller_snapshot = models.JSONField(default=dict, blank=True, editable=False)
+    buyer_snapshot = models.JSONField(default=dict, blank=True, editable=False)
+    review_reason = models.CharField("motif de relecture", max_length=300, blank=True)
+    notes = models.TextField("notes", blank=True)
+    issued_at = models.DateTimeField(null=True, blank=True, editable=False)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey("auth.User", on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+", editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = InvoiceQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "facture"
+        ordering = ["-issue_date", "-number", "-pk"]
+        permissions = [("approve_invoice", "Peut approuver et émettre les factures")]
+        constraints = [
+            models.UniqueConstraint(fields=["number"], condition=Q(number__isnull=False),
+                                    name="invoice_number_unique"),
+            models.UniqueConstraint(fields=["contract", "period_start"], condition=Q(contract__isnull=False),
+                                    name="invoice_contract_period_unique"),
+            models.CheckConstraint(condition=Q(total_ht__gte=0) & Q(total_vat__gte=0) & Q(total_ttc__gte=0),
+                                   name="invoice_totals_positive"),
+            models.CheckConstraint(condition=Q(total_ttc=F("total_ht") + F("total_vat")),
+                                   name="invoice_ttc_is_ht_plus_vat"),
+            models.CheckConstraint(condition=Q(amount_paid__gte=0), name="invoice_amount_paid_positive"),
+            models.CheckConstraint(
+                condition=~Q(status__in=list(FROZEN_STATUSES)) | Q(number__isnull=False),
+                name="invoice_issued_has_number",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["client", "issue_date"], name="invoice_client_date"),
+            models.Index(fields=["status", "due_date"], name="invoice_status_due"),
+        ]
+
+    def __str__(self):
+        label = self.get_kind_display().capitalize()
+        return f"{label} {self.number}" if self.number else f"{label} brouillon #{self.pk}"
+
+    @property
+    def is_frozen(self) -> bool:
+        return self.status in FROZEN_STATUSES
+
+    @property
+    def balance_due(self) -> Decimal:
+        return self.total_ttc - self.amount_paid
+
+    def save(self, *args, **kwargs):
+        # Integrity guard, not a business rule: whatever the caller, an issued invoice keeps its content.
+        if self.pk is not None:
+            stored = (
+                type(self).objects.filter(pk=self.pk).values(*[f.attname for f in self._meta.concrete_fields])
+                .first()
+            )
+            if stored and stored["status"] in FROZEN_STATUSES:
+                if self.status not in FROZEN_STATUSES:
+                    raise InvoiceImmutableError(f"{self} is issued and cannot go back to {self.status}")
+                changed = [
+                    f.name for f in self._meta.concrete_fields
+                    if f.attname not in MUTABLE_AFTER_ISSUE and f.name not in MUTABLE_AFTER_ISSUE
+                    and stored[f.attname] != getattr(self, f.attname)
+                ]
+                if changed:
+                    raise InvoiceImmutableError(
+                        f"{self} is issued: {', '.join(changed)} cannot change; issue a credit note"
+                    )
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        if self.pk is not None and type(self).objects.filter(pk=self.pk, status__in=FROZEN_STATUSES).exists():
+            raise InvoiceImmutableError(f"{self} is issued and cannot be deleted; issue a credit note")
+        return super().delete(*args, **kwargs)
+
+
+class Unit(models.TextChoices):
+    HOUR = "hour", "heure"
+    DAY = "day", "jour"
+    MONTH = "month", "mois"
+    QUARTER = "quarter", "trimestre"
+    YEAR = "year", "an"
+    FLAT = "flat", "forfait"
+    UNIT = "unit", "unité"
+
+
+class InvoiceLineQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        if self.filter(invoice__status__in=FROZEN_STATUSES).exists():
+            raise InvoiceImmutableError("lines of an issued invoice cannot change; issue a credit note")
+        return super().update(**kwargs)
+
+    def delete(self):
+        if self.filter(invoice__status__in=FROZEN_STATUSES).exists():
+            raise InvoiceImmutableError("lines of an issued invoice cannot be deleted; issue a credit note")
+        return super().delete()
+
+
+class InvoiceLine(models.Model):
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveSmallIntegerField(default=0)
+    description = models.CharField("désignation", max_length=500)
+    quantity = models.DecimalField("quantité", max_digits=14, decimal_places=4, default=Decimal("1"))
+    unit = models.CharField("unité", max_length=10, choices=Unit.choices, default=Unit.FLAT)
+    unit_price = models.DecimalField("prix unitaire HT", max_digits=14, decimal_places=4)
+    vat_rate = models.DecimalField("taux de TVA (%)", max_digits=5, decimal_places=2, default=Decimal("20.00"))
+    total_ht = models.DecimalField("total HT", max_digits=14, decimal_places=2, default=Decimal("0.00"))
+
+    objects = InvoiceLineQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "ligne"
+        ordering = ["invoice", "position", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(vat_rate__gte=0), name="invoice_line_vat_rate_positive"),
+        ]
+
+    def __str__(self):
+        return self.description
+
+    def _invoice_frozen(self) -> bool:
+        return Invoice.objects.filter(pk=self.invoice_id, status__in=FROZEN_STATUSES).exists()
+
+    def save(self, *args, **kwargs):
+        if self._invoice_frozen():
+            raise InvoiceImmutableError("lines of an issued invoice cannot change; issue a credit note")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        if self._invoice_frozen():
+            raise InvoiceImmutableError("lines of an issued invoice cannot be deleted; issue a credit note")
+        return super().delete(*args, **kwargs)

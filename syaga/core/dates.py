@@ -1,0 +1,67 @@
+"""Business dates: ``timezone.localdate()`` for today, calendar arithmetic without third-party code."""
+
+import calendar
+import datetime as dt
+import re
+
+from django.utils import timezone
+
+FRENCH_MONTHS = [
+    "janvier", "février", "mars", "avril", "mai", "juin",
+    "juillet", "août", "septembre", "octobre", "novembre", "décembre",
+]
+
+
+def today() -> dt.date:
+    return timezone.localdate()
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """Same day ``months`` later, clamped to the month's last day (31 Jan + 1 month = 28/29 Feb)."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    month += 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def month_index(day: dt.date) -> int:
+    """Months since year 0: the distance between two dates in whole calendar months is a subtraction."""
+    return day.year * 12 + day.month - 1
+
+
+def end_of_month(day: dt.date) -> dt.date:
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+class DateError(ValueError):
+    """Text that is not a date."""
+
+
+def parse_date(text) -> dt.date:
+    """Read ``dd/mm/yyyy``, ``dd/mm/yy``, ``dd-mm-yyyy``, ``dd.mm.yyyy`` or ISO ``yyyy-mm-dd``.
+
+    Two-digit years are 20yy (the history starts in 2010). A time part after the date is ignored.
+    """
+    if isinstance(text, dt.datetime):
+        return text.date()
+    if isinstance(text, dt.date):
+        return text
+    raw = str(text)
+    s = raw.strip().split(" ")[0].split("T")[0]
+    m = re.fullmatch(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})", s)
+    try:
+        if m:
+            return dt.date(int(m[1]), int(m[2]), int(m[3]))
+        m = re.fullmatch(r"(\d{1,2})[-/.](\d{1,2})[-/.](\d{2}|\d{4})", s)
+        if m:
+            year = int(m[3])
+            if year < 100:
+                year += 2000
+            return dt.date(year, int(m[2]), int(m[1]))
+    except ValueError as exc:
+        raise DateError(f"date {raw!r} does not exist") from exc
+    raise DateError(f"date {raw!r} is not a date (expected dd/mm/yyyy, dd/mm/yy or yyyy-mm-dd)")
+
+
+def french_month_label(day: dt.date) -> str:
+    return f"{FRENCH_MONTHS[day.month - 1]} {day.year}"

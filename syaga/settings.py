@@ -1,0 +1,180 @@
+"""One settings module for every environment, read through django-environ.
+
+With no environment at all the project runs locally: SQLite under ``var/``, DEBUG off, a secret key
+generated once into ``var/secret_key``. Setting ``ALLOWED_HOSTS`` switches to production mode (behind
+HTTPS): SECRET_KEY becomes mandatory and the security settings that ``check --deploy`` asks for are on.
+Every variable is documented in ``.env.example``.
+"""
+
+import secrets
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=False)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
+PRODUCTION = bool(ALLOWED_HOSTS)
+
+
+def _local_secret_key() -> str:
+    """A random key kept in var/ so that sessions survive restarts on a developer's machine."""
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        VAR_DIR.mkdir(exist_ok=True)
+        path.write_text(secrets.token_urlsafe(64))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+if PRODUCTION:
+    SECRET_KEY = env.str("SECRET_KEY", default="")
+    if not SECRET_KEY:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. ALLOWED_HOSTS is set, so this is production mode and the key must come "
+            "from the environment (see .env.example), e.g. SECRET_KEY=$(python -c 'import secrets; "
+            "print(secrets.token_urlsafe(64))')."
+        )
+else:
+    SECRET_KEY = env.str("SECRET_KEY", default="") or _local_secret_key()
+    ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver"]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_q",
+    "syaga.core",
+    "invoicing",
+    "banking",
+    "timetracking",
+    "mailbox",
+    "reconciliation",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "syaga.core.middleware.StaffRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "syaga.urls"
+WSGI_APPLICATION = "syaga.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    VAR_DIR.mkdir(exist_ok=True)
+    # A busy timeout so that the web server and the django-q2 cluster can share one SQLite file.
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "fr-fr"
+TIME_ZONE = "Europe/Paris"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = env.path("STATIC_ROOT", default=str(VAR_DIR / "static"))
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
+MEDIA_URL = "media/"
+
+LOGIN_URL = "admin:login"
+
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="127.0.0.1")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="facturation@localhost")
+
+# Business defaults (the seller profile in the admin overrides what it holds).
+BILLING_DEFAULT_HOURLY_RATE = env.str("BILLING_DEFAULT_HOURLY_RATE", default="110.00")
+
+# Qonto (banking issue): API key or OAuth, see .env.example.
+QONTO_API_URL = env.str("QONTO_API_URL", default="https://thirdparty.qonto.com/v2")
+QONTO_LOGIN = env.str("QONTO_LOGIN", default="")
+QONTO_SECRET_KEY = env.str("QONTO_SECRET_KEY", default="")
+QONTO_STAGING_TOKEN = env.str("QONTO_STAGING_TOKEN", default="")
+QONTO_OAUTH_CLIENT_ID = env.str("QONTO_OAUTH_CLIENT_ID", default="")
+QONTO_OAUTH_CLIENT_SECRET = env.str("QONTO_OAUTH_CLIENT_SECRET", default="")
+QONTO_OAUTH_TOKEN_URL = env.str("QONTO_OAUTH_TOKEN_URL", default="https://oauth.qonto.com/oauth2/token")
+QONTO_OAUTH_REDIRECT_URI = env.str("QONTO_OAUTH_REDIRECT_URI", default="")
+QONTO_OAUTH_REFRESH_TOKEN = env.str("QONTO_OAUTH_REFRESH_TOKEN", default="")
+QONTO_WEBHOOK_SECRET = env.str("QONTO_WEBHOOK_SECRET", default="")
+
+Q_CLUSTER = {
+    "name": "syaga",
+    "orm": "default",
+    "workers": env.int("Q_WORKERS", default=2),
+    "timeout": 300,
+    "retry": 420,
+    "max_attempts": 3,
+    "ack_failures": True,
+    "catch_up": False,
+    "save_limit": 1000,
+    "recycle": 200,
+    "time_zone": TIME_ZONE,
+    "sync": env.bool("Q_SYNC", default=False),
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}
+
+if PRODUCTION:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    CSRF_TRUSTED_ORIGINS = env.list(
+        "CSRF_TRUSTED_ORIGINS", default=[f"https://{h}" for h in ALLOWED_HOSTS if h and not h.startswith(".")]
+    )
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SESSION_COOKIE_HTTPONLY = True

@@ -1,0 +1,32 @@
+import os
+
+import pytest
+from django.db import connection
+
+
+def pytest_collection_modifyitems(config, items):
+    """`postgres` tests (real concurrency) run in the PostgreSQL pass of `make test`, never silently."""
+    if os.environ.get("TEST_DB_LABEL", "") == "postgres" or "postgres" in os.environ.get("DATABASE_URL", ""):
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL: runs in the PostgreSQL pass of `make test`")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _postgres_really_used(request):
+    if "postgres" in request.keywords and os.environ.get("REQUIRE_POSTGRES") == "1":
+        assert connection.vendor == "postgresql", "REQUIRE_POSTGRES=1 but the suite is not on PostgreSQL"
+
+
+@pytest.fixture(autouse=True)
+def _media_root(tmp_path, settings):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+@pytest.fixture
+def seller(db):
+    from tests.factories import SellerProfileFactory
+
+    return SellerProfileFactory()

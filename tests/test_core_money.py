@@ -1,0 +1,53 @@
+from decimal import Decimal
+
+import pytest
+
+from syaga.core.dates import DateError, parse_date
+from syaga.core.money import AmountError, parse_amount, quantize
+from syaga.core.text import normalize_company_name
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("1 234,56", "1234.56"), ("1\u00a0234,56", "1234.56"), ("1\u202f234,56 €", "1234.56"),
+    ("1.234,56", "1234.56"), ("1,234.56", "1234.56"), ("1234.5", "1234.5"), ("1234,5", "1234.5"),
+    ("-12,00", "-12.00"), ("(12,00)", "-12.00"), ("1.234.567,89", "1234567.89"), ("1 400", "1400"),
+    ("1.234", "1234"), ("0,123", "0.123"), ("751,60", "751.60"), ("EUR 20", "20"),
+])
+def test_parse_amount_reads_french_and_english_exports(text, expected):
+    assert parse_amount(text) == Decimal(expected)
+
+
+@pytest.mark.parametrize("text", ["abc", "", "1,2,3.4.5", "12..5", "1.23.45", "--"])
+def test_parse_amount_refuses_what_is_not_a_number(text):
+    with pytest.raises(AmountError, match="is not a number"):
+        parse_amount(text)
+
+
+def test_quantize_is_half_up_and_refuses_floats():
+    assert quantize(Decimal("0.005")) == Decimal("0.01")
+    assert quantize(Decimal("2.675")) == Decimal("2.68")
+    assert quantize(Decimal("-0.005")) == Decimal("-0.01")
+    with pytest.raises(TypeError):
+        quantize(0.1)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("31/12/2024", (2024, 12, 31)), ("01/02/15", (2015, 2, 1)), ("2025-08-01", (2025, 8, 1)),
+    ("2025-08-01T10:00:00", (2025, 8, 1)), ("5.3.2019", (2019, 3, 5)),
+])
+def test_parse_date_formats(text, expected):
+    assert parse_date(text).timetuple()[:3] == expected
+
+
+@pytest.mark.parametrize("text", ["31/02/2024", "hier", "2024/13/01"])
+def test_parse_date_errors(text):
+    with pytest.raises(DateError):
+        parse_date(text)
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("Société Pharmabest S.A.R.L.", "PHARMABEST"), ("PHARMABEST", "PHARMABEST"),
+    ("STE BUQUET SAS", "BUQUET"), ("La Provençale", "LA PROVENCALE"), ("SAS", "SAS"),
+])
+def test_normalize_company_name(name, expected):
+    assert normalize_company_name(name) == expected
