@@ -57,9 +57,13 @@ def client_payment_terms(client: Client, seller: SellerProfile | None = None) ->
 
 
 def invoice_refresh_totals(*, invoice: Invoice) -> Invoice:
+    """Recompute each line's total (quantity × unit price, half-up) and the invoice's totals."""
     if invoice.is_frozen:
         raise BusinessError(f"{invoice} is issued; its totals are frozen")
     lines = list(invoice.lines.all())
+    for line in lines:
+        line.total_ht = line_total(line.quantity, line.unit_price)
+    InvoiceLine.objects.bulk_update(lines, ["total_ht"])
     invoice.total_ht, invoice.total_vat, invoice.total_ttc, invoice.vat_breakdown = compute_totals(lines)
     invoice.save(update_fields=["total_ht", "total_vat", "total_ttc", "vat_breakdown", "updated_at"])
     return invoice
