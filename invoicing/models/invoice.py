@@ -116,6 +116,8 @@ class Invoice(models.Model):
     seller_snapshot = models.JSONField(default=dict, blank=True, editable=False)
     buyer_snapshot = models.JSONField(default=dict, blank=True, editable=False)
     review_reason = models.CharField("motif de relecture", max_length=300, blank=True)
+    validation_rule = models.ForeignKey("invoicing.ValidationRule", on_delete=models.SET_NULL, null=True,
+                                        blank=True, related_name="+", verbose_name="règle appliquée")
     notes = models.TextField("notes", blank=True)
     issued_at = models.DateTimeField(null=True, blank=True, editable=False)
     sent_at = models.DateTimeField(null=True, blank=True)
