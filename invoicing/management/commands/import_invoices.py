@@ -1,0 +1,39 @@
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from invoicing.services.history_import import invoices_import_csv
+from syaga.core.errors import InputError
+
+
+class Command(BaseCommand):
+    help = (
+        "Import the invoice history exported as CSV by the previous tool (all or nothing; rows whose number "
+        "is already known are skipped, so running it twice is harmless)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", help="the CSV export (; , or tab separated, UTF-8 or Windows-1252)")
+        parser.add_argument("--dry-run", action="store_true", help="check and report, write nothing")
+        parser.add_argument("--json", action="store_true", dest="as_json", help="print the report as JSON")
+        parser.add_argument("--encoding", help="force the encoding (default: UTF-8, else Windows-1252)")
+        parser.add_argument("--delimiter", help="force the delimiter (default: found from the header)")
+
+    def handle(self, *args, file, dry_run, as_json, encoding, delimiter, **options):
+        out = self.stderr if as_json else self.stdout
+        delimiter = {"tab": "\t", "\\t": "\t"}.get(delimiter, delimiter)
+        try:
+            report = invoices_import_csv(
+                path=file, dry_run=dry_run, encoding=encoding, delimiter=delimiter,
+                progress=lambda rows: out.write(f"… {rows} rows read"),
+            )
+        except InputError as exc:
+            raise CommandError(f"{exc}; nothing was written") from exc
+        if as_json:
+            self.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+            return
+        for warning in report.warnings:
+            self.stdout.write(self.style.WARNING(f"warning: {warning}"))
+        prefix = "Dry run, nothing written: " if dry_run else ""
+        self.stdout.write(self.style.SUCCESS(prefix + report.summary()))
+

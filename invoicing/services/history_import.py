@@ -1,0 +1,583 @@
+"""Importing the invoice history exported by the firm's previous tool.
+
+The export is a CSV whose dialect is not known in advance: ``;``, ``,`` or tab, UTF-8 (with or without
+BOM), UTF-16 or Windows-1252, decimal comma or point, French or ISO dates, headers in any case and spelling
+among known aliases. The import is all-or-nothing: every row is read and checked first, and only a file
+without a single error is written, in one transaction, with bulk inserts. Rows whose invoice number is
+already in the database are skipped, so running the same file twice writes nothing the second time.
+"""
+
+import csv
+import datetime as dt
+import functools
+import io
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from invoicing.models import Client, ClientAlias, Invoice, InvoiceLine
+from invoicing.models.invoice import Kind, Origin, Status, Unit
+from invoicing.services.numbering import parse_number, sequences_continue_after
+from syaga.core.dates import DateError, parse_date
+from syaga.core.errors import InputError
+from syaga.core.money import ZERO, AmountError, parse_amount, quantize, vat_amount
+from syaga.core.text import header_key, normalize_company_name
+
+DEFAULT_VAT_RATE = Decimal("20.00")
+DEFAULT_PAYMENT_DAYS = 30
+TOLERANCE = Decimal("0.01")
+PROGRESS_EVERY = 10_000
+HEADER_SCAN_ROWS = 10
+DELIMITERS = (";", "\t", ",")
+# Rates French invoices have carried since 2010; a line whose VAT is one of them to the cent gets that
+# exact rate rather than a quotient that rounding made 19.99.
+KNOWN_VAT_RATES = tuple(Decimal(r) for r in ("20", "10", "5.5", "2.1", "0", "19.6", "7", "8.5", "13", "0.9"))
+
+# Field -> accepted header spellings, in order of preference when a file has several of them. The first
+# ones are those the issue names; the others are what other tools are seen to write.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "number": ("Numéro", "N° facture", "Facture", "Num", "Numéro facture", "Numéro de facture",
+               "N° de facture", "No facture", "Num facture", "Réf facture", "Référence facture",
+               "Invoice number", "Invoice no", "Invoice"),
+    "issue_date": ("Date", "Date facture", "Date d'émission", "Date de facture", "Date emission",
+                   "Date fact", "Invoice date", "Issue date"),
+    "due_date": ("Échéance", "Date d'échéance", "Date échéance", "Date limite de paiement", "Due date"),
+    "client": ("Raison sociale", "Nom client", "Client", "Nom du client", "Customer", "Customer name",
+               "Client name"),
+    "label": ("Désignation", "Libellé", "Objet", "Description", "Intitulé", "Label"),
+    "ht": ("Montant HT", "Total HT", "HT", "Montant hors taxes", "Total hors taxes", "Net HT",
+           "Amount excl tax"),
+    "vat": ("TVA", "Montant TVA", "Total TVA", "VAT", "Tax"),
+    "ttc": ("Montant TTC", "Total TTC", "TTC", "Net à payer", "Montant toutes taxes", "Amount incl tax"),
+    "paid_date": ("Réglée le", "Date règlement", "Date de paiement", "Date de règlement", "Date paiement",
+                  "Payée le", "Payé le", "Paid on", "Payment date"),
+}
+ALIAS_KEYS: dict[str, tuple[str, ...]] = {f: tuple(header_key(a) for a in names) for f, names in ALIASES.items()}
+KEY_FIELD: dict[str, str] = {key: f for f, keys in ALIAS_KEYS.items() for key in keys}
+REQUIRED = ("number", "issue_date", "client")
+AMOUNT_FIELDS = ("ht", "vat", "ttc")
+FIELD_LABELS = {
+    "number": "invoice number", "issue_date": "date", "due_date": "due date", "client": "client",
+    "label": "label", "ht": "amount HT", "vat": "VAT", "ttc": "amount TTC", "paid_date": "payment date",
+}
+_CURRENCY_SUFFIX = re.compile(r"(eur|euros?)$")
+_EXCEL_TEXT = re.compile(r'^="(.*)"$')
+
+
+@dataclass
+class ImportReport:
+    """What an import did (or, with ``dry_run``, would do)."""
+
+    dry_run: bool = False
+    encoding: str = ""
+    delimiter: str = ""
+    columns: dict[str, str] = field(default_factory=dict)
+    rows_read: int = 0
+    rows_skipped: int = 0
+    rows_ignored: int = 0
+    invoices_created: int = 0
+    credit_notes_created: int = 0
+    lines_created: int = 0
+    paid: int = 0
+    clients_created: int = 0
+    clients_reused: int = 0
+    invoices_skipped: int = 0
+    sequences_moved: int = 0
+    total_ttc: Decimal = ZERO
+    first_date: dt.date | None = None
+    last_date: dt.date | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "dry_run": self.dry_run, "encoding": self.encoding, "delimiter": self.delimiter,
+            "columns": self.columns, "rows_read": self.rows_read, "rows_skipped": self.rows_skipped,
+            "rows_ignored": self.rows_ignored, "invoices_created": self.invoices_created,
+            "credit_notes_created": self.credit_notes_created, "lines_created": self.lines_created,
+            "paid": self.paid, "clients_created": self.clients_created, "clients_reused": self.clients_reused,
+            "invoices_skipped": self.invoices_skipped, "sequences_moved": self.sequences_moved,
+            "total_ttc": str(self.total_ttc),
+            "first_date": self.first_date.isoformat() if self.first_date else None,
+            "last_date": self.last_date.isoformat() if self.last_date else None,
+            "warnings": self.warnings,
+        }
+
+    def summary(self) -> str:
+        verb = "would create" if self.dry_run else "created"
+        text = (
+            f"{self.rows_read} rows read: {verb} {self.invoices_created} invoices and "
+            f"{self.credit_notes_created} credit notes ({self.lines_created} lines, {self.paid} paid, "
+            f"{self.total_ttc} TTC), {self.clients_created} new clients, {self.clients_reused} existing "
+            f"clients reused; {self.rows_skipped} rows skipped, already imported"
+        )
+        if self.rows_ignored:
+            text += f"; {self.rows_ignored} rows without number, date or client ignored"
+        return text + "."
+
+
+@dataclass
+class _Line:
+    line_no: int
+    label: str
+    ht: Decimal
+    vat: Decimal
+    ttc: Decimal
+
+
+@dataclass
+class _Invoice:
+    line_no: int
+    number: str
+    client_key: str
+    client_name: str
+    issue_date: dt.date
+    due_date: dt.date | None
+    paid_date: dt.date | None
+    label: str
+    lines: list[_Line] = field(default_factory=list)
+
+
+# -- reading the file ---------------------------------------------------------------------------------
+
+
+def _decode(data: bytes) -> tuple[str, str]:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16"), "utf-16"
+    try:
+        return data.decode("utf-8-sig"), "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        # cp1252 leaves five bytes undefined; latin-1 reads everything and agrees on the letters.
+        return data.decode("latin-1"), "latin-1"
+
+
+def _read_text(path, stream, encoding: str | None) -> tuple[str, str]:
+    if stream is None:
+        try:
+            data = Path(path).read_bytes()
+        except FileNotFoundError as exc:
+            raise InputError(f"file {str(path)!r} not found") from exc
+        except OSError as exc:
+            raise InputError(f"file {str(path)!r} cannot be read: {exc.strerror}") from exc
+    else:
+        data = stream.read()
+        if isinstance(data, str):
+            return data.removeprefix("\ufeff"), "text"
+    if encoding:
+        try:
+            return data.decode(encoding).removeprefix("\ufeff"), encoding
+        except (LookupError, UnicodeDecodeError) as exc:
+            raise InputError(f"the file cannot be read as {encoding}: {exc}") from exc
+    return _decode(data)
+
+
+def _field_of(cell: str) -> str | None:
+    key = header_key(cell)
+    if key in KEY_FIELD:
+        return KEY_FIELD[key]
+    stripped = _CURRENCY_SUFFIX.sub("", key)  # "Montant HT (EUR)", "Total TTC euros"
+    return KEY_FIELD.get(stripped) if stripped else None
+
+
+def _map_header(cells: list[str]) -> dict[str, int]:
+    """Field -> column index; when two columns name one field, the preferred alias wins, then the first."""
+    best: dict[str, tuple[int, int]] = {}
+    for index, cell in enumerate(cells):
+        name = _field_of(cell)
+        if name is None:
+            continue
+        key = header_key(cell)
+        keys = ALIAS_KEYS[name]
+        rank = keys.index(key) if key in keys else len(keys)
+        if name not in best or rank < best[name][0]:
+            best[name] = (rank, index)
+    return {name: index for name, (_rank, index) in best.items()}
+
+
+def _find_header(text: str, delimiter: str | None) -> tuple[str, int, list[str]]:
+    """(delimiter, header line number, header cells).
+
+    Each candidate delimiter splits the first rows; the header is the first row in which several cells
+    are known column names, and the delimiter is the one that finds the most of them. Counting known
+    names rather than separators is what keeps decimal commas from passing for a comma-separated file.
+    An Excel ``sep=;`` first line is honoured. Title lines above the header are skipped.
+    """
+    first_line = text.split("\n", 1)[0].strip()
+    m = re.fullmatch(r'"?sep=(.)"?', first_line, flags=re.IGNORECASE)
+    if m and not delimiter:
+        delimiter = m[1]
+    candidates = (delimiter,) if delimiter else DELIMITERS
+    best: tuple[int, str, int, list[str]] | None = None
+    for candidate in candidates:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=candidate)
+        try:
+            for _ in range(HEADER_SCAN_ROWS):
+                start = reader.line_num + 1
+                row = next(reader)
+                matched = len(_map_header(row))
+                if matched >= 2:
+                    if best is None or matched > best[0]:
+                        best = (matched, candidate, start, row)
+                    break
+        except (StopIteration, csv.Error):
+            pass
+    if best:
+        return best[1], best[2], best[3]
+    # No row names two known columns: report against the first non-blank line, split as well as we can.
+    lines = text.splitlines()
+    number, line = next(((i, line) for i, line in enumerate(lines, start=1) if line.strip()), (1, ""))
+    if not line:
+        raise InputError("the file is empty")
+    chosen = delimiter or max(DELIMITERS, key=line.count)
+    return chosen, number, next(csv.reader([line], delimiter=chosen), [])
+
+
+def _missing_column_error(name: str, cells: list[str], line_no: int) -> InputError:
+    expected = ", ".join(ALIASES[name][:4])
+    found = ", ".join(repr(c) for c in cells if c.strip()) or "none"
+    return InputError(
+        f"missing column {FIELD_LABELS[name]} (expected one of: {expected}); headers found: {found}",
+        where=f"line {line_no}",
+    )
+
+
+# -- checking rows ----------------------------------------------------------------------------------
+
+
+def _vat_rate(ht: Decimal, vat: Decimal, line_no: int) -> Decimal:
+    if ht == 0:
+        if vat != 0:
+            raise InputError(f"VAT {vat} on a zero amount HT", where=f"line {line_no}")
+        return Decimal("0.00")
+    for rate in KNOWN_VAT_RATES:
+        if vat_amount(ht, rate) == vat:
+            return quantize(rate)
+    rate = quantize(vat * 100 / ht)
+    if not Decimal("0") <= rate <= Decimal("100"):
+        raise InputError(f"VAT {vat} is {rate} % of HT {ht}, not a VAT rate", where=f"line {line_no}")
+    return rate
+
+
+def _amounts(ht, vat, ttc, line_no: int) -> tuple[Decimal, Decimal, Decimal]:
+    """Complete (HT, VAT, TTC) from what the row gives, signs kept (credit notes are negative)."""
+    where = f"line {line_no}"
+    if ht is not None and vat is not None and ttc is not None:
+        if abs(ht + vat - ttc) > TOLERANCE:
+            raise InputError(f"HT {ht} + VAT {vat} is not TTC {ttc}", where=where)
+        vat = ttc - ht
+    elif ht is not None and ttc is not None:
+        vat = ttc - ht
+    elif ht is not None and vat is not None:
+        ttc = ht + vat
+    elif vat is not None and ttc is not None:
+        ht = ttc - vat
+    elif ht is not None:
+        vat = quantize(ht * DEFAULT_VAT_RATE / 100)
+        ttc = ht + vat
+    elif ttc is not None:
+        ht = quantize(ttc * 100 / (100 + DEFAULT_VAT_RATE))
+        vat = ttc - ht
+    elif vat is not None:
+        ht = quantize(vat * 100 / DEFAULT_VAT_RATE)
+        ttc = ht + vat
+    else:
+        raise InputError("no amount (HT, VAT or TTC)", where=where)
+    signs = {v > 0 for v in (ht, vat, ttc) if v != 0}
+    if len(signs) > 1:
+        raise InputError(f"HT {ht}, VAT {vat} and TTC {ttc} do not have the same sign", where=where)
+    return ht, vat, ttc
+
+
+class _RowReader:
+    """Turns CSV rows into checked values; caches the parsing of repeated dates and amounts."""
+
+    def __init__(self, columns: dict[str, int], width: int):
+        self.columns = columns
+        self.width = width
+        self._date = functools.lru_cache(maxsize=65536)(parse_date)
+        self._amount = functools.lru_cache(maxsize=65536)(lambda text: quantize(parse_amount(text)))
+
+    def cell(self, row: list[str], name: str) -> str:
+        index = self.columns.get(name)
+        if index is None or index >= len(row):
+            return ""
+        value = row[index].strip()
+        m = _EXCEL_TEXT.match(value)  # ="00123": Excel's way of keeping leading zeros
+        return m[1].strip() if m else value
+
+    def date(self, text: str, line_no: int) -> dt.date | None:
+        if not text:
+            return None
+        try:
+            return self._date(text)
+        except DateError as exc:
+            raise InputError(str(exc), where=f"line {line_no}") from None
+
+    def amount(self, text: str, line_no: int) -> Decimal | None:
+        if not text:
+            return None
+        try:
+            return self._amount(text)
+        except AmountError as exc:
+            raise InputError(str(exc), where=f"line {line_no}") from None
+
+
+def _merge(invoice: _Invoice, row: _Invoice) -> None:
+    """A further row of an invoice already seen: it must agree with the first one on the invoice's data."""
+    where = f"line {row.line_no}"
+    first = f"line {invoice.line_no}"
+    if row.client_key != invoice.client_key:
+        raise InputError(f"invoice {invoice.number} has client {row.client_name!r} here but "
+                         f"{invoice.client_name!r} on {first}", where=where)
+    if row.issue_date != invoice.issue_date:
+        raise InputError(f"invoice {invoice.number} is dated {row.issue_date:%d/%m/%Y} here but "
+                         f"{invoice.issue_date:%d/%m/%Y} on {first}", where=where)
+    for attr, label in (("due_date", "due date"), ("paid_date", "payment date")):
+        mine, theirs = getattr(invoice, attr), getattr(row, attr)
+        if mine and theirs and mine != theirs:
+            raise InputError(f"invoice {invoice.number} has {label} {theirs:%d/%m/%Y} here but "
+                             f"{mine:%d/%m/%Y} on {first}", where=where)
+        if theirs and not mine:
+            setattr(invoice, attr, theirs)
+    if not invoice.label:
+        invoice.label = row.label
+    invoice.lines.extend(row.lines)
+
+
+def _parse(text: str, delimiter: str, header_line: int, header: list[str], report: ImportReport,
+           progress: Callable[[int], None] | None) -> dict[str, _Invoice]:
+    columns = _map_header(header)
+    for name in REQUIRED:
+        if name not in columns:
+            raise _missing_column_error(name, header, header_line)
+    if not any(name in columns for name in AMOUNT_FIELDS):
+        expected = "Montant HT, Total HT, TVA, Montant TTC or Total TTC"
+        found = ", ".join(repr(c) for c in header if c.strip()) or "none"
+        raise InputError(f"missing column amount (expected one of: {expected}); headers found: {found}",
+                         where=f"line {header_line}")
+    report.columns = {name: header[index].strip() for name, index in columns.items()}
+    rows = _RowReader(columns, len(header))
+    invoices: dict[str, _Invoice] = {}
+    ignored_lines: list[int] = []
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        while reader.line_num < header_line:
+            next(reader)
+        while True:
+            line_no = reader.line_num + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            if not any(c.strip() for c in row):
+                continue
+            if len(row) > rows.width and any(c.strip() for c in row[rows.width:]):
+                hint = " (a decimal comma in a comma-separated file must be quoted)" if delimiter == "," else ""
+                raise InputError(f"{len(row)} fields but the header has {rows.width}{hint}",
+                                 where=f"line {line_no}")
+            report.rows_read += 1
+            if progress and report.rows_read % PROGRESS_EVERY == 0:
+                progress(report.rows_read)
+            parsed = _parse_row(rows, row, line_no)
+            if parsed is None:
+                report.rows_ignored += 1
+                ignored_lines.append(line_no)
+                continue
+            seen = invoices.get(parsed.number)
+            if seen is None:
+                invoices[parsed.number] = parsed
+            else:
+                _merge(seen, parsed)
+    except csv.Error as exc:
+        raise InputError(f"the CSV is malformed: {exc}", where=f"line {reader.line_num}") from None
+    if ignored_lines:
+        shown = ", ".join(str(n) for n in ignored_lines[:10]) + (" …" if len(ignored_lines) > 10 else "")
+        report.warnings.append(f"rows without number, date or client ignored (totals?): lines {shown}")
+    return invoices
+
+
+def _parse_row(rows: _RowReader, row: list[str], line_no: int) -> _Invoice | None:
+    number = rows.cell(row, "number")
+    client_name = rows.cell(row, "client")
+    issue_text = rows.cell(row, "issue_date")
+    if not (number or client_name or issue_text):
+        return None  # a total or a comment line under the data
+    where = f"line {line_no}"
+    if not number:
+        raise InputError("invoice number is empty", where=where)
+    if len(number) > Invoice._meta.get_field("number").max_length:
+        raise InputError(f"invoice number {number!r} is longer than 35 characters", where=where)
+    if not client_name:
+        raise InputError("client is empty", where=where)
+    client_key = normalize_company_name(client_name)
+    if not client_key:
+        raise InputError(f"client {client_name!r} has no letters or digits", where=where)
+    if len(client_name) > Client._meta.get_field("name").max_length:
+        raise InputError(f"client name {client_name[:40]!r}… is longer than 200 characters", where=where)
+    if not issue_text:
+        raise InputError("date is empty", where=where)
+    issue_date = rows.date(issue_text, line_no)
+    due_date = rows.date(rows.cell(row, "due_date"), line_no)
+    paid_date = rows.date(rows.cell(row, "paid_date"), line_no)
+    ht, vat, ttc = _amounts(
+        rows.amount(rows.cell(row, "ht"), line_no), rows.amount(rows.cell(row, "vat"), line_no),
+        rows.amount(rows.cell(row, "ttc"), line_no), line_no,
+    )
+    label = rows.cell(row, "label")
+    return _Invoice(
+        line_no=line_no, number=number, client_key=client_key, client_name=client_name,
+        issue_date=issue_date, due_date=due_date, paid_date=paid_date, label=label,
+        lines=[_Line(line_no=line_no, label=label, ht=ht, vat=vat, ttc=ttc)],
+    )
+
+
+# -- writing ----------------------------------------------------------------------------------------
+
+
+def _existing_numbers(numbers: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(numbers), 500):
+        chunk = numbers[start:start + 500]
+        found.update(Invoice.objects.filter(number__in=chunk).values_list("number", flat=True))
+    return found
+
+
+def _known_clients() -> dict[str, int]:
+    """Normalised name -> client id, from the clients' names and then their other names."""
+    known: dict[str, int] = {}
+    for key, pk in ClientAlias.objects.order_by("-client_id").values_list("normalized_name", "client_id"):
+        known[key] = pk
+    for key, pk in Client.objects.order_by("-pk").values_list("normalized_name", "pk"):
+        known[key] = pk  # the oldest client wins when two share a name; a client's own name beats an alias
+    return known
+
+
+def _build(draft: _Invoice, client: Client, report: ImportReport) -> tuple[Invoice, list[InvoiceLine]]:
+    total_ht = sum((line.ht for line in draft.lines), ZERO)
+    total_vat = sum((line.vat for line in draft.lines), ZERO)
+    total_ttc = sum((line.ttc for line in draft.lines), ZERO)
+    credit = total_ttc < 0 or (total_ttc == 0 and total_ht < 0)
+    sign = -1 if credit else 1
+    total_ht, total_vat, total_ttc = sign * total_ht, sign * total_vat, sign * total_ttc
+    if min(total_ht, total_vat, total_ttc) < 0:
+        raise InputError(
+            f"the rows of invoice {draft.number} add up to HT {total_ht}, VAT {total_vat}, TTC {total_ttc}",
+            where=f"line {draft.line_no}",
+        )
+    per_rate: dict[Decimal, list[Decimal]] = {}
+    lines = []
+    for position, row in enumerate(draft.lines, start=1):
+        ht, vat = sign * row.ht, sign * row.vat
+        rate = _vat_rate(abs(ht), abs(vat), row.line_no)
+        base = per_rate.setdefault(rate, [ZERO, ZERO])
+        base[0] += ht
+        base[1] += vat
+        description = (row.label or draft.label or f"Facture {draft.number}")[:500]
+        lines.append(InvoiceLine(position=position, description=description, quantity=Decimal("1"),
+                                 unit=Unit.FLAT, unit_price=ht, vat_rate=rate, total_ht=ht))
+    parsed = parse_number(draft.number)
+    paid = draft.paid_date is not None
+    invoice = Invoice(
+        kind=Kind.CREDIT_NOTE if credit else Kind.INVOICE, number=draft.number,
+        series=parsed[0] if parsed else "", client=client, origin=Origin.IMPORTED,
+        status=Status.PAID if paid else Status.ISSUED, subject=draft.label[:300], issue_date=draft.issue_date,
+        due_date=draft.due_date or draft.issue_date + dt.timedelta(days=DEFAULT_PAYMENT_DAYS),
+        total_ht=total_ht, total_vat=total_vat, total_ttc=total_ttc,
+        vat_breakdown=[{"rate": str(rate), "base_ht": str(b), "vat": str(v)}
+                       for rate, (b, v) in sorted(per_rate.items())],
+        amount_paid=total_ttc if paid else ZERO, paid_date=draft.paid_date,
+        buyer_snapshot=client.snapshot(),
+        # The moment of issue is not in the export: the start of the issue date stands for it.
+        issued_at=timezone.make_aware(dt.datetime.combine(draft.issue_date, dt.time.min)),
+    )
+    report.credit_notes_created += credit
+    report.invoices_created += not credit
+    report.lines_created += len(lines)
+    report.paid += paid
+    report.total_ttc += -total_ttc if credit else total_ttc
+    return invoice, lines
+
+
+def invoices_import_csv(
+    *,
+    path: str | Path | None = None,
+    stream=None,
+    dry_run: bool = False,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Import an invoice history CSV (a ``path``, or a binary or text ``stream``); all or nothing.
+
+    Raises :class:`InputError` naming the file line and the reason at the first bad row, before anything
+    is written. Invoices whose number is already in the database are skipped. With ``dry_run`` the
+    report says what would be created and nothing is written. Numbering counters continue after the
+    highest imported number of each series and year.
+    """
+    if (path is None) == (stream is None):
+        raise TypeError("pass either path or stream")
+    report = ImportReport(dry_run=dry_run)
+    text, report.encoding = _read_text(path, stream, encoding)
+    delimiter, header_line, header = _find_header(text, delimiter)
+    report.delimiter = delimiter
+    drafts = _parse(text, delimiter, header_line, header, report, progress)
+
+    existing = _existing_numbers(list(drafts))
+    for number in existing:
+        report.rows_skipped += len(drafts.pop(number).lines)
+    report.invoices_skipped = len(existing)
+    if drafts:
+        dates = [d.issue_date for d in drafts.values()]
+        report.first_date, report.last_date = min(dates), max(dates)
+
+    known = _known_clients()
+    clients: dict[str, Client] = {}
+    new_clients: list[Client] = []
+    for draft in drafts.values():
+        if draft.client_key in clients:
+            continue
+        pk = known.get(draft.client_key)
+        if pk is None:
+            client = Client(name=draft.client_name, normalized_name=draft.client_key)
+            new_clients.append(client)
+        else:
+            client = Client(pk=pk)  # replaced by the stored row below
+        clients[draft.client_key] = client
+    reused_ids = {c.pk for c in clients.values() if c.pk is not None}
+    if reused_ids:
+        stored = Client.objects.in_bulk(list(reused_ids))
+        for key, client in clients.items():
+            if client.pk is not None:
+                clients[key] = stored[client.pk]
+    report.clients_created, report.clients_reused = len(new_clients), len(reused_ids)
+
+    built = [_build(draft, clients[draft.client_key], report) for draft in drafts.values()]
+    if dry_run:
+        return report
+    try:
+        with transaction.atomic():
+            Client.objects.bulk_create(new_clients, batch_size=1000)
+            for invoice, _lines in built:
+                invoice.client_id = invoice.client.pk  # the new clients have just got their ids
+            invoices = Invoice.objects.bulk_create([invoice for invoice, _lines in built], batch_size=1000)
+            all_lines = []
+            for invoice, (_built, lines) in zip(invoices, built, strict=True):
+                for line in lines:
+                    line.invoice_id = invoice.pk
+                all_lines.extend(lines)
+            InvoiceLine.objects.bulk_create(all_lines, batch_size=2000)
+            report.sequences_moved = sequences_continue_after([invoice.number for invoice, _ in built])
+    except IntegrityError as exc:
+        raise InputError(
+            f"the database refused the import, nothing was written ({exc}); another import or an invoice "
+            "issued meanwhile may have taken one of these numbers: run the import again"
+        ) from exc
+    return report
