@@ -222,7 +222,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='invoice',
-            constraint=models.CheckConstraint(condition=models.Q(('total_ttc', django.db.models.expressions.CombinedExpression(models.F('total_ht'), '+', models.F('total_vat')))), name='invoice_ttc_is_ht_plus_vat'),
+            constraint=models.CheckConstraint(condition=models.Q(('total_ttc__gte', django.db.models.expressions.CombinedExpression(django.db.models.expressions.CombinedExpression(models.F('total_ht'), '+', models.F('total_vat')), '-', models.Value(Decimal('0.005')))), ('total_ttc__lte', django.db.models.expressions.CombinedExpression(django.db.models.expressions.CombinedExpression(models.F('total_ht'), '+', models.F('total_vat')), '+', models.Value(Decimal('0.005'))))), name='invoice_ttc_is_ht_plus_vat'),
         ),
         migrations.AddConstraint(
             model_name='invoice',
@@ -230,7 +230,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='invoice',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status__in', ['partially_paid', 'cancelled', 'paid', 'issued']), _negated=True), ('number__isnull', False), _connector='OR'), name='invoice_issued_has_number'),
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status__in', ['cancelled', 'issued', 'paid', 'partially_paid']), _negated=True), ('number__isnull', False), _connector='OR'), name='invoice_issued_has_number'),
         ),
         migrations.AddConstraint(
             model_name='invoiceline',

@@ -1,9 +1,12 @@
 from decimal import Decimal
 
 from django.db import models
-from django.db.models import F, Q, Sum
+from django.db.models import F, Q, Sum, Value
 
 from syaga.core.errors import BusinessError
+
+
+HALF_CENT = Decimal("0.005")
 
 
 class InvoiceImmutableError(BusinessError):
@@ -139,11 +142,16 @@ class Invoice(models.Model):
                                     name="invoice_contract_period_unique"),
             models.CheckConstraint(condition=Q(total_ht__gte=0) & Q(total_vat__gte=0) & Q(total_ttc__gte=0),
                                    name="invoice_totals_positive"),
-            models.CheckConstraint(condition=Q(total_ttc=F("total_ht") + F("total_vat")),
-                                   name="invoice_ttc_is_ht_plus_vat"),
+            # TTC = HT + VAT to the cent. Written as a half-cent band because SQLite compares decimals as
+            # floating point (751.60 + 150.32 != 901.92 there); on PostgreSQL numerics the band is exact.
+            models.CheckConstraint(
+                condition=Q(total_ttc__gte=F("total_ht") + F("total_vat") - Value(HALF_CENT))
+                & Q(total_ttc__lte=F("total_ht") + F("total_vat") + Value(HALF_CENT)),
+                name="invoice_ttc_is_ht_plus_vat",
+            ),
             models.CheckConstraint(condition=Q(amount_paid__gte=0), name="invoice_amount_paid_positive"),
             models.CheckConstraint(
-                condition=~Q(status__in=list(FROZEN_STATUSES)) | Q(number__isnull=False),
+                condition=~Q(status__in=sorted(FROZEN_STATUSES)) | Q(number__isnull=False),
                 name="invoice_issued_has_number",
             ),
         ]
