@@ -1,6 +1,10 @@
 from django.urls import path
 
+from banking import views
+
 app_name = "banking"
 urlpatterns: list = [
-    # The Qonto webhook endpoint is added by the banking issue.
+    path("webhooks/qonto/", views.qonto_webhook, name="qonto-webhook"),
+    path("qonto/oauth/start/", views.qonto_oauth_start, name="qonto-oauth-start"),
+    path("qonto/oauth/callback/", views.qonto_oauth_callback, name="qonto-oauth-callback"),
 ]

@@ -1,0 +1,352 @@
+"""Getting Qonto transactions in: incremental sync, saved-response import, re-fetch, daily balances.
+
+Each transaction is stored once (``qonto_id`` is unique). A newer version replaces the bank fields only:
+what the reconciliation decided (``match_*``, ``processed_at``) is kept. Writes go page by page: one query
+finds the ids already stored, one inserts the new rows, one updates the changed ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+
+from banking.clients.qonto import (
+    DEFAULT_STATUSES,
+    QontoClient,
+    QontoError,
+    amount_from_api,
+    client_from_settings,
+    datetime_from_api,
+)
+from banking.models import BalanceSnapshot, BankAccount, BankTransaction, Side, WebhookEvent
+from syaga.core.errors import InputError
+from syaga.core.money import quantize
+
+log = logging.getLogger(__name__)
+
+# The fields that come from the bank; a re-sync replaces exactly these.
+BANK_FIELDS = [
+    "transaction_id", "account", "amount", "currency", "side", "operation_type", "status", "label",
+    "clean_counterparty_name", "reference", "note", "counterparty_iban", "counterparty_bic", "emitted_at",
+    "settled_at", "qonto_updated_at", "raw",
+]
+# Per-type sub-objects that carry the other party's account (contract A3).
+COUNTERPARTY_OBJECTS = ("income", "transfer", "swift_income", "direct_debit", "direct_debit_collection",
+                        "direct_debit_hold", "check")
+
+
+@dataclass
+class UpsertCounts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def add(self, other: UpsertCounts) -> None:
+        self.created += other.created
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+
+
+@dataclass
+class AccountSync:
+    qonto_id: str
+    name: str
+    updated_at_from: dt.datetime | None
+    pages: int = 0
+    counts: UpsertCounts = field(default_factory=UpsertCounts)
+    synced_through: dt.datetime | None = None
+
+
+@dataclass
+class SyncReport:
+    accounts_created: int = 0
+    accounts_updated: int = 0
+    transactions: UpsertCounts = field(default_factory=UpsertCounts)
+    accounts: list[AccountSync] = field(default_factory=list)
+
+
+# --- mapping -----------------------------------------------------------------------------------------------
+
+
+def _text(value, limit: int) -> str:
+    return "" if value is None else str(value).strip()[:limit]
+
+
+def _counterparty(data: dict) -> tuple[str, str]:
+    for key in COUNTERPARTY_OBJECTS:
+        sub = data.get(key)
+        if not isinstance(sub, dict):
+            continue
+        number = str(sub.get("counterparty_account_number") or "").replace(" ", "").upper()
+        if not number:
+            continue
+        number_format = str(sub.get("counterparty_account_number_format") or "").upper()
+        bic = str(sub.get("counterparty_bank_identifier") or "").replace(" ", "").upper()
+        looks_iban = number[:2].isalpha() and number[2:4].isdigit() and len(number) <= 34
+        iban = number if number_format == "IBAN" or (not number_format and looks_iban) else ""
+        return iban[:34], bic[:11]
+    return "", ""
+
+
+def transaction_store_from_api(data, *, accounts: dict[str, BankAccount], where: str) -> dict:
+    """The model fields for one ``/v2/transactions`` object. Raises :class:`InputError` naming ``where``."""
+    if not isinstance(data, dict):
+        raise InputError("a transaction must be a JSON object", where=where)
+    qonto_id = data.get("id")
+    if not isinstance(qonto_id, str) or not qonto_id.strip():
+        raise InputError("transaction without an 'id'", where=where)
+    where = f"{where}, transaction {qonto_id}"
+    side = data.get("side")
+    if side not in Side.values:
+        raise InputError(f"side {side!r} is neither 'credit' nor 'debit'", where=where)
+    try:
+        amount = amount_from_api(data)
+    except ValueError as exc:
+        raise InputError(str(exc), where=where) from exc
+    if amount is None:
+        raise InputError("no 'amount' nor 'amount_cents'", where=where)
+    if amount < 0:
+        raise InputError(f"amount {amount} is negative (Qonto amounts are positive, the side gives the sign)",
+                         where=where)
+    try:
+        emitted_at = datetime_from_api(data.get("emitted_at"))
+        settled_at = datetime_from_api(data.get("settled_at"))
+        updated_at = datetime_from_api(data.get("updated_at"))
+    except ValueError as exc:
+        raise InputError(str(exc), where=where) from exc
+    iban, bic = _counterparty(data)
+    account_id = data.get("bank_account_id")
+    if not account_id and isinstance(data.get("bank_account"), dict):
+        account_id = data["bank_account"].get("id")
+    return {
+        "qonto_id": qonto_id.strip(),
+        "transaction_id": _text(data.get("transaction_id"), 200),
+        "account": accounts.get(account_id) if account_id else None,
+        "amount": quantize(amount),
+        "currency": _text(data.get("currency") or "EUR", 3),
+        "side": side,
+        "operation_type": _text(data.get("operation_type"), 40),
+        "status": _text(data.get("status") or "completed", 20),
+        "label": _text(data.get("label"), 300),
+        "clean_counterparty_name": _text(data.get("clean_counterparty_name"), 300),
+        "reference": _text(data.get("reference"), 300),
+        "note": "" if data.get("note") is None else str(data["note"]),
+        "counterparty_iban": iban,
+        "counterparty_bic": bic,
+        "emitted_at": emitted_at,
+        "settled_at": settled_at,
+        "qonto_updated_at": updated_at,
+        "raw": data,
+    }
+
+
+def _newest_per_id(rows: Iterable[dict]) -> dict[str, dict]:
+    """One row per qonto_id: the one with the newest ``updated_at`` (the later one on a tie)."""
+    kept: dict[str, dict] = {}
+    for row in rows:
+        old = kept.get(row["qonto_id"])
+        if old is None or (old["qonto_updated_at"] or _MIN) <= (row["qonto_updated_at"] or _MIN):
+            kept[row["qonto_id"]] = row
+    return kept
+
+
+_MIN = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
+def _differs(stored: BankTransaction, row: dict) -> bool:
+    for name in BANK_FIELDS:
+        if name == "account":
+            if stored.account_id != (row["account"].pk if row["account"] else None):
+                return True
+        elif getattr(stored, name) != row[name]:
+            return True
+    return False
+
+
+def transactions_upsert(*, rows: Iterable[dict]) -> UpsertCounts:
+    """Store mapped rows: insert the unknown ids, replace the bank fields of the changed ones.
+
+    A row older than what is stored (its ``updated_at`` is earlier) is skipped, so importing an old
+    saved response never undoes a sync. Three queries whatever the number of rows.
+    """
+    by_id = _newest_per_id(rows)
+    counts = UpsertCounts()
+    if not by_id:
+        return counts
+    now = timezone.now()
+    with transaction.atomic():
+        existing = {t.qonto_id: t for t in BankTransaction.objects.filter(qonto_id__in=list(by_id))}
+        new, changed = [], []
+        for qonto_id, row in by_id.items():
+            stored = existing.get(qonto_id)
+            if stored is None:
+                new.append(BankTransaction(**row))
+                continue
+            older = (stored.qonto_updated_at and row["qonto_updated_at"]
+                     and row["qonto_updated_at"] < stored.qonto_updated_at)
+            if older or not _differs(stored, row):
+                counts.unchanged += 1
+                continue
+            for name in BANK_FIELDS:
+                setattr(stored, name, row[name])
+            stored.updated_at = now
+            changed.append(stored)
+        if new:
+            # update_conflicts: a concurrent run (webhook re-fetch) that inserted the same id meanwhile turns
+            # the insert into an update of the bank fields instead of an IntegrityError.
+            BankTransaction.objects.bulk_create(new, update_conflicts=True, unique_fields=["qonto_id"],
+                                                update_fields=[*BANK_FIELDS, "updated_at"])
+        if changed:
+            BankTransaction.objects.bulk_update(changed, [*BANK_FIELDS, "updated_at"])
+    counts.created += len(new)
+    counts.updated += len(changed)
+    return counts
+
+
+# --- accounts ----------------------------------------------------------------------------------------------
+
+
+def _account_fields(data: dict, where: str) -> dict:
+    try:
+        balance = amount_from_api(data, "balance")
+        authorized = amount_from_api(data, "authorized_balance")
+    except ValueError as exc:
+        raise InputError(str(exc), where=where) from exc
+    return {
+        "slug": _text(data.get("slug"), 100),
+        "name": _text(data.get("name"), 200),
+        "iban": _text(data.get("iban"), 34).replace(" ", ""),
+        "bic": _text(data.get("bic"), 11),
+        "currency": _text(data.get("currency") or "EUR", 3),
+        "balance": quantize(balance if balance is not None else 0),
+        "authorized_balance": quantize(authorized if authorized is not None else 0),
+        "status": _text(data.get("status") or "active", 20),
+        "main": bool(data.get("main")),
+    }
+
+
+def accounts_sync(*, client: QontoClient, report: SyncReport | None = None) -> list[BankAccount]:
+    """Create or update the organization's bank accounts (with their balances) from ``/v2/organization``."""
+    report = report if report is not None else SyncReport()
+    listed = client.list_bank_accounts()
+    ids = []
+    for index, data in enumerate(listed):
+        if not isinstance(data, dict) or not data.get("id"):
+            raise QontoError(f"Qonto /v2/organization bank_accounts[{index}] has no 'id'")
+        ids.append(data["id"])
+    existing = {a.qonto_id: a for a in BankAccount.objects.filter(qonto_id__in=ids)}
+    accounts = []
+    with transaction.atomic():
+        for data in listed:
+            fields = _account_fields(data, f"Qonto bank account {data['id']}")
+            account = existing.get(data["id"])
+            if account is None:
+                account = BankAccount.objects.create(qonto_id=data["id"], **fields)
+                report.accounts_created += 1
+            elif any(getattr(account, k) != v for k, v in fields.items()):
+                for k, v in fields.items():
+                    setattr(account, k, v)
+                account.save()
+                report.accounts_updated += 1
+            accounts.append(account)
+    return accounts
+
+
+# --- sync --------------------------------------------------------------------------------------------------
+
+
+def qonto_sync(*, client: QontoClient | None = None, since: dt.datetime | None = None,
+               statuses=DEFAULT_STATUSES) -> SyncReport:
+    """Accounts, then each account's transactions updated since ``since`` or its ``synced_through``.
+
+    The progress marker moves only once all of an account's pages are stored, to the newest ``updated_at``
+    seen: a crash half-way leaves it where it was, and the next run fetches those pages again (harmless).
+    """
+    client = client or client_from_settings()
+    report = SyncReport()
+    accounts = accounts_sync(client=client, report=report)
+    by_qonto_id = {a.qonto_id: a for a in accounts}
+    for account in accounts:
+        start = since or account.synced_through
+        line = AccountSync(qonto_id=account.qonto_id, name=account.name, updated_at_from=start)
+        newest = account.synced_through
+        for page in client.iter_transaction_pages(account.qonto_id, start, statuses=statuses):
+            line.pages += 1
+            where = f"Qonto /v2/transactions account {account.qonto_id} page {line.pages}"
+            try:
+                rows = [transaction_store_from_api(data, accounts=by_qonto_id, where=where) for data in page]
+            except InputError as exc:
+                raise QontoError(f"unexpected transaction from Qonto: {exc}") from exc
+            for row in rows:
+                row["account"] = row["account"] or account
+                if row["qonto_updated_at"] and (newest is None or row["qonto_updated_at"] > newest):
+                    newest = row["qonto_updated_at"]
+            line.counts.add(transactions_upsert(rows=rows))
+        if newest != account.synced_through:
+            BankAccount.objects.filter(pk=account.pk).update(synced_through=newest)
+            account.synced_through = newest
+        line.synced_through = newest
+        report.transactions.add(line.counts)
+        report.accounts.append(line)
+        log.info("Qonto sync %s: %s pages, %s", account.qonto_id, line.pages, line.counts)
+    return report
+
+
+def transactions_import(*, payloads: list[tuple[str, object]]) -> UpsertCounts:
+    """Load saved ``/v2/transactions`` responses ``(name, parsed JSON)``; all-or-nothing and idempotent.
+
+    Every payload is checked before anything is written; the first problem raises :class:`InputError`
+    naming the file (and the transaction) and the reason.
+    """
+    accounts = {a.qonto_id: a for a in BankAccount.objects.all()}
+    rows = []
+    for name, payload in payloads:
+        if not isinstance(payload, dict) or not isinstance(payload.get("transactions"), list):
+            raise InputError('expected the /v2/transactions shape {"transactions": [...], "meta": {...}}',
+                             where=name)
+        if "meta" in payload and not isinstance(payload["meta"], dict):
+            raise InputError("'meta' must be an object", where=name)
+        for index, data in enumerate(payload["transactions"]):
+            where = f"{name}, transactions[{index}]"
+            rows.append(transaction_store_from_api(data, accounts=accounts, where=where))
+    return transactions_upsert(rows=rows)
+
+
+def transaction_refetch(*, qonto_id: str, client: QontoClient | None = None) -> BankTransaction | None:
+    """Body of the webhook's queued task: fetch ``/v2/transactions/{id}`` and store it like a sync would."""
+    client = client or client_from_settings()
+    try:
+        data = client.get_transaction(qonto_id)
+    except QontoError as exc:
+        if exc.status == 404:
+            log.warning("Qonto transaction %s announced by a webhook no longer exists", qonto_id)
+            WebhookEvent.objects.filter(transaction_qonto_id=qonto_id, processed_at=None).update(
+                processed_at=timezone.now())
+            return None
+        raise
+    accounts = {a.qonto_id: a for a in BankAccount.objects.all()}
+    if data.get("bank_account_id") and data["bank_account_id"] not in accounts:
+        accounts = {a.qonto_id: a for a in accounts_sync(client=client)}
+    row = transaction_store_from_api(data, accounts=accounts, where=f"Qonto /v2/transactions/{qonto_id}")
+    transactions_upsert(rows=[row])
+    WebhookEvent.objects.filter(transaction_qonto_id=qonto_id, processed_at=None).update(
+        processed_at=timezone.now())
+    return BankTransaction.objects.get(qonto_id=row["qonto_id"])
+
+
+def balances_snapshot(*, on: dt.date | None = None) -> list[BalanceSnapshot]:
+    """One snapshot per account and day of the balance stored by the last sync (re-running the same day
+    replaces it)."""
+    on = on or timezone.localdate()
+    snapshots = []
+    with transaction.atomic():
+        for account in BankAccount.objects.exclude(status="closed").order_by("pk"):
+            snapshot, _ = BalanceSnapshot.objects.update_or_create(
+                account=account, date=on, defaults={"balance": account.balance})
+            snapshots.append(snapshot)
+    return snapshots
