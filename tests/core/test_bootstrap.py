@@ -1,0 +1,48 @@
+import re
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django_q.models import Schedule
+
+from invoicing.models import Contract, Invoice, SellerProfile
+from invoicing.models.invoice import Status
+
+pytestmark = pytest.mark.django_db
+
+
+def test_first_start_loads_demo_creates_admin_with_random_password_and_schedules():
+    # when
+    out = StringIO()
+    call_command("bootstrap", stdout=out)
+    text = out.getvalue()
+    # then: a seller profile, SYAGA's nine contracts worth 52,806.40 € HT a year, a year of numbered history
+    assert SellerProfile.objects.count() == 1
+    contracts = list(Contract.objects.all())
+    assert len(contracts) == 9
+    yearly = sum(c.amount_ht * (12 // c.period_months) for c in contracts)
+    assert str(yearly) == "52806.40"
+    numbers = list(Invoice.objects.order_by("number").values_list("number", flat=True))
+    assert len(numbers) > 100
+    assert Invoice.objects.filter(status=Status.PAID).exists()
+    assert Invoice.objects.filter(status=Status.ISSUED).exists()
+    # the admin user exists and its password is the one printed, shown once
+    password = re.search(r"password: (\S+)", text).group(1)
+    admin = get_user_model().objects.get(username="admin")
+    assert admin.is_superuser and admin.check_password(password)
+    assert Schedule.objects.exists()
+    # when: a second start prints no password and loads nothing more
+    again = StringIO()
+    call_command("bootstrap", stdout=again)
+    assert "password" not in again.getvalue()
+    assert Invoice.objects.count() == len(numbers)
+
+
+def test_demo_numbers_are_gapless_per_year():
+    call_command("seed_demo", stdout=StringIO())
+    by_year: dict[str, list[int]] = {}
+    for number in Invoice.objects.values_list("number", flat=True):
+        by_year.setdefault(number[1:5], []).append(int(number[5:]))
+    for seqs in by_year.values():
+        assert sorted(seqs) == list(range(1, len(seqs) + 1))
