@@ -1,0 +1,74 @@
+"""Find the recurring contracts in the invoice history.
+
+``analyze_recurrence [--as-of DATE] [--json] [--apply]``
+"""
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from invoicing.services.recurrence import contracts_apply, recurrence_analyze
+from syaga.core.dates import DateError, parse_date, today
+from syaga.core.money import ZERO, format_eur
+
+
+class Command(BaseCommand):
+    help = ("Lists the contracts still active in the invoice history (the same amount every month, quarter "
+            "or year).")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--as-of", dest="as_of",
+                            help="date of the analysis (default today): dd/mm/yyyy or yyyy-mm-dd")
+        parser.add_argument("--json", action="store_true", help="print a JSON array, one object per contract")
+        parser.add_argument("--apply", action="store_true",
+                            help="create (or update) the Contract rows, with their next billing dates")
+
+    def handle(self, *args, as_of=None, json=False, apply=False, **options):
+        try:
+            day = parse_date(as_of) if as_of else today()
+        except DateError as exc:
+            raise CommandError(f"--as-of: {exc}") from exc
+        detected = recurrence_analyze(as_of=day)
+        created = updated = None
+        if apply:
+            created, updated = contracts_apply(detected=detected, as_of=day)
+        if json:
+            self.stdout.write(_json_dumps([d.as_json() for d in detected]))
+            if apply:
+                self.stderr.write(f"{len(created)} contrat(s) créé(s), {len(updated)} mis à jour.")
+            return
+        self._table(detected, day)
+        if apply:
+            self.stdout.write(self.style.SUCCESS(
+                f"{len(created)} contrat(s) créé(s), {len(updated)} mis à jour."
+            ))
+
+    def _table(self, detected, day):
+        if not detected:
+            self.stdout.write(f"Aucun contrat récurrent actif au {day:%d/%m/%Y}.")
+            return
+        headers = ("Client", "Montant HT", "Périodicité", "Factures", "Première", "Dernière", "Prochaine")
+        periods = {"monthly": "mensuel", "quarterly": "trimestriel", "yearly": "annuel"}
+        rows = [
+            (d.client, format_eur(d.amount_ht), periods[d.period], str(d.occurrences),
+             f"{d.first:%d/%m/%Y}", f"{d.last:%d/%m/%Y}", f"{d.next_billing_date:%d/%m/%Y}")
+            for d in detected
+        ]
+        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+        right = {1, 3}
+
+        def fmt(row):
+            cells = zip(row, widths, strict=True)
+            return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(cells))
+
+        self.stdout.write(f"Contrats récurrents actifs au {day:%d/%m/%Y} :")
+        self.stdout.write(fmt(headers))
+        self.stdout.write("  ".join("-" * w for w in widths))
+        for row in rows:
+            self.stdout.write(fmt(row))
+        yearly = sum((d.yearly_ht for d in detected), ZERO)
+        self.stdout.write(f"{len(detected)} contrat(s), {format_eur(yearly)} HT par an.")
+
+
+def _json_dumps(data) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2)

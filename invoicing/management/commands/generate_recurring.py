@@ -1,0 +1,48 @@
+"""Bill the recurring contracts: ``generate_recurring [--date DATE] [--dry-run] [--json]``."""
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from invoicing.services.recurring import recurring_generate
+from syaga.core.dates import DateError, parse_date, today
+
+
+class Command(BaseCommand):
+    help = ("Creates the invoices due at the date for every active contract (pending review), catching up on "
+            "missed periods. Running it twice creates nothing more.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--date", help="billing date (default today): dd/mm/yyyy or yyyy-mm-dd")
+        parser.add_argument("--dry-run", action="store_true",
+                            help="show what would be created, write nothing")
+        parser.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    def handle(self, *args, date=None, dry_run=False, json=False, **options):
+        try:
+            day = parse_date(date) if date else today()
+        except DateError as exc:
+            raise CommandError(f"--date: {exc}") from exc
+        report = recurring_generate(on=day, dry_run=dry_run)
+        if json:
+            self.stdout.write(_json_dumps(report.as_json()))
+        else:
+            verb = "à créer" if dry_run else "créée(s)"
+            for run in report.runs:
+                periods = ", ".join(f"{d:%m/%Y}" for d in run.created) or "-"
+                line = f"{run.client}, {run.label} : {len(run.created)} {verb} ({periods})"
+                if run.skipped:
+                    line += f", {len(run.skipped)} déjà facturée(s)"
+                if run.error:
+                    line += f", ERREUR : {run.error}"
+                self.stdout.write(line)
+            self.stdout.write(self.style.SUCCESS(
+                f"{report.created} facture(s) {verb}, {report.skipped} période(s) déjà facturée(s) au "
+                f"{day:%d/%m/%Y}."
+            ))
+        if report.errors:
+            raise CommandError(f"{len(report.errors)} contrat(s) en erreur, voir ci-dessus")
+
+
+def _json_dumps(data) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2)
