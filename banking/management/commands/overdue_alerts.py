@@ -1,0 +1,53 @@
+"""`manage.py overdue_alerts [--date D] [--json]`: raise the J+15/30/60/90 alerts due on a date."""
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from banking.services.overdue import overdue_alerts_raise
+from syaga.core.dates import DateError, parse_date, today
+from syaga.core.money import format_eur
+
+
+class Command(BaseCommand):
+    help = "Raise the overdue alerts (J+15, J+30, J+60, J+90 after the due date) not raised yet."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--date", help="run as of this date (default today), dd/mm/yyyy or yyyy-mm-dd")
+        parser.add_argument("--json", action="store_true", help="print the alerts raised as JSON")
+
+    def handle(self, *args, date, **options):
+        as_json = options["json"]
+        try:
+            on = parse_date(date) if date else today()
+        except DateError as exc:
+            raise CommandError(f"--date: {exc}") from exc
+        alerts = overdue_alerts_raise(on=on)
+        if as_json:
+            self.stdout.write(
+                json.dumps(
+                    {
+                        "date": on.isoformat(),
+                        "raised": [
+                            {
+                                "invoice": alert.invoice.number,
+                                "client": alert.invoice.client.name,
+                                "level": alert.level,
+                                "days_late": alert.days_late,
+                                "due_date": alert.invoice.due_date.isoformat(),
+                                "balance_due": str(alert.balance_due),
+                            }
+                            for alert in alerts
+                        ],
+                    },
+                    ensure_ascii=False,
+                    indent=2,
+                )
+            )
+            return
+        for alert in alerts:
+            self.stdout.write(
+                f"J+{alert.level:<3} {alert.invoice.number:<14} {alert.invoice.client.name[:30]:<30} "
+                f"{alert.days_late:>4} j  {format_eur(alert.balance_due):>14}"
+            )
+        self.stdout.write(f"{len(alerts)} alerte(s) levée(s) le {on:%d/%m/%Y}.")
