@@ -49,7 +49,7 @@ class Action(models.TextChoices):
 
 
 class ValidationRule(models.Model):
-    """One step of the ordered list every invoice entering review goes through; the first that decides wins."""
+    """A step of the ordered list every invoice entering review goes through; the first that decides wins."""
 
     name = models.CharField("nom", max_length=120)
     check_kind = models.CharField("contrôle", max_length=40, choices=Check.choices)
@@ -105,7 +105,7 @@ class RuleChangeLog(models.Model):
         ordering = ["-at", "-pk"]
 
     def __str__(self):
-        return f"{self.rule} – {self.at:%d/%m/%Y %H:%M}"
+        return f"{self.rule}, {self.at:%d/%m/%Y %H:%M}"
 
     @property
     def changed_fields(self) -> list[str]:
@@ -147,7 +147,7 @@ class InvoiceEvent(models.Model):
         indexes = [models.Index(fields=["invoice", "at"], name="invoice_event_invoice_at")]
 
     def __str__(self):
-        return f"{self.get_kind_display()} – {self.at:%d/%m/%Y %H:%M}"
+        return f"{self.get_kind_display()}, {self.at:%d/%m/%Y %H:%M}"
 
 
 class InvoiceToReview(Invoice):

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from invoicing.models import Client, Invoice, InvoiceLine, SellerProfile
 from invoicing.models.invoice import FROZEN_STATUSES, Kind, Origin, Status, Unit
+from invoicing.models.validation import EventKind
 from invoicing.services.numbering import SERIES_CREDIT_NOTE, SERIES_INVOICE, number_take
 from syaga.core.dates import today
 from syaga.core.errors import BusinessError
@@ -108,11 +109,23 @@ def invoice_create(
     InvoiceLine.objects.bulk_create(line_objs)
     invoice.total_ht, invoice.total_vat, invoice.total_ttc, invoice.vat_breakdown = compute_totals(line_objs)
     invoice.save(update_fields=["total_ht", "total_vat", "total_ttc", "vat_breakdown"])
+    if status == Status.PENDING_REVIEW:
+        # Audit row in the same transaction (review issue): the invoice entered review as it was created.
+        from invoicing.services.review import event_build
+
+        event_build(invoice, EventKind.SUBMITTED, from_status="", to_status=Status.PENDING_REVIEW,
+                    actor=created_by).save()
     return invoice
 
 
-def _issue_locked(invoice: Invoice, *, issue_date: dt.date, seller: SellerProfile | None) -> Invoice:
-    """Number, freeze and mark issued an invoice already locked by the caller's transaction."""
+def _issue_locked(
+    invoice: Invoice, *, issue_date: dt.date, seller: SellerProfile | None, actor=None,
+    events: list | None = None,
+) -> Invoice:
+    """Number, freeze and mark issued an invoice already locked by the caller's transaction.
+
+    The "issued" audit row is written here, or appended to ``events`` when the caller bulk-writes them.
+    """
     if invoice.is_frozen:
         raise BusinessError(f"{invoice} is already issued")
     if invoice.status in (Status.REJECTED,):
@@ -129,8 +142,17 @@ def _issue_locked(invoice: Invoice, *, issue_date: dt.date, seller: SellerProfil
     invoice.seller_snapshot = seller.snapshot() if seller else {}
     invoice.buyer_snapshot = invoice.client.snapshot()
     invoice.issued_at = timezone.now()
+    from_status = invoice.status
     invoice.status = Status.ISSUED
     invoice.save()
+    from invoicing.services.review import event_build
+
+    event = event_build(invoice, EventKind.ISSUED, from_status=from_status, to_status=Status.ISSUED,
+                        actor=actor, reason=invoice.number, at=invoice.issued_at)
+    if events is None:
+        event.save()
+    else:
+        events.append(event)
     return invoice
 
 
