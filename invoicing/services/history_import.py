@@ -57,7 +57,9 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "paid_date": ("Réglée le", "Date règlement", "Date de paiement", "Date de règlement", "Date paiement",
                   "Payée le", "Payé le", "Paid on", "Payment date"),
 }
-ALIAS_KEYS: dict[str, tuple[str, ...]] = {f: tuple(header_key(a) for a in names) for f, names in ALIASES.items()}
+ALIAS_KEYS: dict[str, tuple[str, ...]] = {
+    name: tuple(header_key(a) for a in spellings) for name, spellings in ALIASES.items()
+}
 KEY_FIELD: dict[str, str] = {key: f for f, keys in ALIAS_KEYS.items() for key in keys}
 REQUIRED = ("number", "issue_date", "client")
 AMOUNT_FIELDS = ("ht", "vat", "ttc")
@@ -380,7 +382,9 @@ def _parse(text: str, delimiter: str, header_line: int, header: list[str], repor
             if not any(c.strip() for c in row):
                 continue
             if len(row) > rows.width and any(c.strip() for c in row[rows.width:]):
-                hint = " (a decimal comma in a comma-separated file must be quoted)" if delimiter == "," else ""
+                hint = ""
+                if delimiter == ",":
+                    hint = " (a decimal comma in a comma-separated file must be quoted)"
                 raise InputError(f"{len(row)} fields but the header has {rows.width}{hint}",
                                  where=f"line {line_no}")
             report.rows_read += 1
@@ -400,7 +404,8 @@ def _parse(text: str, delimiter: str, header_line: int, header: list[str], repor
         raise InputError(f"the CSV is malformed: {exc}", where=f"line {reader.line_num}") from None
     if ignored_lines:
         shown = ", ".join(str(n) for n in ignored_lines[:10]) + (" …" if len(ignored_lines) > 10 else "")
-        report.warnings.append(f"rows without number, date or client ignored (totals?): lines {shown}")
+        lines = "line" if len(ignored_lines) == 1 else "lines"
+        report.warnings.append(f"rows without number, date or client ignored (totals?): {lines} {shown}")
     return invoices
 
 

@@ -1,0 +1,446 @@
+import datetime as dt
+import io
+import json
+from decimal import Decimal
+
+import pytest
+from django.core.management import ManagementUtility, call_command
+from django.core.management.base import CommandError
+
+from invoicing.models import Client, ClientAlias, Invoice, InvoiceLine, InvoiceSequence
+from invoicing.models.invoice import Kind, Origin, Status
+from invoicing.services.history_import import invoices_import_csv
+from invoicing.services.invoices import LineSpec, invoice_create, invoice_issue
+from syaga.core.errors import InputError
+from tests.factories import ClientFactory
+
+pytestmark = pytest.mark.django_db
+
+HEADER = "Numéro;Date;Client;Désignation;Montant HT;TVA;Montant TTC;Réglée le"
+
+
+def write(tmp_path, text: str, *, encoding: str = "utf-8", name: str = "export.csv"):
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def run(path, *args) -> str:
+    out = io.StringIO()
+    call_command("import_invoices", str(path), *args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+def import_text(tmp_path, text: str, **kwargs):
+    return invoices_import_csv(path=write(tmp_path, text, **kwargs))
+
+
+# -- the happy path ---------------------------------------------------------------------------------
+
+
+def test_an_export_is_imported_with_numbers_amounts_clients_and_payments(tmp_path):
+    # given
+    path = write(tmp_path, "\n".join([
+        HEADER,
+        "F20250001;12/04/2025;SARL Pharmabest;Infogérance avril;1 000,00;200,00;1 200,00;01/05/2025",
+        "F20250002;13/04/2025;Boulangerie Martin;Dépannage;150,50;30,10;180,60;",
+    ]))
+    # when
+    output = run(path)
+    # then
+    assert "2 rows read" in output
+    assert "0 rows skipped, already imported" in output
+    first = Invoice.objects.get(number="F20250001")
+    assert (first.total_ht, first.total_vat, first.total_ttc) == (
+        Decimal("1000.00"), Decimal("200.00"), Decimal("1200.00"))
+    assert first.origin == Origin.IMPORTED
+    assert first.kind == Kind.INVOICE
+    assert first.series == "F"
+    assert first.status == Status.PAID
+    assert first.amount_paid == Decimal("1200.00")
+    assert first.paid_date == dt.date(2025, 5, 1)
+    assert first.issue_date == dt.date(2025, 4, 12)
+    assert first.due_date == dt.date(2025, 5, 12)  # no due date column: issue + 30 days
+    assert first.subject == "Infogérance avril"
+    assert first.client.name == "SARL Pharmabest"
+    assert first.buyer_snapshot["name"] == "SARL Pharmabest"
+    assert [(line.description, line.total_ht, line.vat_rate) for line in first.lines.all()] == [
+        ("Infogérance avril", Decimal("1000.00"), Decimal("20.00"))]
+    second = Invoice.objects.get(number="F20250002")
+    assert second.status == Status.ISSUED
+    assert second.amount_paid == Decimal("0.00")
+    assert second.paid_date is None
+
+
+def test_every_header_alias_is_understood(tmp_path):
+    # given: the other spelling of each column, in other case, accents and punctuation
+    header = "N° FACTURE,date d'émission,Date d'échéance,RAISON SOCIALE,libellé,Total HT,Montant TVA," \
+             "Total TTC,Date de paiement"
+    path = write(tmp_path, header + '\nF20240007,03/02/2024,05/03/2024,Acme,Audit,"100,00","20,00","120,00",'
+                 "10/03/2024\n")
+    # when
+    run(path)
+    # then
+    invoice = Invoice.objects.get(number="F20240007")
+    assert invoice.due_date == dt.date(2024, 3, 5)
+    assert invoice.paid_date == dt.date(2024, 3, 10)
+    assert invoice.subject == "Audit"
+    assert invoice.client.name == "Acme"
+    assert invoice.total_ttc == Decimal("120.00")
+
+
+@pytest.mark.parametrize(("number", "date", "due", "client", "label", "ht", "vat", "ttc", "paid"), [
+    ("Numéro", "Date", "Échéance", "Client", "Désignation", "Montant HT", "TVA", "Montant TTC", "Réglée le"),
+    ("Facture", "Date facture", "Echeance", "Nom client", "Objet", "Total HT", "Montant TVA", "Total TTC",
+     "Date règlement"),
+    ("Num", "DATE FACTURE", "date_d_echeance", "nom-client", "OBJET", "montant ht", "tva", "total_ttc",
+     "date de paiement"),
+])
+def test_alias_sets(tmp_path, number, date, due, client, label, ht, vat, ttc, paid):
+    # given
+    header = ";".join([number, date, due, client, label, ht, vat, ttc, paid])
+    row = "F20230001;01/06/2023;01/07/2023;Acme;Audit;100,00;20,00;120,00;02/07/2023"
+    path = write(tmp_path, f"{header}\n{row}\n")
+    # when
+    report = invoices_import_csv(path=path)
+    # then
+    assert set(report.columns) == {"number", "issue_date", "due_date", "client", "label", "ht", "vat", "ttc",
+                                   "paid_date"}
+    invoice = Invoice.objects.get(number="F20230001")
+    assert invoice.status == Status.PAID
+    assert invoice.due_date == dt.date(2023, 7, 1)
+
+
+# -- dialects ---------------------------------------------------------------------------------------
+
+
+def test_comma_delimiter_with_decimal_point_and_iso_dates(tmp_path):
+    # given
+    text = "Numero,Date,Client,Montant HT,Montant TTC\nF20250010,2025-03-31,Acme,1234.50,1481.40\n"
+    # when
+    report = import_text(tmp_path, text)
+    # then
+    assert report.delimiter == ","
+    invoice = Invoice.objects.get(number="F20250010")
+    assert invoice.issue_date == dt.date(2025, 3, 31)
+    assert (invoice.total_ht, invoice.total_vat) == (Decimal("1234.50"), Decimal("246.90"))
+
+
+def test_decimal_commas_do_not_fool_the_delimiter_detection(tmp_path):
+    # given: a ;-file whose data lines hold more commas than semicolons
+    text = "Facture;Date;Client;Montant TTC\nF20250011;02/01/2025;Acme;1,20\nF20250012;03/01/2025;Acme;2,40\n"
+    # when
+    report = import_text(tmp_path, text)
+    # then
+    assert report.delimiter == ";"
+    assert Invoice.objects.get(number="F20250012").total_ttc == Decimal("2.40")
+
+
+def test_tab_separated_export(tmp_path):
+    text = "Numéro\tDate\tClient\tMontant HT\nF20250013\t02/01/2025\tAcme\t10,00\n"
+    report = import_text(tmp_path, text)
+    assert report.delimiter == "\t"
+    assert Invoice.objects.get(number="F20250013").total_ttc == Decimal("12.00")
+
+
+def test_utf8_bom_is_ignored(tmp_path):
+    # given
+    path = write(tmp_path, HEADER + "\nF20250001;12/04/2025;Société Générale;Audit;100,00;20,00;120,00;\n",
+                 encoding="utf-8-sig")
+    # when
+    report = invoices_import_csv(path=path)
+    # then
+    assert report.encoding == "utf-8-sig"
+    assert report.columns["number"] == "Numéro"
+    assert Invoice.objects.get(number="F20250001").client.name == "Société Générale"
+
+
+def test_windows_1252_with_accents(tmp_path):
+    # given
+    path = write(tmp_path, HEADER + "\nF20250001;12/04/2025;Crèche Les Étoiles;Maintenance réseau;"
+                 "100,00;20,00;120,00;\n", encoding="cp1252")
+    # when
+    report = invoices_import_csv(path=path)
+    # then
+    assert report.encoding == "cp1252"
+    invoice = Invoice.objects.get(number="F20250001")
+    assert invoice.client.name == "Crèche Les Étoiles"
+    assert invoice.subject == "Maintenance réseau"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("1 234,56", "1234.56"),
+    ("1\u00a0234,56", "1234.56"),
+    ("1\u202f234,56", "1234.56"),
+    ("1.234,56", "1234.56"),
+    ("1234.56", "1234.56"),
+    ("1 234", "1234.00"),
+    ("1234,5 €", "1234.50"),
+])
+def test_thousands_separators_and_decimal_marks(tmp_path, text, expected):
+    # when
+    import_text(tmp_path, f"Numéro;Date;Client;Montant HT\nF20250020;01/01/2025;Acme;{text}\n")
+    # then
+    assert Invoice.objects.get(number="F20250020").total_ht == Decimal(expected)
+
+
+def test_two_digit_years_and_iso_dates(tmp_path):
+    # when
+    import_text(tmp_path, "Numéro;Date;Échéance;Client;Montant TTC;Réglée le\n"
+                          "F20190001;05/02/19;2019-03-07;Acme;120,00;2019-03-01 00:00:00\n")
+    # then
+    invoice = Invoice.objects.get(number="F20190001")
+    assert (invoice.issue_date, invoice.due_date, invoice.paid_date) == (
+        dt.date(2019, 2, 5), dt.date(2019, 3, 7), dt.date(2019, 3, 1))
+
+
+def test_title_lines_excel_sep_line_extra_columns_and_a_total_line_are_tolerated(tmp_path):
+    # given
+    text = "sep=;\nExport des factures au 31/12/2024\n" \
+           "Code;Numéro;Date;Client;Mode;Montant TTC\n" \
+           'C01;="F20240001";01/12/2024;Acme;Virement;120,00\n' \
+           ";;;;Total;120,00\n"
+    # when
+    report = import_text(tmp_path, text)
+    # then
+    assert report.rows_read == 2
+    assert report.rows_ignored == 1
+    assert "line 5" in report.warnings[0]
+    assert Invoice.objects.get().number == "F20240001"
+
+
+# -- amounts ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("ht", "vat", "ttc", "expected"), [
+    ("100,00", "", "", ("100.00", "20.00", "120.00")),
+    ("", "", "120,00", ("100.00", "20.00", "120.00")),
+    ("", "", "100,00", ("83.33", "16.67", "100.00")),
+    ("100,00", "5,50", "", ("100.00", "5.50", "105.50")),
+    ("100,00", "", "110,00", ("100.00", "10.00", "110.00")),
+    ("", "20,00", "120,00", ("100.00", "20.00", "120.00")),
+    ("100,00", "20,01", "120,00", ("100.00", "20.00", "120.00")),  # a cent off: HT and TTC win
+])
+def test_missing_amounts_are_derived(tmp_path, ht, vat, ttc, expected):
+    # when
+    header = "Numéro;Date;Client;Montant HT;TVA;Montant TTC"
+    import_text(tmp_path, f"{header}\nF20250030;01/01/2025;Acme;{ht};{vat};{ttc}\n")
+    # then
+    invoice = Invoice.objects.get(number="F20250030")
+    assert (str(invoice.total_ht), str(invoice.total_vat), str(invoice.total_ttc)) == expected
+
+
+def test_reduced_vat_rate_is_kept_on_the_line(tmp_path):
+    import_text(tmp_path, "Numéro;Date;Client;Montant HT;TVA\nF20250031;01/01/2025;Acme;100,00;5,50\n")
+    line = InvoiceLine.objects.get()
+    assert line.vat_rate == Decimal("5.50")
+    assert Invoice.objects.get().vat_breakdown == [{"rate": "5.50", "base_ht": "100.00", "vat": "5.50"}]
+
+
+def test_several_rows_of_one_number_are_the_lines_of_one_invoice(tmp_path):
+    # given
+    text = HEADER + "\n" + "\n".join([
+        "F20250040;01/02/2025;Acme;Forfait;500,00;100,00;600,00;",
+        "F20250041;01/02/2025;Other;Audit;100,00;20,00;120,00;",
+        "F20250040;01/02/2025;ACME SAS;Heures;220,00;44,00;264,00;15/03/2025",
+    ])
+    # when
+    report = import_text(tmp_path, text)
+    # then
+    assert report.rows_read == 3
+    assert report.invoices_created == 2
+    assert report.lines_created == 3
+    invoice = Invoice.objects.get(number="F20250040")
+    assert (invoice.total_ht, invoice.total_vat, invoice.total_ttc) == (
+        Decimal("720.00"), Decimal("144.00"), Decimal("864.00"))
+    assert [line.description for line in invoice.lines.order_by("position")] == ["Forfait", "Heures"]
+    assert invoice.status == Status.PAID
+    assert invoice.paid_date == dt.date(2025, 3, 15)
+
+
+def test_negative_totals_become_credit_notes_with_positive_amounts(tmp_path):
+    # when
+    report = import_text(tmp_path, "Numéro;Date;Client;Désignation;Montant HT;TVA;Montant TTC\n"
+                                   "A20250001;20/04/2025;Acme;Avoir;-50,00;-10,00;-60,00\n")
+    # then
+    note = Invoice.objects.get(number="A20250001")
+    assert note.kind == Kind.CREDIT_NOTE
+    assert note.series == "A"
+    assert (note.total_ht, note.total_vat, note.total_ttc) == (
+        Decimal("50.00"), Decimal("10.00"), Decimal("60.00"))
+    assert note.lines.get().total_ht == Decimal("50.00")
+    assert report.credit_notes_created == 1
+    assert report.invoices_created == 0
+
+
+# -- clients ----------------------------------------------------------------------------------------
+
+
+def test_clients_are_reused_by_normalised_name(tmp_path):
+    # given: a client already in the database, and one known under another name
+    existing = ClientFactory(name="Boulangerie Martin")
+    aliased = ClientFactory(name="Cabinet Durand")
+    ClientAlias.objects.create(client=aliased, name="DURAND & ASSOCIES")
+    text = "Numéro;Date;Client;Montant TTC\n" + "\n".join([
+        "F20250050;01/01/2025;SARL Pharmabest;120,00",
+        "F20250051;02/01/2025;PHARMABEST;120,00",
+        "F20250052;03/01/2025;Société Pharmabest S.A.R.L.;120,00",
+        "F20250053;04/01/2025;BOULANGERIE MARTIN SAS;120,00",
+        "F20250054;05/01/2025;Durand & Associés;120,00",
+    ])
+    # when
+    report = import_text(tmp_path, text)
+    # then
+    assert report.clients_created == 1
+    assert report.clients_reused == 2
+    assert Client.objects.count() == 3
+    pharmabest = Invoice.objects.filter(number__in=["F20250050", "F20250051", "F20250052"])
+    assert {invoice.client.name for invoice in pharmabest} == {"SARL Pharmabest"}
+    assert Invoice.objects.get(number="F20250053").client == existing
+    assert Invoice.objects.get(number="F20250054").client == aliased
+    assert Client.objects.get(name="SARL Pharmabest").normalized_name == "PHARMABEST"
+
+
+# -- errors: all or nothing -------------------------------------------------------------------------
+
+
+def test_a_bad_amount_stops_the_import_with_exit_code_1_and_writes_nothing(tmp_path):
+    # given: a good first row, a bad one on file line 3
+    path = write(tmp_path, HEADER + "\nF20250001;12/04/2025;Acme;Audit;100,00;20,00;120,00;\n"
+                 "F20250002;13/04/2025;Newco;Audit;abc;;;\n")
+    # when
+    with pytest.raises(CommandError, match=r"line 3: amount 'abc' is not a number") as caught:
+        run(path)
+    # then
+    assert caught.value.returncode == 1
+    assert not Invoice.objects.exists()
+    assert not Client.objects.exists()
+    assert not InvoiceSequence.objects.exists()
+
+
+def test_the_command_line_exits_with_code_1(tmp_path, capsys):
+    # given
+    path = write(tmp_path, HEADER + "\nF20250001;12/04/2025;Acme;Audit;abc;;;\n")
+    # when
+    with pytest.raises(SystemExit) as caught:
+        ManagementUtility(["manage.py", "import_invoices", str(path)]).execute()
+    # then
+    assert caught.value.code == 1
+    assert "line 2: amount 'abc' is not a number" in capsys.readouterr().err
+    assert not Invoice.objects.exists()
+
+
+@pytest.mark.parametrize(("row", "message"), [
+    ("F1;31/02/2025;Acme;x;100,00;;;", "line 2: date '31/02/2025' does not exist"),
+    ("F1;demain;Acme;x;100,00;;;", "line 2: date 'demain' is not a date"),
+    ("F1;01/02/2025;Acme;x;100,00;;;hier", "line 2: date 'hier' is not a date"),
+    ("F1;01/02/2025;Acme;x;;;;", "line 2: no amount"),
+    (";01/02/2025;Acme;x;100,00;;;", "line 2: invoice number is empty"),
+    ("F1;01/02/2025;;x;100,00;;;", "line 2: client is empty"),
+    ("F1;;Acme;x;100,00;;;", "line 2: date is empty"),
+    ("F1;01/02/2025;Acme;x;100,00;20,00;130,00;", r"line 2: HT 100.00 \+ VAT 20.00 is not TTC 130.00"),
+    ("F1;01/02/2025;Acme;x;100,00;-20,00;;", "line 2: HT 100.00, VAT -20.00"),
+])
+def test_bad_rows_name_the_line_and_the_reason(tmp_path, row, message):
+    with pytest.raises(InputError, match=message):
+        import_text(tmp_path, f"{HEADER}\n{row}\n")
+    assert not Invoice.objects.exists()
+
+
+def test_conflicting_rows_of_one_invoice_are_refused(tmp_path):
+    text = HEADER + "\nF1;01/02/2025;Acme;x;100,00;;;\nF2;01/02/2025;Acme;x;100,00;;;\n" \
+                    "F1;01/02/2025;Other;y;1,00;;;\n"
+    with pytest.raises(InputError, match=r"line 4: invoice F1 has client 'Other' here but 'Acme' on line 2"):
+        import_text(tmp_path, text)
+    text = HEADER + "\nF1;01/02/2025;Acme;x;100,00;;;\nF1;02/02/2025;Acme;y;1,00;;;\n"
+    with pytest.raises(InputError, match=r"line 3: invoice F1 is dated 02/02/2025 here but 01/02/2025"):
+        import_text(tmp_path, text)
+
+
+def test_line_numbers_are_file_lines_even_with_blank_and_multiline_cells(tmp_path):
+    # given: a label spread over two physical lines and a blank line before the bad row
+    text = HEADER + '\nF1;01/02/2025;Acme;"two\nlines";100,00;;;\n\nF2;01/02/2025;Acme;x;1O0,00;;;\n'
+    # when / then
+    with pytest.raises(InputError, match=r"^line 5: amount '1O0,00' is not a number"):
+        import_text(tmp_path, text)
+
+
+def test_a_missing_required_column_names_it_and_the_headers_found(tmp_path):
+    with pytest.raises(CommandError, match=r"missing column client .*found: 'Numéro', 'Date', 'Total HT'"):
+        run(write(tmp_path, "Numéro;Date;Total HT\nF1;01/01/2025;100\n"))
+    with pytest.raises(CommandError, match=r"missing column amount"):
+        run(write(tmp_path, "Numéro;Date;Client\nF1;01/01/2025;Acme\n"))
+
+
+def test_unquoted_decimal_commas_in_a_comma_file_are_refused_not_misread(tmp_path):
+    with pytest.raises(InputError, match=r"line 2: 5 fields but the header has 4 \(a decimal comma"):
+        import_text(tmp_path, "Numero,Date,Client,Montant TTC\nF1,01/01/2025,Acme,120,50\n")
+
+
+def test_a_missing_file_is_a_command_error(tmp_path):
+    with pytest.raises(CommandError, match="not found"):
+        run(tmp_path / "nope.csv")
+
+
+# -- dry run, re-import, numbering ------------------------------------------------------------------
+
+
+def test_dry_run_reports_and_writes_nothing(tmp_path):
+    # given
+    path = write(tmp_path, HEADER + "\nF20250001;12/04/2025;Acme;Audit;100,00;20,00;120,00;\n")
+    # when
+    output = run(path, "--dry-run")
+    # then
+    assert "Dry run, nothing written" in output
+    assert "would create 1 invoices" in output
+    assert not Invoice.objects.exists()
+    assert not Client.objects.exists()
+    assert not InvoiceSequence.objects.exists()
+
+
+def test_running_the_same_file_again_creates_nothing_and_counts_the_skipped_rows(tmp_path):
+    # given
+    path = write(tmp_path, HEADER + "\nF20250001;12/04/2025;Acme;a;100,00;;;\n"
+                 "F20250001;12/04/2025;Acme;b;1,00;;;\nF20250002;13/04/2025;Beta;c;100,00;;;\n")
+    run(path)
+    # when
+    output = run(path)
+    # then
+    assert "3 rows skipped, already imported" in output
+    assert Invoice.objects.count() == 2
+    assert InvoiceLine.objects.count() == 3
+    assert Client.objects.count() == 2
+
+
+def test_json_report(tmp_path):
+    path = write(tmp_path, HEADER + "\nF20250001;12/04/2025;Acme;Audit;100,00;20,00;120,00;01/05/2025\n")
+    report = json.loads(run(path, "--json"))
+    assert report["invoices_created"] == 1
+    assert report["paid"] == 1
+    assert report["total_ttc"] == "120.00"
+    assert report["rows_skipped"] == 0
+    assert report["columns"]["number"] == "Numéro"
+
+
+def test_numbering_continues_after_the_highest_imported_number_of_the_year(tmp_path, seller):
+    # given
+    import_text(tmp_path, "Numéro;Date;Client;Montant HT\nF20250012;01/03/2025;Acme;10,00\n"
+                          "F20250412;01/04/2025;Acme;10,00\nF20240900;01/04/2024;Acme;10,00\n")
+    client = Client.objects.get()
+    # when
+    draft = invoice_create(client=client, lines=[LineSpec(description="Audit", unit_price=Decimal("100"))],
+                           issue_date=dt.date(2025, 6, 1))
+    issued = invoice_issue(invoice=draft, issue_date=dt.date(2025, 6, 1))
+    # then
+    assert issued.number == "F20250413"
+
+
+def test_the_import_does_not_query_per_row(tmp_path, django_assert_max_num_queries):
+    # given
+    rows = [f"F2025{i:04d};01/01/2025;Client {i % 7};Ligne;{i},00;;;" for i in range(1, 301)]
+    path = write(tmp_path, HEADER + "\n" + "\n".join(rows) + "\n")
+    # when / then: 300 invoices in batches, never a query per row (SQLite inserts ~30 invoices per query)
+    with django_assert_max_num_queries(40):
+        report = invoices_import_csv(path=path)
+    assert report.invoices_created == 300
+    assert Invoice.objects.count() == 300
