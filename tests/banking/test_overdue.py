@@ -56,7 +56,8 @@ def test_running_twice_keeps_one_alert(invoice):
     second = overdue_alerts_raise(on=day(15))
     third = overdue_alerts_raise(on=day(16))
     # then
-    assert second == [] and third == []
+    assert second == []
+    assert third == []
     assert levels(invoice) == [15]
 
 
@@ -121,8 +122,13 @@ def test_overdue_state_gives_days_late_and_level_for_dunning(seller):
     ]
     assert list(overdue_state(on=on).filter(overdue_level__gte=15)) == [old]
     summary = {row["level"]: (row["count"], row["amount"]) for row in overdue_summary_by_level(on=on)}
-    assert summary == {90: (1, Decimal("120.00")), 60: (0, Decimal("0.00")), 30: (0, Decimal("0.00")),
-                       15: (0, Decimal("0.00")), 0: (1, Decimal("120.00"))}
+    assert summary == {
+        90: (1, Decimal("120.00")),
+        60: (0, Decimal("0.00")),
+        30: (0, Decimal("0.00")),
+        15: (0, Decimal("0.00")),
+        0: (1, Decimal("120.00")),
+    }
 
 
 def test_command_prints_alerts_and_json(invoice):
@@ -135,7 +141,8 @@ def test_command_prints_alerts_and_json(invoice):
     data = json.loads(out.getvalue())
     assert data["date"] == "2025-05-02"
     assert [(r["invoice"], r["level"], r["days_late"], r["balance_due"]) for r in data["raised"]] == [
-        (invoice.number, 30, 32, "1200.00"), (invoice.number, 15, 32, "1200.00"),
+        (invoice.number, 30, 32, "1200.00"),
+        (invoice.number, 15, 32, "1200.00"),
     ]
     assert "0 alerte(s) levée(s) le 02/05/2025." in again.getvalue()
 
