@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 
 from invoicing.models.invoice import Invoice
+from syaga.core.money import quantize
 
 
 class Check(models.TextChoices):
@@ -85,7 +86,7 @@ class ValidationRule(models.Model):
     def audit_state(self) -> dict:
         state = {f: getattr(self, f) for f in self.AUDITED_FIELDS}
         if state["threshold"] is not None:
-            state["threshold"] = str(Decimal(state["threshold"]))
+            state["threshold"] = str(quantize(Decimal(state["threshold"])))
         return state
 
 
