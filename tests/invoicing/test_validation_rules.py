@@ -26,6 +26,11 @@ from tests.factories import ClientFactory, ContractFactory, UserFactory, make_in
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def rule(name: str) -> ValidationRule:
     return ValidationRule.objects.get(name=name)
 
