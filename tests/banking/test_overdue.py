@@ -153,3 +153,36 @@ def test_command_refuses_a_bad_date(invoice):
     with pytest.raises(CommandError, match="--date: date '31/02/2025' does not exist"):
         call_command("overdue_alerts", "--date", "31/02/2025")
     assert not OverdueAlert.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_runs_raise_each_level_once(seller):
+    import threading
+
+    from django.db import connection
+
+    # given: 30 invoices 95 days past due, two workers starting together
+    for _ in range(30):
+        make_invoice(status=Status.ISSUED, issue_date=dt.date(2025, 3, 1))
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def run():
+        try:
+            barrier.wait()
+            overdue_alerts_raise(on=day(95))
+        except Exception as exc:  # the assertion below reports it
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    # when
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # then
+    assert errors == []
+    assert OverdueAlert.objects.count() == 30 * 4
