@@ -8,6 +8,7 @@ How a contract is recognised, for a candidate period of p months (1, 3 or 12):
   count once.
 * A *run* is a sequence of invoices of one amount whose issue months step by p, or by 2p once in a while
   (one forgotten period, never two forgotten in a row: billing every other month is not a monthly contract).
+  A yearly invoice may come a month early or late (11 to 13 months after the previous one).
   A run needs at least two invoices: a lone amount is a one-off.
 * Runs of different amounts are chained when one starts p (or 2p) months after the other ends: that is a
   price change, and since the new price's run has at least two invoices, the change persisted. Invoices of
@@ -38,6 +39,8 @@ ACTIVE_DAYS_PER_MONTH = Decimal("365.25") / 12 * Decimal("1.5")
 DETECTED_LABEL = "Forfait infogérance"
 
 HISTORY_STATUSES = (Status.ISSUED, Status.PARTIALLY_PAID, Status.PAID)
+# How many months early or late an invoice may be and still be that period's (per period length).
+STEP_TOLERANCE = {1: 0, 3: 0, 12: 1}
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,9 @@ def next_billing_after(*, period: str, start: dt.date, last: dt.date) -> dt.date
     months = PERIOD_MONTHS[period]
     last_month = month_index(last)
     base = start if period == Period.YEARLY else start.replace(day=1)
-    steps = max(0, (last_month - month_index(base)) // months + 1)
+    # A yearly invoice issued a month early still is that year's: round to the nearest anniversary.
+    slack = STEP_TOLERANCE[months]
+    steps = max(0, (last_month - month_index(base) + slack) // months + 1)
     return add_months(base, steps * months)
 
 
@@ -114,7 +119,19 @@ class _Run:
         return self.months[-1]
 
 
+def _offsets(step: int) -> list[int]:
+    """Distances in months from one invoice to the next of the same period, the exact one first."""
+    slack = STEP_TOLERANCE[step]
+    return sorted((step + d for d in range(-slack, slack + 1)), key=lambda m: abs(m - step))
+
+
+def _step(current: int, months: set[int], offsets: list[int]) -> int | None:
+    return next((current + o for o in offsets if current + o in months), None)
+
+
 def _runs(by_amount: dict[Decimal, set[int]], step: int) -> list[_Run]:
+    offsets = _offsets(step)
+    gap_offsets = [o + step for o in offsets]
     runs = []
     for amount, months in by_amount.items():
         used: set[int] = set()
@@ -124,12 +141,12 @@ def _runs(by_amount: dict[Decimal, set[int]], step: int) -> list[_Run]:
             chain, gap_before = [start], False
             current = start
             while True:
-                if current + step in months:
-                    current, gap_before = current + step, False
-                elif current + 2 * step in months and not gap_before:
-                    current, gap_before = current + 2 * step, True
-                else:
+                following, skipped = _step(current, months, offsets), False
+                if following is None and not gap_before:
+                    following, skipped = _step(current, months, gap_offsets), True
+                if following is None:
                     break
+                current, gap_before = following, skipped
                 chain.append(current)
             used.update(chain)
             if len(chain) >= 2:
@@ -140,6 +157,8 @@ def _runs(by_amount: dict[Decimal, set[int]], step: int) -> list[_Run]:
 def _chains(runs: list[_Run], step: int) -> list[list[_Run]]:
     """For every run, the longest chain of runs ending with it (price changes in between)."""
     runs = sorted(runs, key=lambda r: (r.first, r.last))
+    offsets = set(_offsets(step))
+    gap_offsets = {o + step for o in offsets}
     best: list[list[_Run]] = []
     for i, run in enumerate(runs):
         chain = [run]
@@ -147,7 +166,7 @@ def _chains(runs: list[_Run], step: int) -> list[list[_Run]]:
         for j in range(i):
             previous = best[j]
             gap = run.first - previous[-1].last
-            if gap == step or (gap == 2 * step and not previous[-1].ended_on_gap):
+            if gap in offsets or (gap in gap_offsets and not previous[-1].ended_on_gap):
                 candidate_size = sum(len(r.months) for r in previous) + len(run.months)
                 if candidate_size > size:
                     chain, size = [*previous, run], candidate_size

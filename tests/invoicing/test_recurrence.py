@@ -255,6 +255,18 @@ def test_yearly_contract():
     assert found.yearly_ht == Decimal("2600.00")
 
 
+def test_a_yearly_invoice_a_month_early_or_late_is_still_that_year_s():
+    # given: anniversary in March; 2023 billed in April, 2025 in February
+    client = client_named("LICENCE")
+    history(client, [(dt.date(2022, 3, 1), "900.00"), (dt.date(2023, 4, 3), "900.00"),
+                     (dt.date(2024, 3, 1), "900.00"), (dt.date(2025, 2, 26), "900.00")])
+    # when
+    [found] = recurrence_analyze(as_of=AS_OF)
+    # then: and next year's invoice is due on the anniversary, not again now
+    assert (found.period, found.occurrences, found.last) == (Period.YEARLY, 4, dt.date(2025, 2, 26))
+    assert found.next_billing_date == dt.date(2026, 3, 1)
+
+
 def test_json_output_has_the_exact_shape():
     # given
     client = client_named("BELFONTE")

@@ -59,7 +59,8 @@ class Command(BaseCommand):
 
         def fmt(row):
             cells = zip(row, widths, strict=True)
-            return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(cells))
+            text = "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(cells))
+            return text.rstrip()
 
         self.stdout.write(f"Contrats récurrents actifs au {day:%d/%m/%Y} :")
         self.stdout.write(fmt(headers))
