@@ -183,6 +183,8 @@ def _detect_client(client_id: int, name: str, invoices: list[tuple[dt.date, Deci
         first_date.setdefault(key, issue_date)
         by_amount[amount].add(key[0])
 
+    # An amount seen in a single month is a one-off whatever the period: leave it out early.
+    by_amount = {amount: months for amount, months in by_amount.items() if len(months) >= 2}
     candidates = []
     for period, months in PERIOD_MONTHS.items():
         for chain in _chains(_runs(by_amount, months), months):
