@@ -1,20 +1,32 @@
 from django.contrib import admin
 from django.db.models import Count
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 
-from invoicing.models import Client, ClientAlias, Contract, Invoice, InvoiceLine, InvoiceSequence, SellerProfile
+# Importing admin_review registers the review queue ("À valider"), the rules and the audit export.
+from invoicing.admin_review import invoice_history_html, invoice_preview_html
+from invoicing.models import (
+    Client,
+    ClientAlias,
+    Contract,
+    Invoice,
+    InvoiceLine,
+    InvoiceSequence,
+    SellerProfile,
+)
 from invoicing.models.invoice import FROZEN_STATUSES, Status
 from invoicing.services.invoices import invoice_refresh_totals
 
 
 @admin.register(SellerProfile)
 class SellerProfileAdmin(admin.ModelAdmin):
-    list_display = ("legal_name", "siren", "vat_number", "vat_regime", "payment_terms_days", "four_eyes_approval")
+    list_display = ("legal_name", "siren", "vat_number", "vat_regime", "payment_terms_days",
+                    "four_eyes_approval")
     fieldsets = (
         ("Identité", {"fields": ("legal_name", "legal_form", "share_capital", "rcs_city", "siren", "siret",
                                  "vat_number")}),
-        ("Coordonnées", {"fields": ("address_line1", "address_line2", "postal_code", "city", "country", "email",
-                                    "phone")}),
+        ("Coordonnées", {"fields": ("address_line1", "address_line2", "postal_code", "city", "country",
+                                    "email", "phone")}),
         ("Banque", {"fields": ("iban", "bic")}),
         ("Conditions", {"fields": ("payment_terms_days", "late_penalty_rate", "recovery_indemnity",
                                    "early_payment_discount", "vat_regime", "four_eyes_approval")}),
@@ -39,7 +51,8 @@ class ClientAdmin(admin.ModelAdmin):
     list_display = ("name", "siren", "city", "payment_terms_days", "hourly_rate", "auto_approve", "active",
                     "invoice_count")
     list_filter = ("active", "auto_approve")
-    search_fields = ("name", "normalized_name", "siren", "siret", "vat_number", "aliases__name", "invoice_emails")
+    search_fields = ("name", "normalized_name", "siren", "siret", "vat_number", "aliases__name",
+                     "invoice_emails")
     inlines = [ClientAliasInline]
     fieldsets = (
         (None, {"fields": ("name", "legal_form", "active")}),
@@ -125,9 +138,23 @@ class InvoiceAdmin(admin.ModelAdmin):
         (None, {"fields": ("number", "kind", "status", "origin", "client", "subject", "purchase_order")}),
         ("Dates", {"fields": ("issue_date", "period_start", "period_end", "due_date")}),
         ("Montants", {"fields": ("total_ht", "total_vat", "total_ttc", "amount_paid", "paid_date")}),
-        ("Origine", {"fields": ("contract", "credited_invoice", "review_reason", "notes"),
+        ("Origine", {"fields": ("contract", "credited_invoice", "validation_rule", "review_reason", "notes"),
                      "classes": ("collapse",)}),
+        ("Aperçu de la facture imprimée", {"fields": ("preview",)}),
+        ("Historique", {"fields": ("history",)}),
     )
+
+    @admin.display(description="aperçu")
+    def preview(self, obj):
+        if obj is None or obj.pk is None:
+            return "-"
+        return mark_safe(invoice_preview_html(obj))  # noqa: S308 - our template, autoescaped
+
+    @admin.display(description="historique")
+    def history(self, obj):
+        if obj is None or obj.pk is None:
+            return "-"
+        return mark_safe(invoice_history_html(obj))  # noqa: S308 - our template, autoescaped
 
     def get_readonly_fields(self, request, obj=None):
         every_field = [f for fs in self.fieldsets for f in fs[1]["fields"]]
