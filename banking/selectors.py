@@ -8,7 +8,7 @@ from django.db.models.expressions import Func
 
 from banking.models import OverdueAlert
 from invoicing.models import Invoice
-from invoicing.models.invoice import FROZEN_STATUSES, Kind, Status
+from invoicing.models.invoice import FROZEN_STATUSES, OPEN_STATUSES, Kind
 from syaga.core.money import ZERO, quantize
 
 LEVELS = OverdueAlert.LEVELS
@@ -85,7 +85,7 @@ def overdue_state(*, on: dt.date):
 def overdue_alerts_current():
     """Alerts whose invoice is still unpaid: what the back-office and the daily report list."""
     return OverdueAlert.objects.filter(
-        invoice__kind=Kind.INVOICE, invoice__status__in=[Status.ISSUED, Status.PARTIALLY_PAID]
+        invoice__kind=Kind.INVOICE, invoice__status__in=OPEN_STATUSES
     ).select_related("invoice", "invoice__client")
 
 

@@ -7,7 +7,12 @@ import pytest
 from django.core.management import call_command
 
 from banking.models import OverdueAlert
-from banking.selectors import overdue_alerts_current, overdue_state, overdue_summary_by_level
+from banking.selectors import (
+    overdue_alerts_current,
+    overdue_alerts_raised_on,
+    overdue_state,
+    overdue_summary_by_level,
+)
 from banking.services.overdue import overdue_alerts_raise
 from invoicing.models.invoice import Status
 from tests.factories import make_invoice
@@ -47,6 +52,7 @@ def test_j15_raises_one_alert_with_days_and_balance(invoice):
     assert [(a.invoice_id, a.level, a.days_late, a.balance_due, a.raised_on) for a in raised] == [
         (invoice.pk, 15, 15, Decimal("1200.00"), day(15))
     ]
+    assert list(overdue_alerts_raised_on(on=day(15))) == raised
 
 
 def test_running_twice_keeps_one_alert(invoice):
