@@ -2,7 +2,7 @@
 
 Each transaction is stored once (``qonto_id`` is unique). A newer version replaces the bank fields only:
 what the reconciliation decided (``match_*``, ``processed_at``) is kept. Writes go page by page: one query
-finds the ids already stored, one inserts the new rows, one updates the changed ones.
+finds the ids already stored (and locks them), one upsert writes the new and the changed rows.
 """
 
 from __future__ import annotations
@@ -172,15 +172,17 @@ def transactions_upsert(*, rows: Iterable[dict]) -> UpsertCounts:
     """Store mapped rows: insert the unknown ids, replace the bank fields of the changed ones.
 
     A row older than what is stored (its ``updated_at`` is earlier) is skipped, so importing an old
-    saved response never undoes a sync. Three queries whatever the number of rows.
+    saved response never undoes a sync. Two queries (plus the savepoint) whatever the number of rows.
     """
     by_id = _newest_per_id(rows)
     counts = UpsertCounts()
     if not by_id:
         return counts
-    now = timezone.now()
     with transaction.atomic():
-        existing = {t.qonto_id: t for t in BankTransaction.objects.filter(qonto_id__in=list(by_id))}
+        # Locked (in a fixed order) so that a webhook re-fetch and a sync cannot interleave their
+        # "is it newer?" check and their write on the same rows.
+        existing = {t.qonto_id: t for t in BankTransaction.objects.select_for_update()
+                    .filter(qonto_id__in=list(by_id)).order_by("qonto_id")}
         new, changed = [], []
         for qonto_id, row in by_id.items():
             stored = existing.get(qonto_id)
@@ -192,17 +194,14 @@ def transactions_upsert(*, rows: Iterable[dict]) -> UpsertCounts:
             if older or not _differs(stored, row):
                 counts.unchanged += 1
                 continue
-            for name in BANK_FIELDS:
-                setattr(stored, name, row[name])
-            stored.updated_at = now
-            changed.append(stored)
-        if new:
-            # update_conflicts: a concurrent run (webhook re-fetch) that inserted the same id meanwhile turns
-            # the insert into an update of the bank fields instead of an IntegrityError.
-            BankTransaction.objects.bulk_create(new, update_conflicts=True, unique_fields=["qonto_id"],
+            changed.append(BankTransaction(**row))
+        # INSERT ... ON CONFLICT (qonto_id) DO UPDATE of the bank fields only. For the changed rows it is
+        # the update (bulk_update's CASE per field took 7 s per 1,000 rows); for the new ones it turns a
+        # concurrent insert of the same id (webhook re-fetch) into an update instead of an IntegrityError.
+        if new or changed:
+            BankTransaction.objects.bulk_create(new + changed, update_conflicts=True,
+                                                unique_fields=["qonto_id"],
                                                 update_fields=[*BANK_FIELDS, "updated_at"])
-        if changed:
-            BankTransaction.objects.bulk_update(changed, [*BANK_FIELDS, "updated_at"])
     counts.created += len(new)
     counts.updated += len(changed)
     return counts

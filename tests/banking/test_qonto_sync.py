@@ -87,6 +87,7 @@ def test_an_update_replaces_the_bank_fields_without_duplicating_and_keeps_the_ma
     tx = qonto.add(status="pending", settled_at=None, updated=MARCH)
     qonto_sync()
     BankTransaction.objects.filter(qonto_id=tx["id"]).update(match_status=MatchStatus.MATCHED, match_score=97)
+    before = BankTransaction.objects.get()
     # when: Qonto settles it
     qonto.update(tx["id"], updated=MARCH + dt.timedelta(hours=2), status="completed",
                  settled_at=iso(MARCH + dt.timedelta(hours=2)), note="relancé le 1er mars")
@@ -99,6 +100,8 @@ def test_an_update_replaces_the_bank_fields_without_duplicating_and_keeps_the_ma
     assert stored.note == "relancé le 1er mars"
     assert stored.raw["status"] == "completed"
     assert (stored.match_status, stored.match_score) == (MatchStatus.MATCHED, 97)
+    assert (stored.pk, stored.created_at) == (before.pk, before.created_at)
+    assert stored.updated_at > before.updated_at
 
 
 def test_a_sync_that_fails_midway_keeps_the_marker_and_the_rerun_completes(qonto):
