@@ -1,7 +1,6 @@
 """People deciding: batch approval with a mix of good and failing invoices, rejection, send back,
 permissions, four-eyes, and the audit rows each transition writes."""
 
-from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Permission
