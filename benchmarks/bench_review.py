@@ -50,7 +50,8 @@ def seller():
     SellerProfile.objects.create(
         legal_name="SYAGA Consulting", legal_form="SAS", share_capital=Decimal("10000.00"),
         rcs_city="Marseille", siren="732829320", vat_number="FR44732829320",
-        address_line1="12 rue de la République", postal_code="13001", city="Marseille", email="facturation@syaga.fr",
+        address_line1="12 rue de la République", postal_code="13001", city="Marseille",
+        email="facturation@syaga.fr",
     )
 
 
