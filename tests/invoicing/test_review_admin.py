@@ -240,3 +240,32 @@ def test_the_queue_answers_in_a_bounded_number_of_queries(approver_client, selle
         response = approver_client.get(QUEUE)
     assert response.status_code == 200
     assert response.content.decode().count('name="_selected_action"') == 40
+
+
+def test_rule_changelist_edits_a_threshold_inline_and_logs_it(admin_client, admin_user):
+    # given
+    rules = list(ValidationRule.objects.order_by("order", "pk"))
+    url = reverse("admin:invoicing_validationrule_changelist")
+    assert "Montant élevé" in admin_client.get(url).content.decode()
+    data = {"form-TOTAL_FORMS": len(rules), "form-INITIAL_FORMS": len(rules), "_save": "Enregistrer"}
+    for i, rule in enumerate(rules):
+        data.update({f"form-{i}-id": rule.pk, f"form-{i}-order": rule.order,
+                     f"form-{i}-comparison": rule.comparison, f"form-{i}-action": rule.action,
+                     f"form-{i}-threshold": "" if rule.threshold is None else rule.threshold})
+        if rule.active:
+            data[f"form-{i}-active"] = "on"
+        if rule.name == "Montant élevé":
+            data[f"form-{i}-threshold"] = "2500.00"
+    # when
+    response = admin_client.post(url, data)
+    # then
+    assert response.status_code == 302
+    log = RuleChangeLog.objects.get()
+    assert (log.rule.name, log.user, log.after["threshold"]) == ("Montant élevé", admin_user, "2500.00")
+
+
+def test_queue_search_by_client_name(approver_client, seller):
+    pending(client_with_history(name="Pharmabest SAS"))
+    pending(client_with_history(name="Boulangerie Martin"))
+    response = approver_client.get(QUEUE, {"q": "pharma"})
+    assert response.context["cl"].result_count == 1
