@@ -144,7 +144,7 @@ def _match(transactions, *, lock: bool, write: bool) -> list[MatchResult]:
     if transactions is None:
         qs = BankTransaction.objects.unprocessed()
     else:
-        ids = [t.pk for t in transactions]
+        ids = [getattr(t, "pk", t) for t in transactions]
         qs = BankTransaction.objects.filter(pk__in=ids, side=Side.CREDIT, match_status__in=REDECIDABLE)
     if lock:
         qs = qs.select_for_update()

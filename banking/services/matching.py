@@ -25,6 +25,7 @@ Design, precision first (a wrong automatic match is far worse than none):
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ FEE_WRITE_OFF = "write_off"
 FEE_LEAVE_OPEN = "leave_open"
 
 
+@functools.lru_cache(maxsize=200_000)
 def invoice_rf_reference(number: str) -> str:
     """The ISO 11649 creditor reference of an invoice number: ``F20250012`` -> ``RF55F20250012``."""
     ref = re.sub(r"[^0-9A-Z]", "", (number or "").upper())
@@ -212,6 +214,7 @@ def find_rf_references(text: str, rf_lengths: set[int], known: dict[str, object]
     return found
 
 
+@functools.lru_cache(maxsize=200_000)
 def clean_payer_name(text: str) -> str:
     """A bank-written payer name reduced to what identifies the company (bank words, digits, forms out)."""
     folded = fold(text)
@@ -266,7 +269,7 @@ class Matcher:
         for c in clients:
             for raw in [c.name, *c.other_names]:
                 # the registered spelling and the one cleaned like a bank label ("DUPONT ET FILS" -> "DUPONT FILS")
-                for name in {normalize_company_name(raw), clean_payer_name(raw)}:
+                for name in {_normalized(raw), clean_payer_name(raw)}:
                     if not name:
                         continue
                     self.name_clients[name].add(c.id)
@@ -630,7 +633,7 @@ class Matcher:
                 client = self.clients.get(inv.client_id)
                 if client is None:
                     continue
-                sim = max((fuzz.ratio(squash(name), squash(normalize_company_name(n)))
+                sim = max((fuzz.ratio(squash(name), squash(_normalized(n)))
                            for n in [client.name, *client.other_names]), default=0)
                 if sim >= 50:
                     cands.append(Candidate([Allocation(inv.id, inv.number, amount)], int(sim * 0.6),
@@ -659,6 +662,11 @@ class Matcher:
             self.apply(decision)
             decisions.append(decision)
         return decisions
+
+
+@functools.lru_cache(maxsize=200_000)
+def _normalized(name: str) -> str:
+    return normalize_company_name(name)
 
 
 def _norm_iban(iban: str) -> str:

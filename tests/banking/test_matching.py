@@ -1,0 +1,427 @@
+"""The payment matcher: one test per case of the issue, then precision and recall on a labelled set."""
+
+import datetime as dt
+import json
+from collections import defaultdict
+from decimal import Decimal
+from io import StringIO
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.management import call_command
+from stdnum import iso11649
+
+from banking.models import BankTransaction, MatchStatus, PayerIdentity, PaymentAllocation
+from banking.services.allocation import (
+    AllocationSpec,
+    payment_allocate,
+    payments_match,
+    suggestion_confirm,
+    transaction_mark_unmatched,
+)
+from banking.services.matching import find_invoice_numbers, invoice_rf_reference
+from invoicing.models import Client, ClientAlias, Invoice
+from invoicing.models.invoice import Status
+from syaga.core.errors import InputError
+from tests.banking import labelled
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    # the shared UserFactory hashes a password: PBKDF2 costs a second per user
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+PARIS = ZoneInfo("Europe/Paris")
+_seq = defaultdict(int)
+
+
+def client(name, *aliases):
+    c = Client.objects.create(name=name)
+    for alias in aliases:
+        ClientAlias.objects.create(client=c, name=alias)
+    return c
+
+
+def issued(c, ttc, issue=dt.date(2025, 3, 3), number=None):
+    """An issued invoice, as the history import stores it."""
+    _seq[issue.year] += 1
+    ttc = Decimal(ttc)
+    ht = (ttc / Decimal("1.2")).quantize(Decimal("0.01"))
+    return Invoice.objects.create(
+        number=number or f"F{issue.year}{_seq[issue.year] + 100:04d}", series="F", client=c, status=Status.ISSUED,
+        issue_date=issue, due_date=issue + dt.timedelta(days=30), total_ht=ht, total_vat=ttc - ht, total_ttc=ttc,
+    )
+
+
+def credit(amount, *, label="", reference="", iban="", day=dt.date(2025, 4, 10)):
+    n = BankTransaction.objects.count() + 1
+    return BankTransaction.objects.create(
+        qonto_id=f"q{n}", transaction_id=f"syaga-transaction-{n}", amount=Decimal(amount), side="credit",
+        status="completed", label=label, clean_counterparty_name=label, reference=reference,
+        counterparty_iban=iban, settled_at=dt.datetime.combine(day, dt.time(9), tzinfo=PARIS),
+    )
+
+
+def run():
+    return {r.transaction_id: r for r in payments_match()}
+
+
+def paid(result):
+    return [(a["invoice"], a["amount"]) for a in result.allocations]
+
+
+# ------------------------------------------------------------------------------------------- references
+
+
+def test_rf_reference_is_iso_11649_of_the_invoice_number():
+    # when
+    rf = invoice_rf_reference("F20250012")
+    # then
+    assert rf == "RF55F20250012"
+    assert iso11649.is_valid(rf)
+
+
+@pytest.mark.parametrize("text", [
+    "F20250012", "F 2025 0012", "F2025-0012", "FACT 20250012", "facture n° F20250012", "f20250012",
+    "VIR SEPA /REF F20250012/ACME", "Règlement facture F2025-0012 merci", "F2025.0012", "F2025_0012",
+    "FACTURE F2025 12", "Fact.N°F20250012",
+])
+def test_invoice_number_is_read_in_every_spelling(text):
+    # when
+    found = find_invoice_numbers(text, {"F20250012", "F20250001"})
+    # then
+    assert found == [("F20250012", True)]
+
+
+def test_a_shorter_number_does_not_match_inside_a_longer_one_and_bare_digits_are_weak():
+    known = {"F20250012", "F20250001"}
+    assert find_invoice_numbers("F2025-00123", known) == []
+    assert find_invoice_numbers("VIR DU 20250012", known) == [("F20250012", False)]
+    assert find_invoice_numbers("F20250099", known) == []  # not one of ours
+
+
+def test_reference_names_the_invoice_exact_amount_is_applied_and_the_invoice_paid():
+    # given
+    c = client("PHARMABEST SARL")
+    inv = issued(c, "1200.00")
+    tx = credit("1200.00", label="PHARMABEST", reference=f"facture n° {inv.number[:5]}-{inv.number[5:]}",
+                day=dt.date(2025, 4, 12))
+    # when
+    result = run()[tx.transaction_id]
+    # then
+    assert result.status == "matched"
+    assert paid(result) == [(inv.number, "1200.00")]
+    assert f"reference names {inv.number}" in result.reasons
+    inv.refresh_from_db()
+    assert inv.status == Status.PAID and inv.amount_paid == Decimal("1200.00")
+    assert inv.paid_date == dt.date(2025, 4, 12)
+    alloc = PaymentAllocation.objects.get(transaction=tx)
+    assert alloc.method == "auto" and alloc.reasons
+    tx.refresh_from_db()
+    assert tx.match_status == MatchStatus.MATCHED and tx.match_score >= 90
+
+
+def test_rf_reference_pays_the_invoice():
+    c = client("AZUR SERVICES")
+    inv = issued(c, "480.00")
+    rf = invoice_rf_reference(inv.number)
+    tx = credit("480.00", label="AZUR SERVICES SAS", reference=" ".join(rf[i:i + 4] for i in range(0, len(rf), 4)))
+    result = run()[tx.transaction_id]
+    assert result.status == "matched" and paid(result) == [(inv.number, "480.00")]
+
+
+def test_accountant_paying_for_the_client_with_the_invoice_named_is_applied():
+    c = client("BOULANGERIE MARIUS")
+    inv = issued(c, "356.40")
+    tx = credit("356.40", label="CABINET FIDUCIAIRE DUVAL", reference=f"{inv.number} MARIUS")
+    result = run()[tx.transaction_id]
+    assert result.status == "matched" and paid(result) == [(inv.number, "356.40")]
+
+
+def test_one_transfer_naming_several_invoices_pays_them_all():
+    c = client("GARAGE DU CENTRE")
+    a, b = issued(c, "100.00"), issued(c, "250.50")
+    tx = credit("350.50", label="GARAGE DU CENTRE", reference=f"FACTURES {a.number} + {b.number}")
+    result = run()[tx.transaction_id]
+    assert result.status == "matched"
+    assert sorted(paid(result)) == sorted([(a.number, "100.00"), (b.number, "250.50")])
+
+
+# ------------------------------------------------------------------------------------------------ payer
+
+
+def test_client_name_as_the_bank_writes_it_without_reference_pays_the_matching_invoice():
+    c = client("Société Nouvelle des Transports Méditerranéens")
+    issued(c, "900.00", dt.date(2025, 1, 6))
+    inv = issued(c, "1534.27", dt.date(2025, 2, 6))
+    tx = credit("1534.27", label="STE NOUVELLE DES TRANSPORTS MEDITERRANEENS SARL", reference="VIREMENT")
+    result = run()[tx.transaction_id]
+    assert result.status == "matched" and paid(result) == [(inv.number, "1534.27")]
+
+
+def test_best_and_pharmabest_are_told_apart():
+    best, pharma = client("BEST SARL"), client("PHARMABEST SARL")
+    inv_best, inv_pharma = issued(best, "700.00"), issued(pharma, "700.00")
+    tx_best = credit("700.00", label="STE BEST")
+    tx_pharma = credit("700.00", label="PHARMA BEST SAS")
+    results = run()
+    assert paid(results[tx_best.transaction_id]) == [(inv_best.number, "700.00")]
+    assert paid(results[tx_pharma.transaction_id]) == [(inv_pharma.number, "700.00")]
+
+
+def test_a_letter_missing_between_two_near_identical_clients_is_only_suggested():
+    a, b = client("ALPHA CONSEIL"), client("ALPHA CONSEILS")
+    issued(a, "600.00")
+    issued(b, "600.00")
+    tx = credit("600.00", label="ALPHA CONSIL")
+    result = run()[tx.transaction_id]
+    assert result.status == "suggested"
+    assert not PaymentAllocation.objects.exists()
+
+
+def test_a_letter_missing_in_a_distinct_name_is_still_recognised():
+    c = client("VENTOUX LOGISTIQUE SAS")
+    inv = issued(c, "2210.00")
+    tx = credit("2210.00", label="VENTUX LOGISTIQUE")
+    result = run()[tx.transaction_id]
+    assert result.status == "matched" and paid(result) == [(inv.number, "2210.00")]
+
+
+def test_alias_recorded_on_the_client_identifies_the_payer():
+    c = client("Les Jardins de Provence SCI", "GROUPE JARDINS HOLDING")
+    inv = issued(c, "3000.00")
+    tx = credit("3000.00", label="GROUPE JARDINS HOLDING")
+    assert paid(run()[tx.transaction_id]) == [(inv.number, "3000.00")]
+
+
+def test_confirming_a_suggestion_teaches_the_payer_iban_and_name():
+    # given: a parent company pays without reference: only a suggestion
+    c = client("HOTEL BELLEVUE")
+    first, second = issued(c, "840.00", dt.date(2025, 1, 6)), issued(c, "910.00", dt.date(2025, 2, 6))
+    iban = "FR7630004000031234567890143"
+    tx = credit("840.00", label="FINANCIERE DU MIDI", iban=iban)
+    assert run()[tx.transaction_id].status == "unmatched"
+    tx.match_status = MatchStatus.SUGGESTED
+    tx.match_candidates = [{"allocations": [{"invoice_id": first.pk, "invoice": first.number, "amount": "840.00"}],
+                            "score": 40, "reasons": ["by hand"]}]
+    tx.save()
+    # when: a person confirms it
+    user = UserFactory()
+    suggestion_confirm(transaction=tx, candidate_index=0, user=user)
+    # then: the next transfer from that IBAN is matched on its own
+    assert PayerIdentity.objects.filter(client=c, iban=iban).exists()
+    first.refresh_from_db()
+    assert first.status == Status.PAID
+    assert PaymentAllocation.objects.get(transaction=tx).created_by == user
+    later = credit("910.00", label="FINANCIERE DU MIDI SA", iban=iban, day=dt.date(2025, 5, 2))
+    result = run()[later.transaction_id]
+    assert result.status == "matched" and paid(result) == [(second.number, "910.00")]
+    assert any("IBAN confirmed" in r for r in result.reasons)
+
+
+# ----------------------------------------------------------------------------------------------- amount
+
+
+def test_one_transfer_for_several_invoices_finds_the_combination():
+    c = client("MISTRAL AUDIT")
+    a = issued(c, "1200.00", dt.date(2025, 1, 6))
+    b = issued(c, "345.60", dt.date(2025, 2, 6))
+    issued(c, "980.00", dt.date(2025, 3, 6))
+    tx = credit("1545.60", label="MISTRAL AUDIT SARL")
+    result = run()[tx.transaction_id]
+    assert result.status == "matched"
+    assert sorted(paid(result)) == sorted([(a.number, "1200.00"), (b.number, "345.60")])
+
+
+def test_equal_amounts_without_reference_pay_the_oldest_first():
+    c = client("CAMARGUE CONSEIL")
+    old = issued(c, "600.00", dt.date(2025, 1, 6))
+    issued(c, "600.00", dt.date(2025, 2, 6))
+    tx = credit("600.00", label="CAMARGUE CONSEIL")
+    result = run()[tx.transaction_id]
+    assert paid(result) == [(old.number, "600.00")]
+    assert any("oldest" in r for r in result.reasons)
+
+
+def test_instalments_leave_the_rest_open_then_pay_it():
+    c = client("AXE IMMOBILIER")
+    inv = issued(c, "3000.00")
+    first = credit("1000.00", label="AXE IMMOBILIER", reference=f"ECHEANCE 1/3 {inv.number}")
+    run()
+    inv.refresh_from_db()
+    assert inv.status == Status.PARTIALLY_PAID and inv.amount_paid == Decimal("1000.00")
+    assert PaymentAllocation.objects.get(transaction=first).amount == Decimal("1000.00")
+    rest = credit("2000.00", label="AXE IMMOBILIER", reference=inv.number, day=dt.date(2025, 5, 10))
+    assert run()[rest.transaction_id].status == "matched"
+    inv.refresh_from_db()
+    assert inv.status == Status.PAID and inv.amount_paid == Decimal("3000.00")
+
+
+def test_bank_fee_shortfall_is_written_off_by_default(settings):
+    c = client("PHOCEA EXPERTISE")
+    inv = issued(c, "1500.00")
+    tx = credit("1498.50", label="PHOCEA EXPERTISE", reference=inv.number)
+    result = run()[tx.transaction_id]
+    assert result.status == "matched"
+    alloc = PaymentAllocation.objects.get(transaction=tx)
+    assert alloc.amount == Decimal("1498.50") and alloc.write_off == Decimal("1.50")
+    inv.refresh_from_db()
+    assert inv.status == Status.PAID
+
+
+def test_bank_fee_shortfall_can_be_left_open_by_setting(settings):
+    settings.MATCHING_FEE_POLICY = "leave_open"
+    c = client("PHOCEA EXPERTISE")
+    inv = issued(c, "1500.00")
+    credit("1498.50", label="PHOCEA EXPERTISE", reference=inv.number)
+    run()
+    inv.refresh_from_db()
+    assert inv.status == Status.PARTIALLY_PAID and inv.balance_due == Decimal("1.50")
+
+
+def test_a_shortfall_beyond_the_tolerance_is_not_taken_for_fees(settings):
+    settings.MATCHING_FEE_TOLERANCE = "1.00"
+    c = client("GOLFE NETTOYAGE")
+    inv = issued(c, "200.00")
+    tx = credit("198.00", label="GOLFE NETTOYAGE")
+    result = run()[tx.transaction_id]
+    assert result.status == "suggested"
+    inv.refresh_from_db()
+    assert inv.status == Status.ISSUED
+
+
+def test_small_overpayment_pays_the_invoice_and_leaves_the_excess_unapplied():
+    c = client("LUBERON SERVICES")
+    inv = issued(c, "720.00")
+    tx = credit("720.30", label="LUBERON SERVICES", reference=inv.number)
+    result = run()[tx.transaction_id]
+    assert result.status == "matched" and paid(result) == [(inv.number, "720.00")]
+    assert any("overpayment 0.30" in r for r in result.reasons)
+
+
+# -------------------------------------------------------------------------------------- no invoice paid
+
+
+@pytest.mark.parametrize(("label", "reference"), [
+    ("DGFIP", "REMBOURSEMENT CREDIT TVA"),
+    ("QONTO", "INTERETS CREDITEURS"),
+    ("SYAGA CONSULTING", "APPORT CAPITAL"),
+    ("M JEAN MARTIN", "remboursement frais"),
+    ("CARTE X4521 REMB", "REMBOURSEMENT CARTE LDLC"),
+])
+def test_credits_that_pay_no_invoice_stay_unmatched_even_with_an_invoice_amount(label, reference):
+    c = client("MARTIN")
+    inv = issued(c, "450.00")
+    tx = credit("450.00", label=label, reference=reference)
+    result = run()[tx.transaction_id]
+    assert result.status in ("unmatched", "suggested")
+    inv.refresh_from_db()
+    assert inv.status == Status.ISSUED and not PaymentAllocation.objects.exists()
+
+
+def test_a_reference_to_another_clients_invoice_from_a_known_payer_is_only_suggested():
+    a, b = client("ESTEREL BATIMENT"), client("ALPILLES PLOMBERIE")
+    issued(a, "1000.00")
+    other = issued(b, "1000.00")
+    iban = "FR7611111111111111111111111"
+    PayerIdentity.objects.create(client=a, iban=iban)
+    tx = credit("1000.00", label="ESTEREL BATIMENT", reference=other.number, iban=iban)
+    assert run()[tx.transaction_id].status == "suggested"
+
+
+# --------------------------------------------------------------------------------- services and command
+
+
+def test_dry_run_decides_without_writing():
+    c = client("AZUR INFORMATIQUE")
+    inv = issued(c, "100.00")
+    tx = credit("100.00", label="AZUR INFORMATIQUE", reference=inv.number)
+    results = payments_match(dry_run=True)
+    assert results[0].status == "matched"
+    tx.refresh_from_db()
+    assert tx.match_status == MatchStatus.UNPROCESSED and not PaymentAllocation.objects.exists()
+
+
+def test_command_prints_the_json_contract():
+    c = client("AZUR INFORMATIQUE")
+    inv = issued(c, "100.00")
+    tx = credit("100.00", label="AZUR INFORMATIQUE", reference=inv.number)
+    credit("12.34", label="QONTO", reference="INTERETS")
+    out = StringIO()
+    call_command("match_payments", "--json", stdout=out)
+    rows = json.loads(out.getvalue())
+    assert rows[0] == {"transaction_id": tx.transaction_id, "status": "matched",
+                       "allocations": [{"invoice": inv.number, "amount": "100.00"}],
+                       "score": rows[0]["score"], "reasons": rows[0]["reasons"]}
+    assert 0 <= rows[0]["score"] <= 100 and rows[1]["status"] == "unmatched"
+    # a second run finds nothing left to do
+    out = StringIO()
+    call_command("match_payments", "--json", stdout=out)
+    assert json.loads(out.getvalue()) == []
+
+
+def test_payment_allocate_refuses_more_than_the_balance_and_writes_nothing():
+    c = client("AZUR INFORMATIQUE")
+    inv = issued(c, "100.00")
+    tx = credit("150.00", label="AZUR INFORMATIQUE")
+    with pytest.raises(InputError, match=f"exceeds {inv.number}'s balance"):
+        payment_allocate(transaction=tx, allocations=[AllocationSpec(invoice_id=inv.pk, amount=Decimal("150.00"))])
+    assert not PaymentAllocation.objects.exists()
+    inv.refresh_from_db()
+    assert inv.status == Status.ISSUED
+
+
+def test_mark_unmatched_is_kept_by_the_next_run():
+    tx = credit("80.00", label="INCONNU")
+    transaction_mark_unmatched(transaction=tx, user=UserFactory())
+    assert payments_match() == []
+    tx.refresh_from_db()
+    assert tx.match_status == MatchStatus.UNMATCHED
+
+
+# ------------------------------------------------------------------------------------------ labelled set
+
+
+def _labelled_run(seed):
+    """Week by week: the matcher runs, then a person confirms each suggestion with the truth."""
+    data = labelled.generate(seed)
+    txs = labelled.load_into_db(data)
+    user = UserFactory()
+    by_day = defaultdict(list)
+    for c in data.credits:
+        by_day[c.settled_on.isocalendar()[:2]].append(c)
+    numbers = dict(Invoice.objects.values_list("number", "pk"))
+    results = []
+    for day in sorted(by_day):
+        day_results = {r.transaction_id: r for r in payments_match(transactions=[txs[c.id] for c in by_day[day]])}
+        results.extend(day_results.values())
+        for c in by_day[day]:
+            if day_results[c.transaction_id].status != "matched" and c.expected:
+                specs = []
+                for number, cents in c.expected:
+                    amount = Decimal(cents) / 100
+                    balance = Invoice.objects.get(pk=numbers[number]).balance_due
+                    write_off = balance - amount if c.case in labelled.FEE_CASES else Decimal("0.00")
+                    specs.append(AllocationSpec(invoice_id=numbers[number], amount=amount, write_off=write_off))
+                suggestion_confirm(transaction=txs[c.id], allocations=specs, user=user)
+    return labelled.score(data, results)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 20261121])
+def test_labelled_set_precision_and_recall(seed):
+    # when
+    s = _labelled_run(seed)
+    # then
+    print(f"\nseed {seed}: {s['credits']} credits, {s['paying']} pay invoices; automatic {s['auto']}, "
+          f"right {s['auto_right']}: precision {s['precision']:.2%}, recall {s['recall']:.2%}")
+    for case, (total, auto, right) in sorted(s["per_case"].items()):
+        print(f"  {case:24} {total:4} credits, {auto:4} automatic, {right:4} right")
+    assert not s["wrong"], [(c.case, c.label, c.reference, c.expected, r.allocations) for c, r in s["wrong"]]
+    assert s["precision"] >= 0.995
+    assert s["recall"] >= 0.95
+    assert {"non_invoice", "double_payment"} <= set(s["per_case"])
+    assert s["per_case"]["non_invoice"][1] == 0
