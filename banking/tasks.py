@@ -1,0 +1,51 @@
+"""django-q2 entry points of the banking app: thin, they take ids or nothing and call one service."""
+
+import datetime as dt
+
+from django_q.models import Schedule
+
+from syaga.core.dates import today
+from syaga.core.schedules import ScheduleSpec
+
+SCHEDULES = [
+    # Every 15 minutes: bring the bank in, then match what arrived.
+    ScheduleSpec(name="syaga:qonto-sync", func="banking.tasks.qonto_sync_and_match",
+                 schedule_type=Schedule.MINUTES, minutes=15),
+    # Daily cycle: overdue alerts in the morning, the balance snapshot at the end of the day.
+    ScheduleSpec(name="syaga:overdue-alerts", func="banking.tasks.overdue_alerts",
+                 schedule_type=Schedule.DAILY, at=dt.time(6, 15)),
+    ScheduleSpec(name="syaga:balance-snapshot", func="banking.tasks.balance_snapshot",
+                 schedule_type=Schedule.DAILY, at=dt.time(23, 55)),
+]
+
+
+def qonto_sync_and_match() -> str:
+    from banking.services.allocation import payments_match
+    from banking.services.qonto_sync import qonto_sync
+
+    report = qonto_sync()
+    results = payments_match()
+    matched = sum(1 for r in results if r.status == "matched")
+    return f"{report}; {len(results)} credits considered, {matched} matched"
+
+
+def qonto_refetch_transaction(qonto_id: str) -> str:
+    """Queued by the webhook: fetch the transaction again from Qonto (the webhook is only a signal)."""
+    from banking.services.allocation import payments_match
+    from banking.services.qonto_sync import transaction_refetch
+
+    transaction_refetch(qonto_id=qonto_id)
+    results = payments_match()
+    return f"refetched {qonto_id}; {len(results)} credits considered"
+
+
+def overdue_alerts() -> str:
+    from banking.services.overdue import overdue_alerts_raise
+
+    return f"{len(overdue_alerts_raise(on=today()))} overdue alerts raised"
+
+
+def balance_snapshot() -> str:
+    from banking.services.qonto_sync import balances_snapshot
+
+    return f"{len(balances_snapshot())} balance snapshots"
