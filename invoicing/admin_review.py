@@ -76,6 +76,7 @@ def invoice_preview_context(invoice: Invoice) -> dict:
         "total_ttc": format_eur(invoice.total_ttc),
         "vat_mention": VAT_REGIME_MENTIONS.get(seller.get("vat_regime"), ""),
         "recovery_indemnity": format_eur(quantize(seller.get("recovery_indemnity") or "40.00")),
+        "share_capital": format_eur(quantize(seller["share_capital"])) if seller.get("share_capital") else "",
     }
 
 

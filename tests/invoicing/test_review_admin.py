@@ -164,7 +164,7 @@ def test_the_detail_page_shows_the_printed_invoice_its_lines_and_its_history(app
         html = approver_client.get(url).content.decode()
         # then: the legal mentions of the printed invoice
         for mention in ("SYAGA Consulting", "SIREN 732829320", "RCS Marseille", "FR44732829320",
-                        "au capital de 10000.00 €", "Pharmabest SAS", "Prestation 1", "TVA 20.00 %",
+                        "au capital de 10\u202f000,00\xa0€", "Pharmabest SAS", "Prestation 1", "TVA 20.00 %",
                         "2\u202f500,00\xa0€", "3\u202f000,00\xa0€", "pénalités au taux annuel de 12.15 %",
                         "40,00\xa0€", "escompte pour paiement anticipé",
                         "TVA acquittée sur les encaissements", "Échéance"):
