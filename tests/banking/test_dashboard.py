@@ -99,3 +99,15 @@ def test_dso_formula(books):
     assert days_sales_outstanding(on=today()) == Decimal("64.3")
     # 200 days later nothing was sold in the window
     assert days_sales_outstanding(on=today() + days(200)) is None
+
+
+def test_dashboard_through_its_url_needs_staff_and_shows_the_balance(client, books):
+    # given: nobody signed in
+    response = client.get("/banking/dashboard/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    # when: a staff user opens it
+    client.force_login(UserFactory(username="cfo", is_staff=True))
+    page = client.get("/banking/dashboard/")
+    # then
+    assert page.status_code == 200
+    assert '<td class="balance">2\u202f500,00\u00a0€</td>' in page.content.decode()
