@@ -8,7 +8,6 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
 
 from banking.models import (
     BalanceSnapshot,
@@ -51,46 +50,119 @@ def candidates_html(tx: BankTransaction, *, buttons: bool, confirm_url: str = ""
         return "—"
     rows = []
     for index, candidate in enumerate(tx.match_candidates):
-        paid = ", ".join(f"{a['invoice']} : {a['amount']} €"
-                         + (f" (+ {a['write_off']} € passés en perte)" if Decimal(a.get("write_off") or 0) else "")
-                         for a in candidate.get("allocations", []))
+        paid = ", ".join(
+            f"{a['invoice']} : {a['amount']} €"
+            + (f" (+ {a['write_off']} € passés en perte)" if Decimal(a.get("write_off") or 0) else "")
+            for a in candidate.get("allocations", [])
+        )
         reasons = format_html_join("", "<li>{}</li>", ((r,) for r in candidate.get("reasons", [])))
         button = ""
         if buttons and tx.match_status != MatchStatus.MATCHED:
             # formaction: the button posts the surrounding admin form (with its CSRF token) to our view
             button = format_html(
                 '<button type="submit" class="button" formaction="{}" name="candidate" value="{}">'
-                "Confirmer</button>", confirm_url, index)
-        rows.append(format_html("<tr><td>{}</td><td><strong>{}</strong></td><td>{}</td><td><ul>{}</ul></td>"
-                                "<td>{}</td></tr>", index + 1, paid, candidate.get("score", ""), reasons, button))
-    return format_html('<table class="match-candidates"><tr><th>#</th><th>Factures</th><th>Score</th>'
-                       "<th>Raisons</th><th></th></tr>{}</table>", mark_safe("".join(rows)))  # noqa: S308
+                "Confirmer</button>",
+                confirm_url,
+                index,
+            )
+        rows.append(
+            format_html(
+                "<tr><td>{}</td><td><strong>{}</strong></td><td>{}</td><td><ul>{}</ul></td><td>{}</td></tr>",
+                index + 1,
+                paid,
+                candidate.get("score", ""),
+                reasons,
+                button,
+            )
+        )
+    return format_html(
+        '<table class="match-candidates"><tr><th>#</th><th>Factures</th><th>Score</th>'
+        "<th>Raisons</th><th></th></tr>{}</table>",
+        format_html_join("", "{}", ((row,) for row in rows)),
+    )
 
 
 @admin.register(BankTransaction)
 class BankTransactionAdmin(admin.ModelAdmin):
-    list_display = ("settled_at", "side", "amount", "label", "reference", "match_status", "match_score",
-                    "account")
+    list_display = (
+        "settled_at",
+        "side",
+        "amount",
+        "label",
+        "reference",
+        "match_status",
+        "match_score",
+        "account",
+    )
     list_filter = ("match_status", "side", "status", "operation_type", "account")
     list_select_related = ("account",)
     date_hierarchy = "settled_at"
-    search_fields = ("label", "clean_counterparty_name", "reference", "transaction_id", "counterparty_iban",
-                     "allocations__invoice__number")
+    search_fields = (
+        "label",
+        "clean_counterparty_name",
+        "reference",
+        "transaction_id",
+        "counterparty_iban",
+        "allocations__invoice__number",
+    )
     show_full_result_count = False
     list_per_page = 100
     inlines = [PaymentAllocationInline]
     actions = ["run_matcher", "mark_unmatched"]
-    readonly_fields = ("qonto_id", "transaction_id", "account", "amount", "currency", "side", "operation_type",
-                       "status", "label", "clean_counterparty_name", "reference", "note", "counterparty_iban",
-                       "counterparty_bic", "emitted_at", "settled_at", "match_status", "match_score",
-                       "reasons_display", "candidates_display", "processed_at")
+    readonly_fields = (
+        "qonto_id",
+        "transaction_id",
+        "account",
+        "amount",
+        "currency",
+        "side",
+        "operation_type",
+        "status",
+        "label",
+        "clean_counterparty_name",
+        "reference",
+        "note",
+        "counterparty_iban",
+        "counterparty_bic",
+        "emitted_at",
+        "settled_at",
+        "match_status",
+        "match_score",
+        "reasons_display",
+        "candidates_display",
+        "processed_at",
+    )
     fieldsets = (
         (None, {"fields": ("settled_at", "amount", "side", "status", "operation_type", "account")}),
-        ("Contrepartie", {"fields": ("label", "clean_counterparty_name", "counterparty_iban", "counterparty_bic",
-                                     "reference", "note")}),
-        ("Rapprochement", {"fields": ("match_status", "match_score", "reasons_display", "candidates_display",
-                                      "processed_at")}),
-        ("Qonto", {"fields": ("qonto_id", "transaction_id", "emitted_at", "currency"), "classes": ("collapse",)}),
+        (
+            "Contrepartie",
+            {
+                "fields": (
+                    "label",
+                    "clean_counterparty_name",
+                    "counterparty_iban",
+                    "counterparty_bic",
+                    "reference",
+                    "note",
+                )
+            },
+        ),
+        (
+            "Rapprochement",
+            {
+                "fields": (
+                    "match_status",
+                    "match_score",
+                    "reasons_display",
+                    "candidates_display",
+                    "processed_at",
+                )
+            },
+        ),
+        (
+            "Qonto",
+            {"fields": ("qonto_id", "transaction_id", "emitted_at", "currency"), "classes": ("collapse",)},
+        ),
     )
 
     def has_add_permission(self, request):
@@ -101,7 +173,9 @@ class BankTransactionAdmin(admin.ModelAdmin):
 
     @admin.display(description="raisons")
     def reasons_display(self, obj):
-        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((r,) for r in obj.match_reasons)))
+        return format_html(
+            "<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((r,) for r in obj.match_reasons))
+        )
 
     @admin.display(description="suggestions")
     def candidates_display(self, obj):
@@ -110,10 +184,16 @@ class BankTransactionAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         custom = [
-            path("suggestions/", self.admin_site.admin_view(self.suggestions_view),
-                 name="banking_banktransaction_suggestions"),
-            path("<int:pk>/confirm/", self.admin_site.admin_view(self.confirm_view),
-                 name="banking_banktransaction_confirm"),
+            path(
+                "suggestions/",
+                self.admin_site.admin_view(self.suggestions_view),
+                name="banking_banktransaction_suggestions",
+            ),
+            path(
+                "<int:pk>/confirm/",
+                self.admin_site.admin_view(self.confirm_view),
+                name="banking_banktransaction_confirm",
+            ),
         ]
         return custom + super().get_urls()
 
@@ -121,13 +201,29 @@ class BankTransactionAdmin(admin.ModelAdmin):
         """Every credit waiting for a person, with its candidates and one button per candidate."""
         if not self.has_view_permission(request):
             return HttpResponseRedirect(reverse("admin:index"))
-        pending = list(BankTransaction.objects.filter(match_status=MatchStatus.SUGGESTED)
-                       .select_related("account").order_by("settled_at", "pk")[:200])
-        rows = [(tx, candidates_html(tx, buttons=True,
-                                     confirm_url=reverse("admin:banking_banktransaction_confirm", args=[tx.pk])))
-                for tx in pending]
-        context = {**self.admin_site.each_context(request), "title": "Paiements à confirmer", "rows": rows,
-                   "opts": self.model._meta, "can_change": self.has_change_permission(request)}
+        pending = list(
+            BankTransaction.objects.filter(match_status=MatchStatus.SUGGESTED)
+            .select_related("account")
+            .order_by("settled_at", "pk")[:200]
+        )
+        rows = [
+            (
+                tx,
+                candidates_html(
+                    tx,
+                    buttons=True,
+                    confirm_url=reverse("admin:banking_banktransaction_confirm", args=[tx.pk]),
+                ),
+            )
+            for tx in pending
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Paiements à confirmer",
+            "rows": rows,
+            "opts": self.model._meta,
+            "can_change": self.has_change_permission(request),
+        }
         return TemplateResponse(request, "admin/banking/suggestions.html", context)
 
     def confirm_view(self, request, pk):
@@ -137,15 +233,18 @@ class BankTransactionAdmin(admin.ModelAdmin):
         tx = get_object_or_404(BankTransaction, pk=pk)
         back = request.POST.get("next") or reverse("admin:banking_banktransaction_change", args=[pk])
         if not self.has_change_permission(request, tx):
-            self.message_user(request, "Vous n'avez pas le droit de rapprocher des paiements.", messages.ERROR)
+            self.message_user(
+                request, "Vous n'avez pas le droit de rapprocher des paiements.", messages.ERROR
+            )
             return HttpResponseRedirect(back)
         try:
             if request.POST.get("unmatched"):
                 transaction_mark_unmatched(transaction=tx, user=request.user)
                 self.message_user(request, f"{tx.transaction_id} : marquée sans facture.", messages.SUCCESS)
             else:
-                rows = suggestion_confirm(transaction=tx, candidate_index=int(request.POST.get("candidate", "")),
-                                          user=request.user)
+                rows = suggestion_confirm(
+                    transaction=tx, candidate_index=int(request.POST.get("candidate", "")), user=request.user
+                )
                 paid = ", ".join(f"{r.invoice.number} ({r.amount} €)" for r in rows)
                 self.message_user(request, f"{tx.transaction_id} : rapprochée de {paid}.", messages.SUCCESS)
         except (BusinessError, ValueError) as exc:
@@ -153,10 +252,11 @@ class BankTransactionAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(back)
 
     def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}),
-                         "suggestions_url": reverse("admin:banking_banktransaction_suggestions"),
-                         "suggestions_count": BankTransaction.objects.filter(
-                             match_status=MatchStatus.SUGGESTED).count()}
+        extra_context = {
+            **(extra_context or {}),
+            "suggestions_url": reverse("admin:banking_banktransaction_suggestions"),
+            "suggestions_count": BankTransaction.objects.filter(match_status=MatchStatus.SUGGESTED).count(),
+        }
         return super().changelist_view(request, extra_context)
 
     @admin.action(description="Lancer le rapprochement sur les crédits sélectionnés", permissions=["change"])
@@ -168,7 +268,9 @@ class BankTransactionAdmin(admin.ModelAdmin):
         if not results:
             self.message_user(request, "Aucun crédit à rapprocher dans la sélection.", messages.WARNING)
 
-    @admin.action(description="Marquer sans facture (remboursement, intérêts, apport…)", permissions=["change"])
+    @admin.action(
+        description="Marquer sans facture (remboursement, intérêts, apport…)", permissions=["change"]
+    )
     def mark_unmatched(self, request, queryset):
         for tx in queryset:
             try:
@@ -180,11 +282,25 @@ class BankTransactionAdmin(admin.ModelAdmin):
 
 @admin.register(PaymentAllocation)
 class PaymentAllocationAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ("invoice", "client", "amount", "write_off", "method", "score", "transaction", "created_by",
-                    "created_at")
+    list_display = (
+        "invoice",
+        "client",
+        "amount",
+        "write_off",
+        "method",
+        "score",
+        "transaction",
+        "created_by",
+        "created_at",
+    )
     list_filter = ("method",)
     list_select_related = ("invoice__client", "transaction", "created_by")
-    search_fields = ("invoice__number", "invoice__client__name", "transaction__label", "transaction__reference")
+    search_fields = (
+        "invoice__number",
+        "invoice__client__name",
+        "transaction__label",
+        "transaction__reference",
+    )
     date_hierarchy = "created_at"
 
     @admin.display(description="client", ordering="invoice__client__name")
@@ -210,11 +326,29 @@ class PayerIdentityAdmin(admin.ModelAdmin):
 
 @admin.register(BankAccount)
 class BankAccountAdmin(admin.ModelAdmin):
-    list_display = ("name", "iban", "balance", "authorized_balance", "currency", "status", "main",
-                    "synced_through")
+    list_display = (
+        "name",
+        "iban",
+        "balance",
+        "authorized_balance",
+        "currency",
+        "status",
+        "main",
+        "synced_through",
+    )
     search_fields = ("name", "iban", "qonto_id", "slug")
-    readonly_fields = ("qonto_id", "slug", "iban", "bic", "currency", "balance", "authorized_balance", "status",
-                       "synced_through", "updated_at")
+    readonly_fields = (
+        "qonto_id",
+        "slug",
+        "iban",
+        "bic",
+        "currency",
+        "balance",
+        "authorized_balance",
+        "status",
+        "synced_through",
+        "updated_at",
+    )
 
     def has_add_permission(self, request):
         return False  # accounts come from Qonto
@@ -235,7 +369,14 @@ class WebhookEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_filter = ("event_type",)
     search_fields = ("event_id", "transaction_qonto_id")
     date_hierarchy = "received_at"
-    readonly_fields = ("event_id", "event_type", "transaction_qonto_id", "payload", "received_at", "processed_at")
+    readonly_fields = (
+        "event_id",
+        "event_type",
+        "transaction_qonto_id",
+        "payload",
+        "received_at",
+        "processed_at",
+    )
 
 
 @admin.register(OverdueAlert)

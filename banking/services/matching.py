@@ -109,8 +109,12 @@ class Allocation:
     write_off_cents: int = 0
 
     def as_json(self) -> dict:
-        return {"invoice_id": self.invoice_id, "invoice": self.number, "amount": fmt(self.amount_cents),
-                "write_off": fmt(self.write_off_cents)}
+        return {
+            "invoice_id": self.invoice_id,
+            "invoice": self.number,
+            "amount": fmt(self.amount_cents),
+            "write_off": fmt(self.write_off_cents),
+        }
 
 
 @dataclass
@@ -120,8 +124,11 @@ class Candidate:
     reasons: list[str]
 
     def as_json(self) -> dict:
-        return {"allocations": [a.as_json() for a in self.allocations], "score": self.score,
-                "reasons": self.reasons}
+        return {
+            "allocations": [a.as_json() for a in self.allocations],
+            "score": self.score,
+            "reasons": self.reasons,
+        }
 
 
 @dataclass
@@ -136,14 +143,14 @@ class Decision:
 
 @dataclass
 class MatchingConfig:
-    fee_tolerance_cents: int = 200          # a shortfall up to this is bank fees
+    fee_tolerance_cents: int = 200  # a shortfall up to this is bank fees
     fee_tolerance_percent: Decimal = Decimal("0.5")  # ... or up to this share of the balance, if larger
-    fee_policy: str = FEE_WRITE_OFF         # or FEE_LEAVE_OPEN: the invoice stays partially paid
+    fee_policy: str = FEE_WRITE_OFF  # or FEE_LEAVE_OPEN: the invoice stays partially paid
     overpayment_tolerance_cents: int = 500  # an excess up to this is accepted, the rest stays unapplied
-    fuzzy_accept: float = 88.0              # a fuzzy name below this is never "the payer"
-    fuzzy_margin: float = 6.0               # ... and must beat the next client by this much
+    fuzzy_accept: float = 88.0  # a fuzzy name below this is never "the payer"
+    fuzzy_margin: float = 6.0  # ... and must beat the next client by this much
     fuzzy_suggest: float = 70.0
-    subset_max_invoices: int = 40           # oldest open invoices of a client tried in a combination
+    subset_max_invoices: int = 40  # oldest open invoices of a client tried in a combination
     subset_max_size: int = 4
 
     def fee_tolerance(self, balance_cents: int) -> int:
@@ -160,15 +167,67 @@ _RF_RE = re.compile(r"RF\d\d")
 
 # Words banks and payers put around a name.
 BANK_WORDS = {
-    "VIR", "VIREMENT", "VIRT", "SEPA", "INST", "INSTANTANE", "RECU", "EMIS", "DE", "DU", "DES", "LA", "LE",
-    "PAR", "ORDRE", "DONNEUR", "D", "CPT", "COMPTE", "PRLV", "REF", "MOTIF", "NPY", "EREF", "M", "MR", "MME",
-    "MLLE", "MONSIEUR", "MADAME", "POUR", "CREDIT", "CB", "FROM", "ET", "OU",
+    "VIR",
+    "VIREMENT",
+    "VIRT",
+    "SEPA",
+    "INST",
+    "INSTANTANE",
+    "RECU",
+    "EMIS",
+    "DE",
+    "DU",
+    "DES",
+    "LA",
+    "LE",
+    "PAR",
+    "ORDRE",
+    "DONNEUR",
+    "D",
+    "CPT",
+    "COMPTE",
+    "PRLV",
+    "REF",
+    "MOTIF",
+    "NPY",
+    "EREF",
+    "M",
+    "MR",
+    "MME",
+    "MLLE",
+    "MONSIEUR",
+    "MADAME",
+    "POUR",
+    "CREDIT",
+    "CB",
+    "FROM",
+    "ET",
+    "OU",
 }
 # Credits that are not client payments, whatever their amount.
 NON_INVOICE_WORDS = {
-    "DGFIP", "IMPOTS", "IMPOT", "TRESOR", "URSSAF", "INTERETS", "INTERET", "REMUNERATION", "CAPITAL", "APPORT",
-    "REMBOURSEMENT", "REMB", "RBT", "AVOIR", "CAF", "CPAM", "SUBVENTION", "DIVIDENDE", "PRET",
-    "CARTE", "ANNULATION", "RETOUR",
+    "DGFIP",
+    "IMPOTS",
+    "IMPOT",
+    "TRESOR",
+    "URSSAF",
+    "INTERETS",
+    "INTERET",
+    "REMUNERATION",
+    "CAPITAL",
+    "APPORT",
+    "REMBOURSEMENT",
+    "REMB",
+    "RBT",
+    "AVOIR",
+    "CAF",
+    "CPAM",
+    "SUBVENTION",
+    "DIVIDENDE",
+    "PRET",
+    "CARTE",
+    "ANNULATION",
+    "RETOUR",
 }
 
 
@@ -188,7 +247,7 @@ def find_invoice_numbers(text: str, known: set[str]) -> list[tuple[str, bool]]:
             continue
         if has_f and m.start() > 0 and folded[m.start() - 1].isalpha():
             # "...FACTF2025": the F is glued to a word; keep it only if that word is a keyword
-            before = folded[max(0, m.start() - 12):m.start()]
+            before = folded[max(0, m.start() - 12) : m.start()]
             if not _KEYWORD_RE.search(before):
                 has_f = False
         if len(seq) < 4:
@@ -196,7 +255,7 @@ def find_invoice_numbers(text: str, known: set[str]) -> list[tuple[str, bool]]:
         number = f"F{m['year']}{seq}"
         if number not in known or number in seen:
             continue
-        strong = has_f or bool(_KEYWORD_RE.search(folded[max(0, m.start() - 12):m.start()]))
+        strong = has_f or bool(_KEYWORD_RE.search(folded[max(0, m.start() - 12) : m.start()]))
         seen.add(number)
         found.append((number, strong))
     return found
@@ -208,7 +267,7 @@ def find_rf_references(text: str, rf_lengths: set[int], known: dict[str, object]
     found = []
     for m in _RF_RE.finditer(squashed):
         for length in rf_lengths:
-            candidate = squashed[m.start():m.start() + length]
+            candidate = squashed[m.start() : m.start() + length]
             if candidate in known and candidate not in found:
                 found.append(candidate)
     return found
@@ -232,7 +291,7 @@ def squash(name: str) -> str:
 @dataclass
 class _Payer:
     client_ids: set[int]
-    how: str       # "iban", "name", "fuzzy", ""
+    how: str  # "iban", "name", "fuzzy", ""
     certain: bool  # IBAN learned or exact name of one client
     reason: str = ""
     fuzzy_score: float = 0.0
@@ -268,7 +327,8 @@ class Matcher:
         self.token_index: dict[str, set[str]] = defaultdict(set)
         for c in clients:
             for raw in [c.name, *c.other_names]:
-                # the registered spelling and the one cleaned like a bank label ("DUPONT ET FILS" -> "DUPONT FILS")
+                # the registered spelling and the one cleaned like a bank label
+                # ("DUPONT ET FILS" -> "DUPONT FILS")
                 for name in {_normalized(raw), clean_payer_name(raw)}:
                     if not name:
                         continue
@@ -305,8 +365,11 @@ class Matcher:
             best_ids = self.name_clients[best_name]
             runner_up = next((s for n, s in ranked[1:] if self.name_clients[n] != best_ids), 0.0)
             reason = f"payer name {name!r} resembles {best_name!r} ({best:.0f}, next {runner_up:.0f})"
-            if (best >= self.config.fuzzy_accept and best - runner_up >= self.config.fuzzy_margin
-                    and len(best_ids) == 1):
+            if (
+                best >= self.config.fuzzy_accept
+                and best - runner_up >= self.config.fuzzy_margin
+                and len(best_ids) == 1
+            ):
                 return _Payer(set(best_ids), "fuzzy", False, reason, best)
             if best >= self.config.fuzzy_suggest:
                 return _Payer(set(best_ids), "weak", False, reason, best)
@@ -327,10 +390,13 @@ class Matcher:
             squashed = [squash(c) for c in choices]
             sq = squash(name)
             scores: dict[str, float] = {}
-            for choice, score, idx in process.extract(sq, squashed, scorer=fuzz.ratio, limit=5, score_cutoff=60):
+            for _choice, score, idx in process.extract(
+                sq, squashed, scorer=fuzz.ratio, limit=5, score_cutoff=60
+            ):
                 scores[choices[idx]] = max(scores.get(choices[idx], 0), score)
-            for choice, score, _idx in process.extract(name, choices, scorer=fuzz.token_sort_ratio, limit=5,
-                                                       score_cutoff=60):
+            for choice, score, _idx in process.extract(
+                name, choices, scorer=fuzz.token_sort_ratio, limit=5, score_cutoff=60
+            ):
                 scores[choice] = max(scores.get(choice, 0), score)
             ranked = sorted(scores.items(), key=lambda kv: -kv[1])
         self._fuzzy_cache[name] = ranked
@@ -402,7 +468,8 @@ class Matcher:
             decision = self._decide_with_reference(credit, refs, payer)
             if decision.status == MATCHED or any(strong for _inv, strong, _r in refs):
                 return decision
-            # Only bare digits that look like a number (a date, an order number): read the credit without them.
+            # Only bare digits that look like a number (a date, an order number): read the credit
+            # without them.
             if payer.client_ids and not non_invoice:
                 fallback = self._decide_by_payer(credit, payer)
                 if fallback.status == MATCHED:
@@ -412,8 +479,13 @@ class Matcher:
         if closed and not refs:
             reasons = [f"reference names {', '.join(closed)}, already paid"]
             cands = self._client_candidates(credit, payer, reasons) if payer.client_ids else []
-            return Decision(credit, SUGGESTED, score=40, reasons=reasons + ([payer.reason] if payer.reason else []),
-                            candidates=cands)
+            return Decision(
+                credit,
+                SUGGESTED,
+                score=40,
+                reasons=reasons + ([payer.reason] if payer.reason else []),
+                candidates=cands,
+            )
         if payer.client_ids and not non_invoice:
             return self._decide_by_payer(credit, payer)
         return self._decide_unknown(credit, payer, non_invoice)
@@ -438,14 +510,22 @@ class Matcher:
         corroborated = strong or payer_agrees
 
         def done(status, allocations, score, extra):
-            return Decision(credit, status, allocations, min(score, 100), reasons + extra,
-                            [Candidate(allocations, min(score, 100), reasons + extra)] if status == SUGGESTED
-                            else [])
+            return Decision(
+                credit,
+                status,
+                allocations,
+                min(score, 100),
+                reasons + extra,
+                [Candidate(allocations, min(score, 100), reasons + extra)] if status == SUGGESTED else [],
+            )
 
         if amount == total:
             allocs = [Allocation(i.id, i.number, i.balance_cents) for i in invoices]
-            extra = [f"amount equals balance {fmt(total)}" if len(invoices) == 1
-                     else f"amount equals the sum of {len(invoices)} named invoices {fmt(total)}"]
+            extra = [
+                f"amount equals balance {fmt(total)}"
+                if len(invoices) == 1
+                else f"amount equals the sum of {len(invoices)} named invoices {fmt(total)}"
+            ]
             score = base + 20
             if payer_conflicts:
                 return done(SUGGESTED, allocs, 70, [*extra, "but the payer is another client"])
@@ -466,18 +546,25 @@ class Matcher:
         client_open = self._open_of(ref_clients)
         if amount > total:
             # The reference names some invoices; the transfer pays them and others of the same client.
-            combos = [c for c in self._subset_sums(client_open, amount, {i.id for i in invoices})
-                      if len(c) > len(invoices)]
+            combos = [
+                c
+                for c in self._subset_sums(client_open, amount, {i.id for i in invoices})
+                if len(c) > len(invoices)
+            ]
             if combos:
                 best = combos[0]
                 allocs = [Allocation(i.id, i.number, i.balance_cents) for i in best]
-                extra = [f"amount equals the named invoice(s) plus {len(best) - len(invoices)} other open "
-                         f"invoice(s) of the client {fmt(amount)}"]
+                extra = [
+                    f"amount equals the named invoice(s) plus {len(best) - len(invoices)} other open "
+                    f"invoice(s) of the client {fmt(amount)}"
+                ]
                 if len(combos) == 1 and corroborated and not payer_conflicts:
                     return done(MATCHED, allocs, base + 8, extra)
                 return done(SUGGESTED, allocs, 60, extra)
             allocs = [Allocation(i.id, i.number, i.balance_cents) for i in invoices]
-            return done(SUGGESTED, allocs, 45, [f"amount {fmt(amount)} exceeds the named balance {fmt(total)}"])
+            return done(
+                SUGGESTED, allocs, 45, [f"amount {fmt(amount)} exceeds the named balance {fmt(total)}"]
+            )
         # amount < total: an instalment on the named invoice(s), oldest first
         allocs = self._spread(invoices, amount)
         extra = [f"partial payment {fmt(amount)} of {fmt(total)}, the rest stays open"]
@@ -486,9 +573,12 @@ class Matcher:
         if exact_other:
             alt = exact_other[0]
             extra.append(f"but {alt.number} has exactly this balance")
-            cands = [Candidate([Allocation(alt.id, alt.number, amount)], 60,
-                               [f"amount equals balance of {alt.number}"]),
-                     Candidate(allocs, 55, reasons + extra)]
+            cands = [
+                Candidate(
+                    [Allocation(alt.id, alt.number, amount)], 60, [f"amount equals balance of {alt.number}"]
+                ),
+                Candidate(allocs, 55, reasons + extra),
+            ]
             return Decision(credit, SUGGESTED, [], 55, reasons + extra, cands)
         if strong and not payer_conflicts and (payer_agrees or len(invoices) == 1):
             return done(MATCHED, allocs, base + 5, extra)
@@ -517,8 +607,11 @@ class Matcher:
         cfg = self.config
         amount = credit.amount_cents
         reasons = [payer.reason]
-        open_invoices = [i for i in self._open_of(payer.client_ids)
-                         if not (credit.settled_on and i.issue_date and i.issue_date > credit.settled_on)]
+        open_invoices = [
+            i
+            for i in self._open_of(payer.client_ids)
+            if not (credit.settled_on and i.issue_date and i.issue_date > credit.settled_on)
+        ]
         if not open_invoices:
             return Decision(credit, UNMATCHED, score=20, reasons=[*reasons, "the client has no open invoice"])
         sure = payer.certain or (payer.how == "fuzzy" and payer.fuzzy_score >= cfg.fuzzy_accept)
@@ -546,39 +639,69 @@ class Matcher:
                 alt = rivals[0]
                 extra.append(f"older invoices {', '.join(i.number for i in alt)} also add up to it")
                 score = min(pts + 25, 79)
-                return Decision(credit, SUGGESTED, [], score, reasons + extra, [
-                    Candidate(allocs, score, reasons + extra),
-                    Candidate([Allocation(i.id, i.number, i.balance_cents) for i in alt], score - 5,
-                              [*reasons, f"sum of {', '.join(i.number for i in alt)}"]),
-                ])
+                return Decision(
+                    credit,
+                    SUGGESTED,
+                    [],
+                    score,
+                    reasons + extra,
+                    [
+                        Candidate(allocs, score, reasons + extra),
+                        Candidate(
+                            [Allocation(i.id, i.number, i.balance_cents) for i in alt],
+                            score - 5,
+                            [*reasons, f"sum of {', '.join(i.number for i in alt)}"],
+                        ),
+                    ],
+                )
             return decide(allocs, pts + 50, extra)
         combos = self._subset_sums(open_invoices, amount)
         if combos:
             shapes = {tuple(sorted(i.balance_cents for i in c)) for c in combos}
             best = combos[0]
             allocs = [Allocation(i.id, i.number, i.balance_cents) for i in best]
-            extra = [f"amount equals the sum of {len(best)} open invoices "
-                     f"({', '.join(i.number for i in best)})"]
+            extra = [
+                f"amount equals the sum of {len(best)} open invoices ({', '.join(i.number for i in best)})"
+            ]
             if len(shapes) == 1:
                 if len(combos) > 1:
                     extra.append("equal amounts: the oldest are paid first")
                 return decide(allocs, pts + 45, extra)
-            alts = [Candidate([Allocation(i.id, i.number, i.balance_cents) for i in c], pts + 30,
-                              [f"sum of {', '.join(i.number for i in c)}"]) for c in combos[1:3]]
-            return Decision(credit, SUGGESTED, [], min(pts + 30, 79),
-                            [*reasons, *extra, f"{len(combos)} combinations fit"],
-                            [Candidate(allocs, min(pts + 30, 79), reasons + extra), *alts])
+            alts = [
+                Candidate(
+                    [Allocation(i.id, i.number, i.balance_cents) for i in c],
+                    pts + 30,
+                    [f"sum of {', '.join(i.number for i in c)}"],
+                )
+                for c in combos[1:3]
+            ]
+            return Decision(
+                credit,
+                SUGGESTED,
+                [],
+                min(pts + 30, 79),
+                [*reasons, *extra, f"{len(combos)} combinations fit"],
+                [Candidate(allocs, min(pts + 30, 79), reasons + extra), *alts],
+            )
         # bank fees: one invoice a little above the amount
         fee = [i for i in open_invoices if 0 < i.balance_cents - amount <= cfg.fee_tolerance(i.balance_cents)]
         if fee:
             inv = fee[0]
             gap = inv.balance_cents - amount
             allocs = self._spread_with_fee([inv], amount, gap)
-            extra = [f"{inv.number} balance {fmt(inv.balance_cents)}: shortfall {fmt(gap)} within the bank-fee "
-                     f"tolerance ({cfg.fee_policy})"]
+            extra = [
+                f"{inv.number} balance {fmt(inv.balance_cents)}: shortfall {fmt(gap)} within the bank-fee "
+                f"tolerance ({cfg.fee_policy})"
+            ]
             if len({i.balance_cents for i in fee}) > 1:
-                return Decision(credit, SUGGESTED, [], min(pts + 25, 79), reasons + extra,
-                                [Candidate(allocs, min(pts + 25, 79), reasons + extra)])
+                return Decision(
+                    credit,
+                    SUGGESTED,
+                    [],
+                    min(pts + 25, 79),
+                    reasons + extra,
+                    [Candidate(allocs, min(pts + 25, 79), reasons + extra)],
+                )
             return decide(allocs, pts + 40, extra)
         over = [i for i in open_invoices if 0 < amount - i.balance_cents <= cfg.overpayment_tolerance_cents]
         if over:
@@ -586,25 +709,44 @@ class Matcher:
             allocs = [Allocation(inv.id, inv.number, inv.balance_cents)]
             extra = [f"overpayment {fmt(amount - inv.balance_cents)} on {inv.number} left unapplied"]
             if len({i.balance_cents for i in over}) > 1:
-                return Decision(credit, SUGGESTED, [], min(pts + 20, 79), reasons + extra,
-                                [Candidate(allocs, min(pts + 20, 79), reasons + extra)])
+                return Decision(
+                    credit,
+                    SUGGESTED,
+                    [],
+                    min(pts + 20, 79),
+                    reasons + extra,
+                    [Candidate(allocs, min(pts + 20, 79), reasons + extra)],
+                )
             return decide(allocs, pts + 38, extra)
         # an instalment: less than the only open invoice, and a plain fraction of it
         if amount < open_invoices[0].balance_cents:
             inv = open_invoices[0]
             allocs = [Allocation(inv.id, inv.number, amount)]
             extra = [f"partial payment {fmt(amount)} of {inv.number} ({fmt(inv.balance_cents)} due)"]
-            fraction = next((k for k in (2, 3, 4, 5, 6, 10, 12)
-                             if abs(inv.total_cents - amount * k) <= k), None)
+            fraction = next(
+                (k for k in (2, 3, 4, 5, 6, 10, 12) if abs(inv.total_cents - amount * k) <= k), None
+            )
             if len(open_invoices) == 1 and fraction:
                 extra.append(f"amount is 1/{fraction} of the invoice: an instalment")
                 return decide(allocs, pts + 35, extra)
-            return Decision(credit, SUGGESTED, [], min(pts + 20, 79), reasons + extra,
-                            [Candidate(allocs, min(pts + 20, 79), reasons + extra)])
+            return Decision(
+                credit,
+                SUGGESTED,
+                [],
+                min(pts + 20, 79),
+                reasons + extra,
+                [Candidate(allocs, min(pts + 20, 79), reasons + extra)],
+            )
         cands = self._client_candidates(credit, payer, reasons)
         status = SUGGESTED if cands else UNMATCHED
-        return Decision(credit, status, [], 30 if cands else 20,
-                        [*reasons, "no open invoice of the client fits the amount"], cands)
+        return Decision(
+            credit,
+            status,
+            [],
+            30 if cands else 20,
+            [*reasons, "no open invoice of the client fits the amount"],
+            cands,
+        )
 
     def _client_candidates(self, credit, payer, reasons) -> list[Candidate]:
         """The oldest open invoices of the payer's client as a person would look at them."""
@@ -614,8 +756,13 @@ class Matcher:
             part = min(left, inv.balance_cents)
             if part <= 0:
                 break
-            out.append(Candidate([Allocation(inv.id, inv.number, part)], 30,
-                                 [*reasons, f"oldest open invoice {inv.number} ({fmt(inv.balance_cents)} due)"]))
+            out.append(
+                Candidate(
+                    [Allocation(inv.id, inv.number, part)],
+                    30,
+                    [*reasons, f"oldest open invoice {inv.number} ({fmt(inv.balance_cents)} due)"],
+                )
+            )
         return out
 
     def _decide_unknown(self, credit, payer, non_invoice) -> Decision:
@@ -633,16 +780,32 @@ class Matcher:
                 client = self.clients.get(inv.client_id)
                 if client is None:
                     continue
-                sim = max((fuzz.ratio(squash(name), squash(_normalized(n)))
-                           for n in [client.name, *client.other_names]), default=0)
+                sim = max(
+                    (
+                        fuzz.ratio(squash(name), squash(_normalized(n)))
+                        for n in [client.name, *client.other_names]
+                    ),
+                    default=0,
+                )
                 if sim >= 50:
-                    cands.append(Candidate([Allocation(inv.id, inv.number, amount)], int(sim * 0.6),
-                                           [f"amount equals balance of {inv.number} ({client.name})",
-                                            f"payer name similar to {client.name} ({sim:.0f})"]))
+                    cands.append(
+                        Candidate(
+                            [Allocation(inv.id, inv.number, amount)],
+                            int(sim * 0.6),
+                            [
+                                f"amount equals balance of {inv.number} ({client.name})",
+                                f"payer name similar to {client.name} ({sim:.0f})",
+                            ],
+                        )
+                    )
             cands.sort(key=lambda c: -c.score)
         if cands:
-            return Decision(credit, SUGGESTED, [], cands[0].score, [*reasons, "payer not identified"], cands[:3])
-        return Decision(credit, UNMATCHED, [], 0, reasons or ["no reference, payer and amount not recognised"])
+            return Decision(
+                credit, SUGGESTED, [], cands[0].score, [*reasons, "payer not identified"], cands[:3]
+            )
+        return Decision(
+            credit, UNMATCHED, [], 0, reasons or ["no reference, payer and amount not recognised"]
+        )
 
     # ---- booking
 

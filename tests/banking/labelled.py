@@ -46,19 +46,69 @@ TRICKY_CLIENTS = [
     ("AXE IMMOBILIER", []),
     ("Électricité Générale Fabre", ["EGF"]),
 ]
-FIRST = ["AZUR", "PROVENCE", "MISTRAL", "CALANQUE", "MASSILIA", "PHOCEA", "LUBERON", "VENTOUX", "CAMARGUE",
-         "ESTEREL", "ALPILLES", "CANEBIERE", "GOLFE", "SAINTE VICTOIRE", "VIEUX PORT", "GARLABAN", "BAUMES"]
-SECOND = ["INFORMATIQUE", "BATIMENT", "SERVICES", "CONSEIL", "IMMOBILIER", "DISTRIBUTION", "LOGISTIQUE",
-          "NETTOYAGE", "PLOMBERIE", "AUDIT", "EXPERTISE", "MEDICAL", "TRANSPORTS", "RESTAURATION"]
+FIRST = [
+    "AZUR",
+    "PROVENCE",
+    "MISTRAL",
+    "CALANQUE",
+    "MASSILIA",
+    "PHOCEA",
+    "LUBERON",
+    "VENTOUX",
+    "CAMARGUE",
+    "ESTEREL",
+    "ALPILLES",
+    "CANEBIERE",
+    "GOLFE",
+    "SAINTE VICTOIRE",
+    "VIEUX PORT",
+    "GARLABAN",
+    "BAUMES",
+]
+SECOND = [
+    "INFORMATIQUE",
+    "BATIMENT",
+    "SERVICES",
+    "CONSEIL",
+    "IMMOBILIER",
+    "DISTRIBUTION",
+    "LOGISTIQUE",
+    "NETTOYAGE",
+    "PLOMBERIE",
+    "AUDIT",
+    "EXPERTISE",
+    "MEDICAL",
+    "TRANSPORTS",
+    "RESTAURATION",
+]
 FORMS = ["SAS", "SARL", "SA", "EURL", "SASU", ""]
-ACCOUNTANTS = ["CABINET FIDUCIAIRE DUVAL", "EXPERTISE COMPTABLE ROUX ET ASSOCIES", "IN EXTENSO MARSEILLE",
-               "FIDAL GESTION", "KPMG ENTREPRISES SUD"]
+ACCOUNTANTS = [
+    "CABINET FIDUCIAIRE DUVAL",
+    "EXPERTISE COMPTABLE ROUX ET ASSOCIES",
+    "IN EXTENSO MARSEILLE",
+    "FIDAL GESTION",
+    "KPMG ENTREPRISES SUD",
+]
 PARENTS = ["HOLDING FINANCIERE DU MIDI", "GROUPE SUDINVEST", "FINANCIERE PROVENCALE HOLDING"]
 
 REF_SPELLINGS = [
-    "{n}", "{n}", "{F} {Y} {S}", "{F}{Y}-{S}", "FACT {Y}{S}", "facture n° {n}", "{lower}", "Facture {F}{Y}-{S}",
-    "REGLEMENT FACTURE {n} MERCI", "VIR SEPA /REF {n}/CLIENT", "{F}{Y}.{S}", "{F}{Y}_{S}", "FACTURE {F}{Y} {s}",
-    "Fact. N°{n} du mois", "paiement {lower} ", "NPY 4451209 {n}", "FACTURE N° {F}-{Y}-{S}",
+    "{n}",
+    "{n}",
+    "{F} {Y} {S}",
+    "{F}{Y}-{S}",
+    "FACT {Y}{S}",
+    "facture n° {n}",
+    "{lower}",
+    "Facture {F}{Y}-{S}",
+    "REGLEMENT FACTURE {n} MERCI",
+    "VIR SEPA /REF {n}/CLIENT",
+    "{F}{Y}.{S}",
+    "{F}{Y}_{S}",
+    "FACTURE {F}{Y} {s}",
+    "Fact. N°{n} du mois",
+    "paiement {lower} ",
+    "NPY 4451209 {n}",
+    "FACTURE N° {F}-{Y}-{S}",
 ]
 
 
@@ -106,12 +156,30 @@ class LabelledSet:
 
 # Share of each case among the credits (weights, not exact counts).
 CASE_WEIGHTS = {
-    "ref_exact": 24, "ref_rf": 4, "ref_accountant": 5, "ref_parent": 3, "ref_multi": 4, "ref_instalment": 4,
-    "ref_fee": 4, "ref_overpay": 3, "name_exact": 12, "name_bank_variant": 10, "name_typo": 4, "alias": 4,
-    "iban_learned": 5, "name_multi": 4, "name_equal_oldest": 4, "name_fee": 3, "name_overpay": 2,
-    "name_instalment": 2, "non_invoice": 12, "double_payment": 1,
+    "ref_exact": 24,
+    "ref_rf": 4,
+    "ref_accountant": 5,
+    "ref_parent": 3,
+    "ref_multi": 4,
+    "ref_instalment": 4,
+    "ref_fee": 4,
+    "ref_overpay": 3,
+    "name_exact": 12,
+    "name_bank_variant": 10,
+    "name_typo": 4,
+    "alias": 4,
+    "iban_learned": 5,
+    "name_multi": 4,
+    "name_equal_oldest": 4,
+    "name_fee": 3,
+    "name_overpay": 2,
+    "name_instalment": 2,
+    "non_invoice": 12,
+    "double_payment": 1,
     # hard, should be suggested at best
-    "hard_twin_typo": 1, "hard_wrong_client_ref": 1, "hard_discount": 1,
+    "hard_twin_typo": 1,
+    "hard_wrong_client_ref": 1,
+    "hard_discount": 1,
 }
 
 
@@ -130,13 +198,13 @@ def _bank_name(rng, name: str, *, variant: bool) -> str:
     forms = {"SAS", "SARL", "SA", "EURL", "SASU", "SCI"}
     choice = rng.randrange(5)
     if choice == 0 and words[-1] in forms:
-        words = words[:-1]                      # legal form dropped
+        words = words[:-1]  # legal form dropped
     elif choice == 1 and words[-1] not in forms:
         words.append(rng.choice(["SAS", "SARL"]))  # legal form added
     elif choice == 2:
         words.insert(0, rng.choice(["STE", "SOCIETE"]))
     elif choice == 3:
-        return " ".join(words)[:32].strip()     # truncated by the bank
+        return " ".join(words)[:32].strip()  # truncated by the bank
     else:
         words = [w.title() if rng.random() < 0.5 else w for w in words]
     return " ".join(words)
@@ -152,7 +220,7 @@ def _typo(rng, name: str) -> str:
     i = rng.choice(long)
     w = words[i]
     pos = rng.randrange(2, len(w) - 1)
-    words[i] = w[:pos] + w[pos + 1:]
+    words[i] = w[:pos] + w[pos + 1 :]
     return " ".join(words)
 
 
@@ -206,8 +274,10 @@ def generate(seed: int, *, n_credits: int = 600, n_generated_clients: int = 40) 
     by_number = {i.number: i for i in open_invoices}
 
     def client_open(cid, on):
-        return sorted((i for i in open_invoices if i.client_id == cid and i.balance_cents > 0
-                       and i.issue_date <= on), key=lambda i: (i.issue_date, i.number))
+        return sorted(
+            (i for i in open_invoices if i.client_id == cid and i.balance_cents > 0 and i.issue_date <= on),
+            key=lambda i: (i.issue_date, i.number),
+        )
 
     cases = list(CASE_WEIGHTS)
     weights = [CASE_WEIGHTS[c] for c in cases]
@@ -228,8 +298,20 @@ def generate(seed: int, *, n_credits: int = 600, n_generated_clients: int = 40) 
             # fee shortfalls are written off: the invoice is settled
             inv.balance_cents = 0 if case in ("ref_fee", "name_fee") else inv.balance_cents - cents
         n = len(credits) + 1
-        credits.append(LCredit(n, f"syaga-{seed}-transaction-{n}", amount, label, counterparty, reference, iban,
-                               day, case, expected))
+        credits.append(
+            LCredit(
+                n,
+                f"syaga-{seed}-transaction-{n}",
+                amount,
+                label,
+                counterparty,
+                reference,
+                iban,
+                day,
+                case,
+                expected,
+            )
+        )
     for inv in open_invoices:
         inv.balance_cents = inv.total_cents
     return LabelledSet(clients, open_invoices, closed, payer_ibans, credits)
@@ -239,21 +321,37 @@ def _make_credit(rng, case, day, clients, by_id, learned, client_open, by_number
     """(label, counterparty, reference, iban, amount_cents, expected) for one case, or None if impossible."""
     client = rng.choice(clients)
     opens = client_open(client.id, day)
-    name = _bank_name(rng, client.name, variant=False)
-    noise = rng.choice([
-        "", "", "VIREMENT", "PAIEMENT", "REGLEMENT", "ECHEANCE", "CMD 45821", "VIR CLIENT",
-        # digits that look like our numbers: a date, a purchase order, an internal id
-        f"VIR DU {day:%Y%m%d}", f"BC {day.year}-{rng.randint(1, 400):04d}", f"DOSSIER {day.year}{rng.randint(1, 400):04d}",
-        f"PAIEMENT {day:%d/%m/%Y}",
-    ])
+    noise = rng.choice(
+        [
+            "",
+            "",
+            "VIREMENT",
+            "PAIEMENT",
+            "REGLEMENT",
+            "ECHEANCE",
+            "CMD 45821",
+            "VIR CLIENT",
+            # digits that look like our numbers: a date, a purchase order, an internal id
+            f"VIR DU {day:%Y%m%d}",
+            f"BC {day.year}-{rng.randint(1, 400):04d}",
+            f"DOSSIER {day.year}{rng.randint(1, 400):04d}",
+            f"PAIEMENT {day:%d/%m/%Y}",
+        ]
+    )
     iban = client.iban if client.id in learned or rng.random() < 0.5 else _iban(rng)
     if case.startswith("ref_") or case == "double_payment":
         if case == "double_payment":
             number = rng.choice(sorted(closed))
             payer = by_id[closed[number]]
             amount = rng.randint(10000, 300000)
-            return (_bank_name(rng, payer.name, variant=True), payer.name, _ref_text(rng, number), payer.iban,
-                    amount, [])
+            return (
+                _bank_name(rng, payer.name, variant=True),
+                payer.name,
+                _ref_text(rng, number),
+                payer.iban,
+                amount,
+                [],
+            )
         if not opens:
             return None
         inv = rng.choice(opens)
@@ -261,11 +359,18 @@ def _make_credit(rng, case, day, clients, by_id, learned, client_open, by_number
         payer_name = _bank_name(rng, client.name, variant=rng.random() < 0.5)
         if case == "ref_rf":
             rf = invoice_rf_reference(inv.number)
-            ref = rng.choice([rf, " ".join(rf[i:i + 4] for i in range(0, len(rf), 4)), f"REF {rf.lower()}"])
+            ref = rng.choice([rf, " ".join(rf[i : i + 4] for i in range(0, len(rf), 4)), f"REF {rf.lower()}"])
             return payer_name, payer_name, ref, iban, inv.balance_cents, [(inv.number, inv.balance_cents)]
         if case in ("ref_accountant", "ref_parent"):
             payer_name = rng.choice(ACCOUNTANTS if case == "ref_accountant" else PARENTS)
-            return payer_name, payer_name, ref, _iban(rng), inv.balance_cents, [(inv.number, inv.balance_cents)]
+            return (
+                payer_name,
+                payer_name,
+                ref,
+                _iban(rng),
+                inv.balance_cents,
+                [(inv.number, inv.balance_cents)],
+            )
         if case == "ref_multi":
             if len(opens) < 2:
                 return None
@@ -287,12 +392,24 @@ def _make_credit(rng, case, day, clients, by_id, learned, client_open, by_number
             fee = rng.choice([35, 50, 120, 150, 200])
             if inv.balance_cents <= fee * 10:
                 return None
-            return (payer_name, payer_name, ref, iban, inv.balance_cents - fee,
-                    [(inv.number, inv.balance_cents - fee)])
+            return (
+                payer_name,
+                payer_name,
+                ref,
+                iban,
+                inv.balance_cents - fee,
+                [(inv.number, inv.balance_cents - fee)],
+            )
         if case == "ref_overpay":
             extra = rng.choice([1, 10, 50, 100, 300])
-            return (payer_name, payer_name, ref, iban, inv.balance_cents + extra,
-                    [(inv.number, inv.balance_cents)])
+            return (
+                payer_name,
+                payer_name,
+                ref,
+                iban,
+                inv.balance_cents + extra,
+                [(inv.number, inv.balance_cents)],
+            )
         return payer_name, payer_name, ref, iban, inv.balance_cents, [(inv.number, inv.balance_cents)]
 
     if case == "non_invoice":
@@ -333,7 +450,9 @@ def _make_credit(rng, case, day, clients, by_id, learned, client_open, by_number
             target = equal[0][0]
         else:
             target = rng.choice(opens)
-            target = next(i for i in opens if i.balance_cents == target.balance_cents)  # oldest of that amount
+            target = next(
+                i for i in opens if i.balance_cents == target.balance_cents
+            )  # oldest of that amount
         if case == "name_typo":
             payer_name = _typo(rng, client.name)
         elif case == "alias":
@@ -343,9 +462,16 @@ def _make_credit(rng, case, day, clients, by_id, learned, client_open, by_number
         elif case == "iban_learned":
             if client.id not in learned:
                 return None
-            payer_name = rng.choice(PARENTS + ["SERVICE COMPTABILITE", "SIEGE SOCIAL"])
+            payer_name = rng.choice([*PARENTS, "SERVICE COMPTABILITE", "SIEGE SOCIAL"])
             iban = client.iban
-        return payer_name, payer_name, noise, iban, target.balance_cents, [(target.number, target.balance_cents)]
+        return (
+            payer_name,
+            payer_name,
+            noise,
+            iban,
+            target.balance_cents,
+            [(target.number, target.balance_cents)],
+        )
     if case == "name_multi":
         if len(opens) < 2:
             return None
@@ -358,13 +484,25 @@ def _make_credit(rng, case, day, clients, by_id, learned, client_open, by_number
         target = exact_single[0]
         if target.balance_cents <= fee * 10:
             return None
-        return (payer_name, payer_name, noise, iban, target.balance_cents - fee,
-                [(target.number, target.balance_cents - fee)])
+        return (
+            payer_name,
+            payer_name,
+            noise,
+            iban,
+            target.balance_cents - fee,
+            [(target.number, target.balance_cents - fee)],
+        )
     if case == "name_overpay":
         target = exact_single[0]
         extra = rng.choice([2, 20, 100])
-        return (payer_name, payer_name, noise, iban, target.balance_cents + extra,
-                [(target.number, target.balance_cents)])
+        return (
+            payer_name,
+            payer_name,
+            noise,
+            iban,
+            target.balance_cents + extra,
+            [(target.number, target.balance_cents)],
+        )
     if case == "name_instalment":
         if len(opens) != 1 or oldest.balance_cents != oldest.total_cents:
             return None
@@ -374,16 +512,28 @@ def _make_credit(rng, case, day, clients, by_id, learned, client_open, by_number
         twins = {"ALPHA CONSEIL": "ALPHA CONSIL", "ALPHA CONSEILS": "ALPHA CONSEILL"}
         if client.name not in twins or not opens:
             return None
-        return twins[client.name], twins[client.name], noise, _iban(rng), oldest.balance_cents, [
-            (oldest.number, oldest.balance_cents)]
+        return (
+            twins[client.name],
+            twins[client.name],
+            noise,
+            _iban(rng),
+            oldest.balance_cents,
+            [(oldest.number, oldest.balance_cents)],
+        )
     if case == "hard_wrong_client_ref":
         # the client types the number of someone else's invoice; the amount is its own invoice's
         others = [i for i in by_number.values() if i.client_id != client.id and i.balance_cents > 0]
         if not others or client.id not in learned:
             return None
         wrong = rng.choice(others)
-        return (payer_name, payer_name, _ref_text(rng, wrong.number), client.iban, oldest.balance_cents,
-                [(oldest.number, oldest.balance_cents)])
+        return (
+            payer_name,
+            payer_name,
+            _ref_text(rng, wrong.number),
+            client.iban,
+            oldest.balance_cents,
+            [(oldest.number, oldest.balance_cents)],
+        )
     if case == "hard_discount":
         cents = oldest.balance_cents * 97 // 100  # an unexplained 3 % discount
         return payer_name, payer_name, noise, iban, cents, [(oldest.number, cents)]
@@ -415,10 +565,15 @@ def score(labelled: LabelledSet, results) -> dict:
             paying += 1
             paying_right += ok
     return {
-        "credits": len(labelled.credits), "auto": auto, "auto_right": right, "paying": paying,
+        "credits": len(labelled.credits),
+        "auto": auto,
+        "auto_right": right,
+        "paying": paying,
         "paying_auto_right": paying_right,
-        "precision": right / auto if auto else 1.0, "recall": paying_right / paying if paying else 1.0,
-        "per_case": per_case, "wrong": wrong,
+        "precision": right / auto if auto else 1.0,
+        "recall": paying_right / paying if paying else 1.0,
+        "per_case": per_case,
+        "wrong": wrong,
     }
 
 
@@ -439,35 +594,63 @@ def load_into_db(labelled: LabelledSet):
     from syaga.core.text import normalize_company_name
 
     paris = ZoneInfo("Europe/Paris")
-    clients = Client.objects.bulk_create([
-        Client(name=c.name, normalized_name=normalize_company_name(c.name)) for c in labelled.clients
-    ])
+    clients = Client.objects.bulk_create(
+        [Client(name=c.name, normalized_name=normalize_company_name(c.name)) for c in labelled.clients]
+    )
     pk = {c.id: row.pk for c, row in zip(labelled.clients, clients, strict=True)}
-    ClientAlias.objects.bulk_create([
-        ClientAlias(client_id=pk[c.id], name=a, normalized_name=normalize_company_name(a))
-        for c in labelled.clients for a in c.aliases
-    ])
-    PayerIdentity.objects.bulk_create([PayerIdentity(client_id=pk[cid], iban=iban) for iban, cid in labelled.payer_ibans])
+    ClientAlias.objects.bulk_create(
+        [
+            ClientAlias(client_id=pk[c.id], name=a, normalized_name=normalize_company_name(a))
+            for c in labelled.clients
+            for a in c.aliases
+        ]
+    )
+    PayerIdentity.objects.bulk_create(
+        [PayerIdentity(client_id=pk[cid], iban=iban) for iban, cid in labelled.payer_ibans]
+    )
 
     def invoice(number, client_id, cents, issue, status):
         ttc = Decimal(cents) / 100
         ht = (ttc / Decimal("1.2")).quantize(Decimal("0.01"))
-        return Invoice(number=number, series=number[0], client_id=pk[client_id], status=status, issue_date=issue,
-                       due_date=issue + dt.timedelta(days=30), total_ht=ht, total_vat=ttc - ht, total_ttc=ttc,
-                       amount_paid=ttc if status == Status.PAID else Decimal("0.00"),
-                       paid_date=issue + dt.timedelta(days=20) if status == Status.PAID else None)
-
-    rows = [invoice(i.number, i.client_id, i.total_cents, i.issue_date, Status.ISSUED) for i in labelled.invoices]
-    rows += [invoice(number, cid, 50000, dt.date(2024, 11, 4), Status.PAID)
-             for number, cid in labelled.closed_numbers.items()]
-    Invoice.objects.bulk_create(rows, batch_size=500)
-    txs = BankTransaction.objects.bulk_create([
-        BankTransaction(
-            qonto_id=f"q-{c.transaction_id}", transaction_id=c.transaction_id, amount=Decimal(c.amount_cents) / 100,
-            side="credit", operation_type="income", status="completed", label=c.label,
-            clean_counterparty_name=c.counterparty, reference=c.reference, counterparty_iban=c.iban,
-            settled_at=dt.datetime.combine(c.settled_on, dt.time(10, 0), tzinfo=paris),
+        return Invoice(
+            number=number,
+            series=number[0],
+            client_id=pk[client_id],
+            status=status,
+            issue_date=issue,
+            due_date=issue + dt.timedelta(days=30),
+            total_ht=ht,
+            total_vat=ttc - ht,
+            total_ttc=ttc,
+            amount_paid=ttc if status == Status.PAID else Decimal("0.00"),
+            paid_date=issue + dt.timedelta(days=20) if status == Status.PAID else None,
         )
-        for c in labelled.credits
-    ], batch_size=500)
+
+    rows = [
+        invoice(i.number, i.client_id, i.total_cents, i.issue_date, Status.ISSUED) for i in labelled.invoices
+    ]
+    rows += [
+        invoice(number, cid, 50000, dt.date(2024, 11, 4), Status.PAID)
+        for number, cid in labelled.closed_numbers.items()
+    ]
+    Invoice.objects.bulk_create(rows, batch_size=500)
+    txs = BankTransaction.objects.bulk_create(
+        [
+            BankTransaction(
+                qonto_id=f"q-{c.transaction_id}",
+                transaction_id=c.transaction_id,
+                amount=Decimal(c.amount_cents) / 100,
+                side="credit",
+                operation_type="income",
+                status="completed",
+                label=c.label,
+                clean_counterparty_name=c.counterparty,
+                reference=c.reference,
+                counterparty_iban=c.iban,
+                settled_at=dt.datetime.combine(c.settled_on, dt.time(10, 0), tzinfo=paris),
+            )
+            for c in labelled.credits
+        ],
+        batch_size=500,
+    )
     return {c.id: tx for c, tx in zip(labelled.credits, txs, strict=True)}

@@ -41,15 +41,30 @@ def admin_client(client):
 def issued(c, ttc, number, issue=dt.date(2025, 3, 3)):
     ttc = Decimal(ttc)
     ht = (ttc / Decimal("1.2")).quantize(Decimal("0.01"))
-    return Invoice.objects.create(number=number, series="F", client=c, status=Status.ISSUED, issue_date=issue,
-                                  due_date=issue + dt.timedelta(days=30), total_ht=ht, total_vat=ttc - ht,
-                                  total_ttc=ttc)
+    return Invoice.objects.create(
+        number=number,
+        series="F",
+        client=c,
+        status=Status.ISSUED,
+        issue_date=issue,
+        due_date=issue + dt.timedelta(days=30),
+        total_ht=ht,
+        total_vat=ttc - ht,
+        total_ttc=ttc,
+    )
 
 
 def credit(amount, label, reference="", iban="", n=1):
     return BankTransaction.objects.create(
-        qonto_id=f"q{n}", transaction_id=f"syaga-transaction-{n}", amount=Decimal(amount), side="credit",
-        status="completed", label=label, clean_counterparty_name=label, reference=reference, counterparty_iban=iban,
+        qonto_id=f"q{n}",
+        transaction_id=f"syaga-transaction-{n}",
+        amount=Decimal(amount),
+        side="credit",
+        status="completed",
+        label=label,
+        clean_counterparty_name=label,
+        reference=reference,
+        counterparty_iban=iban,
         settled_at=dt.datetime(2025, 4, 10, 9, tzinfo=PARIS),
     )
 
@@ -66,17 +81,32 @@ def data():
     payments_match()
     BalanceSnapshot.objects.create(account=account, date=dt.date(2025, 4, 10), balance=Decimal("1000.00"))
     WebhookEvent.objects.create(event_id="evt-1", event_type="v2/transactions", transaction_qonto_id="q1")
-    PayerIdentity.objects.create(client=c, name="HOTEL BELLEVUE", normalized_name="HOTEL BELLEVUE", iban="FR76111")
-    OverdueAlert.objects.create(invoice=inv, level=15, days_late=16, balance_due=Decimal("840.00"),
-                                raised_on=dt.date(2025, 5, 18))
-    return {"banktransaction": tx, "paymentallocation": PaymentAllocation.objects.get(),
-            "payeridentity": PayerIdentity.objects.get(), "bankaccount": account,
-            "balancesnapshot": BalanceSnapshot.objects.get(), "webhookevent": WebhookEvent.objects.get(),
-            "overduealert": OverdueAlert.objects.get()}
+    PayerIdentity.objects.create(
+        client=c, name="HOTEL BELLEVUE", normalized_name="HOTEL BELLEVUE", iban="FR76111"
+    )
+    OverdueAlert.objects.create(
+        invoice=inv, level=15, days_late=16, balance_due=Decimal("840.00"), raised_on=dt.date(2025, 5, 18)
+    )
+    return {
+        "banktransaction": tx,
+        "paymentallocation": PaymentAllocation.objects.get(),
+        "payeridentity": PayerIdentity.objects.get(),
+        "bankaccount": account,
+        "balancesnapshot": BalanceSnapshot.objects.get(),
+        "webhookevent": WebhookEvent.objects.get(),
+        "overduealert": OverdueAlert.objects.get(),
+    }
 
 
-MODELS = ["banktransaction", "paymentallocation", "payeridentity", "bankaccount", "balancesnapshot",
-          "webhookevent", "overduealert"]
+MODELS = [
+    "banktransaction",
+    "paymentallocation",
+    "payeridentity",
+    "bankaccount",
+    "balancesnapshot",
+    "webhookevent",
+    "overduealert",
+]
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -84,14 +114,20 @@ def test_changelist_search_and_change_pages_answer(admin_client, data, model):
     url = reverse(f"admin:banking_{model}_changelist")
     assert admin_client.get(url).status_code == 200
     assert admin_client.get(url, {"q": "F20250101"}).status_code == 200
-    assert admin_client.get(reverse(f"admin:banking_{model}_change", args=[data[model].pk])).status_code == 200
+    assert (
+        admin_client.get(reverse(f"admin:banking_{model}_change", args=[data[model].pk])).status_code == 200
+    )
     add = admin_client.get(reverse(f"admin:banking_{model}_add"))
     assert add.status_code in (200, 403)
 
 
 def test_transaction_list_filters_and_date_hierarchy_answer(admin_client, data):
     url = reverse("admin:banking_banktransaction_changelist")
-    for params in ({"match_status__exact": "matched"}, {"side__exact": "credit"}, {"settled_at__year": "2025"}):
+    for params in (
+        {"match_status__exact": "matched"},
+        {"side__exact": "credit"},
+        {"settled_at__year": "2025"},
+    ):
         assert admin_client.get(url, params).status_code == 200
     page = admin_client.get(url, {"q": "F20250101"}).content.decode()
     assert "HOTEL BELLEVUE" in page
@@ -108,12 +144,16 @@ def test_a_suggestion_is_confirmed_in_one_click_and_the_payer_learned(admin_clie
     tx.refresh_from_db()
     assert tx.match_status == MatchStatus.SUGGESTED
     page = admin_client.get(reverse("admin:banking_banktransaction_suggestions")).content.decode()
-    assert "F20250201" in page and "Confirmer" in page
-    index = next(i for i, cand in enumerate(tx.match_candidates)
-                 if cand["allocations"][0]["invoice"] == "F20250201")
+    assert "F20250201" in page
+    assert "Confirmer" in page
+    index = next(
+        i for i, cand in enumerate(tx.match_candidates) if cand["allocations"][0]["invoice"] == "F20250201"
+    )
     # when
-    response = admin_client.post(reverse("admin:banking_banktransaction_confirm", args=[tx.pk]),
-                                 {"candidate": index, "next": reverse("admin:banking_banktransaction_suggestions")})
+    response = admin_client.post(
+        reverse("admin:banking_banktransaction_confirm", args=[tx.pk]),
+        {"candidate": index, "next": reverse("admin:banking_banktransaction_suggestions")},
+    )
     # then
     assert response.status_code == 302
     inv.refresh_from_db()
@@ -148,13 +188,16 @@ def test_actions_mark_unmatched_and_run_matcher(admin_client):
     payment.refresh_from_db()
     inv.refresh_from_db()
     assert refund.match_status == MatchStatus.UNMATCHED
-    assert payment.match_status == MatchStatus.MATCHED and inv.status == Status.PAID
+    assert payment.match_status == MatchStatus.MATCHED
+    assert inv.status == Status.PAID
 
 
 def test_overdue_alerts_are_acknowledged_by_action(admin_client, data):
     alert = data["overduealert"]
-    admin_client.post(reverse("admin:banking_overduealert_changelist"),
-                      {"action": "acknowledge", "_selected_action": [alert.pk]})
+    admin_client.post(
+        reverse("admin:banking_overduealert_changelist"),
+        {"action": "acknowledge", "_selected_action": [alert.pk]},
+    )
     alert.refresh_from_db()
     assert alert.acknowledged
     page = admin_client.get(reverse("admin:banking_overduealert_changelist"), {"level__exact": 15})

@@ -28,6 +28,7 @@ from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
+
 @pytest.fixture(autouse=True)
 def _fast_password_hasher(settings):
     # the shared UserFactory hashes a password: PBKDF2 costs a second per user
@@ -51,17 +52,31 @@ def issued(c, ttc, issue=dt.date(2025, 3, 3), number=None):
     ttc = Decimal(ttc)
     ht = (ttc / Decimal("1.2")).quantize(Decimal("0.01"))
     return Invoice.objects.create(
-        number=number or f"F{issue.year}{_seq[issue.year] + 100:04d}", series="F", client=c, status=Status.ISSUED,
-        issue_date=issue, due_date=issue + dt.timedelta(days=30), total_ht=ht, total_vat=ttc - ht, total_ttc=ttc,
+        number=number or f"F{issue.year}{_seq[issue.year] + 100:04d}",
+        series="F",
+        client=c,
+        status=Status.ISSUED,
+        issue_date=issue,
+        due_date=issue + dt.timedelta(days=30),
+        total_ht=ht,
+        total_vat=ttc - ht,
+        total_ttc=ttc,
     )
 
 
 def credit(amount, *, label="", reference="", iban="", day=dt.date(2025, 4, 10)):
     n = BankTransaction.objects.count() + 1
     return BankTransaction.objects.create(
-        qonto_id=f"q{n}", transaction_id=f"syaga-transaction-{n}", amount=Decimal(amount), side="credit",
-        status="completed", label=label, clean_counterparty_name=label, reference=reference,
-        counterparty_iban=iban, settled_at=dt.datetime.combine(day, dt.time(9), tzinfo=PARIS),
+        qonto_id=f"q{n}",
+        transaction_id=f"syaga-transaction-{n}",
+        amount=Decimal(amount),
+        side="credit",
+        status="completed",
+        label=label,
+        clean_counterparty_name=label,
+        reference=reference,
+        counterparty_iban=iban,
+        settled_at=dt.datetime.combine(day, dt.time(9), tzinfo=PARIS),
     )
 
 
@@ -84,11 +99,23 @@ def test_rf_reference_is_iso_11649_of_the_invoice_number():
     assert iso11649.is_valid(rf)
 
 
-@pytest.mark.parametrize("text", [
-    "F20250012", "F 2025 0012", "F2025-0012", "FACT 20250012", "facture n° F20250012", "f20250012",
-    "VIR SEPA /REF F20250012/ACME", "Règlement facture F2025-0012 merci", "F2025.0012", "F2025_0012",
-    "FACTURE F2025 12", "Fact.N°F20250012",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "F20250012",
+        "F 2025 0012",
+        "F2025-0012",
+        "FACT 20250012",
+        "facture n° F20250012",
+        "f20250012",
+        "VIR SEPA /REF F20250012/ACME",
+        "Règlement facture F2025-0012 merci",
+        "F2025.0012",
+        "F2025_0012",
+        "FACTURE F2025 12",
+        "Fact.N°F20250012",
+    ],
+)
 def test_invoice_number_is_read_in_every_spelling(text):
     # when
     found = find_invoice_numbers(text, {"F20250012", "F20250001"})
@@ -107,8 +134,12 @@ def test_reference_names_the_invoice_exact_amount_is_applied_and_the_invoice_pai
     # given
     c = client("PHARMABEST SARL")
     inv = issued(c, "1200.00")
-    tx = credit("1200.00", label="PHARMABEST", reference=f"facture n° {inv.number[:5]}-{inv.number[5:]}",
-                day=dt.date(2025, 4, 12))
+    tx = credit(
+        "1200.00",
+        label="PHARMABEST",
+        reference=f"facture n° {inv.number[:5]}-{inv.number[5:]}",
+        day=dt.date(2025, 4, 12),
+    )
     # when
     result = run()[tx.transaction_id]
     # then
@@ -116,21 +147,27 @@ def test_reference_names_the_invoice_exact_amount_is_applied_and_the_invoice_pai
     assert paid(result) == [(inv.number, "1200.00")]
     assert f"reference names {inv.number}" in result.reasons
     inv.refresh_from_db()
-    assert inv.status == Status.PAID and inv.amount_paid == Decimal("1200.00")
+    assert inv.status == Status.PAID
+    assert inv.amount_paid == Decimal("1200.00")
     assert inv.paid_date == dt.date(2025, 4, 12)
     alloc = PaymentAllocation.objects.get(transaction=tx)
-    assert alloc.method == "auto" and alloc.reasons
+    assert alloc.method == "auto"
+    assert alloc.reasons
     tx.refresh_from_db()
-    assert tx.match_status == MatchStatus.MATCHED and tx.match_score >= 90
+    assert tx.match_status == MatchStatus.MATCHED
+    assert tx.match_score >= 90
 
 
 def test_rf_reference_pays_the_invoice():
     c = client("AZUR SERVICES")
     inv = issued(c, "480.00")
     rf = invoice_rf_reference(inv.number)
-    tx = credit("480.00", label="AZUR SERVICES SAS", reference=" ".join(rf[i:i + 4] for i in range(0, len(rf), 4)))
+    tx = credit(
+        "480.00", label="AZUR SERVICES SAS", reference=" ".join(rf[i : i + 4] for i in range(0, len(rf), 4))
+    )
     result = run()[tx.transaction_id]
-    assert result.status == "matched" and paid(result) == [(inv.number, "480.00")]
+    assert result.status == "matched"
+    assert paid(result) == [(inv.number, "480.00")]
 
 
 def test_accountant_paying_for_the_client_with_the_invoice_named_is_applied():
@@ -138,7 +175,8 @@ def test_accountant_paying_for_the_client_with_the_invoice_named_is_applied():
     inv = issued(c, "356.40")
     tx = credit("356.40", label="CABINET FIDUCIAIRE DUVAL", reference=f"{inv.number} MARIUS")
     result = run()[tx.transaction_id]
-    assert result.status == "matched" and paid(result) == [(inv.number, "356.40")]
+    assert result.status == "matched"
+    assert paid(result) == [(inv.number, "356.40")]
 
 
 def test_one_transfer_naming_several_invoices_pays_them_all():
@@ -159,7 +197,8 @@ def test_client_name_as_the_bank_writes_it_without_reference_pays_the_matching_i
     inv = issued(c, "1534.27", dt.date(2025, 2, 6))
     tx = credit("1534.27", label="STE NOUVELLE DES TRANSPORTS MEDITERRANEENS SARL", reference="VIREMENT")
     result = run()[tx.transaction_id]
-    assert result.status == "matched" and paid(result) == [(inv.number, "1534.27")]
+    assert result.status == "matched"
+    assert paid(result) == [(inv.number, "1534.27")]
 
 
 def test_best_and_pharmabest_are_told_apart():
@@ -187,7 +226,8 @@ def test_a_letter_missing_in_a_distinct_name_is_still_recognised():
     inv = issued(c, "2210.00")
     tx = credit("2210.00", label="VENTUX LOGISTIQUE")
     result = run()[tx.transaction_id]
-    assert result.status == "matched" and paid(result) == [(inv.number, "2210.00")]
+    assert result.status == "matched"
+    assert paid(result) == [(inv.number, "2210.00")]
 
 
 def test_alias_recorded_on_the_client_identifies_the_payer():
@@ -205,8 +245,13 @@ def test_confirming_a_suggestion_teaches_the_payer_iban_and_name():
     tx = credit("840.00", label="FINANCIERE DU MIDI", iban=iban)
     assert run()[tx.transaction_id].status == "unmatched"
     tx.match_status = MatchStatus.SUGGESTED
-    tx.match_candidates = [{"allocations": [{"invoice_id": first.pk, "invoice": first.number, "amount": "840.00"}],
-                            "score": 40, "reasons": ["by hand"]}]
+    tx.match_candidates = [
+        {
+            "allocations": [{"invoice_id": first.pk, "invoice": first.number, "amount": "840.00"}],
+            "score": 40,
+            "reasons": ["by hand"],
+        }
+    ]
     tx.save()
     # when: a person confirms it
     user = UserFactory()
@@ -218,7 +263,8 @@ def test_confirming_a_suggestion_teaches_the_payer_iban_and_name():
     assert PaymentAllocation.objects.get(transaction=tx).created_by == user
     later = credit("910.00", label="FINANCIERE DU MIDI SA", iban=iban, day=dt.date(2025, 5, 2))
     result = run()[later.transaction_id]
-    assert result.status == "matched" and paid(result) == [(second.number, "910.00")]
+    assert result.status == "matched"
+    assert paid(result) == [(second.number, "910.00")]
     assert any("IBAN confirmed" in r for r in result.reasons)
 
 
@@ -252,12 +298,14 @@ def test_instalments_leave_the_rest_open_then_pay_it():
     first = credit("1000.00", label="AXE IMMOBILIER", reference=f"ECHEANCE 1/3 {inv.number}")
     run()
     inv.refresh_from_db()
-    assert inv.status == Status.PARTIALLY_PAID and inv.amount_paid == Decimal("1000.00")
+    assert inv.status == Status.PARTIALLY_PAID
+    assert inv.amount_paid == Decimal("1000.00")
     assert PaymentAllocation.objects.get(transaction=first).amount == Decimal("1000.00")
     rest = credit("2000.00", label="AXE IMMOBILIER", reference=inv.number, day=dt.date(2025, 5, 10))
     assert run()[rest.transaction_id].status == "matched"
     inv.refresh_from_db()
-    assert inv.status == Status.PAID and inv.amount_paid == Decimal("3000.00")
+    assert inv.status == Status.PAID
+    assert inv.amount_paid == Decimal("3000.00")
 
 
 def test_bank_fee_shortfall_is_written_off_by_default(settings):
@@ -267,7 +315,8 @@ def test_bank_fee_shortfall_is_written_off_by_default(settings):
     result = run()[tx.transaction_id]
     assert result.status == "matched"
     alloc = PaymentAllocation.objects.get(transaction=tx)
-    assert alloc.amount == Decimal("1498.50") and alloc.write_off == Decimal("1.50")
+    assert alloc.amount == Decimal("1498.50")
+    assert alloc.write_off == Decimal("1.50")
     inv.refresh_from_db()
     assert inv.status == Status.PAID
 
@@ -279,7 +328,8 @@ def test_bank_fee_shortfall_can_be_left_open_by_setting(settings):
     credit("1498.50", label="PHOCEA EXPERTISE", reference=inv.number)
     run()
     inv.refresh_from_db()
-    assert inv.status == Status.PARTIALLY_PAID and inv.balance_due == Decimal("1.50")
+    assert inv.status == Status.PARTIALLY_PAID
+    assert inv.balance_due == Decimal("1.50")
 
 
 def test_a_shortfall_beyond_the_tolerance_is_not_taken_for_fees(settings):
@@ -298,20 +348,24 @@ def test_small_overpayment_pays_the_invoice_and_leaves_the_excess_unapplied():
     inv = issued(c, "720.00")
     tx = credit("720.30", label="LUBERON SERVICES", reference=inv.number)
     result = run()[tx.transaction_id]
-    assert result.status == "matched" and paid(result) == [(inv.number, "720.00")]
+    assert result.status == "matched"
+    assert paid(result) == [(inv.number, "720.00")]
     assert any("overpayment 0.30" in r for r in result.reasons)
 
 
 # -------------------------------------------------------------------------------------- no invoice paid
 
 
-@pytest.mark.parametrize(("label", "reference"), [
-    ("DGFIP", "REMBOURSEMENT CREDIT TVA"),
-    ("QONTO", "INTERETS CREDITEURS"),
-    ("SYAGA CONSULTING", "APPORT CAPITAL"),
-    ("M JEAN MARTIN", "remboursement frais"),
-    ("CARTE X4521 REMB", "REMBOURSEMENT CARTE LDLC"),
-])
+@pytest.mark.parametrize(
+    ("label", "reference"),
+    [
+        ("DGFIP", "REMBOURSEMENT CREDIT TVA"),
+        ("QONTO", "INTERETS CREDITEURS"),
+        ("SYAGA CONSULTING", "APPORT CAPITAL"),
+        ("M JEAN MARTIN", "remboursement frais"),
+        ("CARTE X4521 REMB", "REMBOURSEMENT CARTE LDLC"),
+    ],
+)
 def test_credits_that_pay_no_invoice_stay_unmatched_even_with_an_invoice_amount(label, reference):
     c = client("MARTIN")
     inv = issued(c, "450.00")
@@ -319,7 +373,8 @@ def test_credits_that_pay_no_invoice_stay_unmatched_even_with_an_invoice_amount(
     result = run()[tx.transaction_id]
     assert result.status in ("unmatched", "suggested")
     inv.refresh_from_db()
-    assert inv.status == Status.ISSUED and not PaymentAllocation.objects.exists()
+    assert inv.status == Status.ISSUED
+    assert not PaymentAllocation.objects.exists()
 
 
 def test_a_reference_to_another_clients_invoice_from_a_known_payer_is_only_suggested():
@@ -342,7 +397,8 @@ def test_dry_run_decides_without_writing():
     results = payments_match(dry_run=True)
     assert results[0].status == "matched"
     tx.refresh_from_db()
-    assert tx.match_status == MatchStatus.UNPROCESSED and not PaymentAllocation.objects.exists()
+    assert tx.match_status == MatchStatus.UNPROCESSED
+    assert not PaymentAllocation.objects.exists()
 
 
 def test_command_prints_the_json_contract():
@@ -353,10 +409,15 @@ def test_command_prints_the_json_contract():
     out = StringIO()
     call_command("match_payments", "--json", stdout=out)
     rows = json.loads(out.getvalue())
-    assert rows[0] == {"transaction_id": tx.transaction_id, "status": "matched",
-                       "allocations": [{"invoice": inv.number, "amount": "100.00"}],
-                       "score": rows[0]["score"], "reasons": rows[0]["reasons"]}
-    assert 0 <= rows[0]["score"] <= 100 and rows[1]["status"] == "unmatched"
+    assert rows[0] == {
+        "transaction_id": tx.transaction_id,
+        "status": "matched",
+        "allocations": [{"invoice": inv.number, "amount": "100.00"}],
+        "score": rows[0]["score"],
+        "reasons": rows[0]["reasons"],
+    }
+    assert 0 <= rows[0]["score"] <= 100
+    assert rows[1]["status"] == "unmatched"
     # a second run finds nothing left to do
     out = StringIO()
     call_command("match_payments", "--json", stdout=out)
@@ -368,7 +429,9 @@ def test_payment_allocate_refuses_more_than_the_balance_and_writes_nothing():
     inv = issued(c, "100.00")
     tx = credit("150.00", label="AZUR INFORMATIQUE")
     with pytest.raises(InputError, match=f"exceeds {inv.number}'s balance"):
-        payment_allocate(transaction=tx, allocations=[AllocationSpec(invoice_id=inv.pk, amount=Decimal("150.00"))])
+        payment_allocate(
+            transaction=tx, allocations=[AllocationSpec(invoice_id=inv.pk, amount=Decimal("150.00"))]
+        )
     assert not PaymentAllocation.objects.exists()
     inv.refresh_from_db()
     assert inv.status == Status.ISSUED
@@ -396,7 +459,9 @@ def _labelled_run(seed):
     numbers = dict(Invoice.objects.values_list("number", "pk"))
     results = []
     for day in sorted(by_day):
-        day_results = {r.transaction_id: r for r in payments_match(transactions=[txs[c.id] for c in by_day[day]])}
+        day_results = {
+            r.transaction_id: r for r in payments_match(transactions=[txs[c.id] for c in by_day[day]])
+        }
         results.extend(day_results.values())
         for c in by_day[day]:
             if day_results[c.transaction_id].status != "matched" and c.expected:
@@ -405,7 +470,9 @@ def _labelled_run(seed):
                     amount = Decimal(cents) / 100
                     balance = Invoice.objects.get(pk=numbers[number]).balance_due
                     write_off = balance - amount if c.case in labelled.FEE_CASES else Decimal("0.00")
-                    specs.append(AllocationSpec(invoice_id=numbers[number], amount=amount, write_off=write_off))
+                    specs.append(
+                        AllocationSpec(invoice_id=numbers[number], amount=amount, write_off=write_off)
+                    )
                 suggestion_confirm(transaction=txs[c.id], allocations=specs, user=user)
     return labelled.score(data, results)
 
@@ -416,8 +483,10 @@ def test_labelled_set_precision_and_recall(seed):
     # when
     s = _labelled_run(seed)
     # then
-    print(f"\nseed {seed}: {s['credits']} credits, {s['paying']} pay invoices; automatic {s['auto']}, "
-          f"right {s['auto_right']}: precision {s['precision']:.2%}, recall {s['recall']:.2%}")
+    print(
+        f"\nseed {seed}: {s['credits']} credits, {s['paying']} pay invoices; automatic {s['auto']}, "
+        f"right {s['auto_right']}: precision {s['precision']:.2%}, recall {s['recall']:.2%}"
+    )
     for case, (total, auto, right) in sorted(s["per_case"].items()):
         print(f"  {case:24} {total:4} credits, {auto:4} automatic, {right:4} right")
     assert not s["wrong"], [(c.case, c.label, c.reference, c.expected, r.allocations) for c, r in s["wrong"]]

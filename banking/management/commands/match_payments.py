@@ -9,7 +9,10 @@ from banking.services.allocation import payments_match
 
 
 class Command(BaseCommand):
-    help = "Decide which open invoices every unprocessed credit transaction pays (matched / suggested / unmatched)."
+    help = (
+        "Decide which open invoices every unprocessed credit transaction pays "
+        "(matched / suggested / unmatched)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true", help="print one JSON object per credit considered")
@@ -25,7 +28,9 @@ class Command(BaseCommand):
             paid = ", ".join(f"{a['invoice']} {a['amount']}" for a in r.allocations) or "-"
             self.stdout.write(f"{r.transaction_id}: {r.status} ({r.score}) {paid}")
         prefix = "[dry run] " if options["dry_run"] else ""
-        self.stdout.write(self.style.SUCCESS(
-            f"{prefix}{len(results)} credits: {counts['matched']} matched, {counts['suggested']} suggested, "
-            f"{counts['unmatched']} unmatched"
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{prefix}{len(results)} credits: {counts['matched']} matched, "
+                f"{counts['suggested']} suggested, {counts['unmatched']} unmatched"
+            )
+        )
