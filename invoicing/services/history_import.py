@@ -399,7 +399,7 @@ def _parse(text: str, delimiter: str, header_line: int, header: list[str], repor
                 row = next(reader)
             except StopIteration:
                 break
-            if not any(c.strip() for c in row):
+            if not "".join(row).strip():
                 continue
             if len(row) > rows.width and any(c.strip() for c in row[rows.width:]):
                 hint = ""
@@ -542,13 +542,13 @@ class _BulkInsert:
         self.sql = f"INSERT INTO {table} ({names}) VALUES ({placeholders})"  # noqa: S608
 
     def run(self, rows: list[tuple]) -> None:
-        adapters = list(enumerate(self.adapters))
+        adapters = [(i, adapt) for i, adapt in enumerate(self.adapters) if adapt is not None]
         constants = self.constants
         params = []
         for row in rows:
             values = list(row)
             for i, adapt in adapters:
-                if adapt is not None and values[i] is not None:
+                if values[i] is not None:
                     values[i] = adapt(values[i])
             params.append((*values, *constants))
         with connection.cursor() as cursor:
@@ -566,7 +566,7 @@ LINE_COLUMNS = [
 ]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Built:
     number: str
     client_key: str
@@ -574,47 +574,59 @@ class _Built:
     lines: list[list]  # LINE_COLUMNS order, invoice_id filled in at write time
 
 
+_KIND_INVOICE, _KIND_CREDIT = Kind.INVOICE.value, Kind.CREDIT_NOTE.value
+_STATUS_ISSUED, _STATUS_PAID = Status.ISSUED.value, Status.PAID.value
+_ORIGIN, _UNIT, _ONE = Origin.IMPORTED.value, Unit.FLAT.value, Decimal("1")
+_PAYMENT_TERMS = dt.timedelta(days=DEFAULT_PAYMENT_DAYS)
+
+
 def _build(draft: _Invoice, issued_at: dt.datetime, report: ImportReport) -> _Built:
-    if len(draft.lines) == 1:
-        total_ht, total_vat, total_ttc = draft.lines[0].ht, draft.lines[0].vat, draft.lines[0].ttc
+    rows = draft.lines
+    if len(rows) == 1:
+        total_ht, total_vat, total_ttc = rows[0].ht, rows[0].vat, rows[0].ttc
     else:
-        total_ht = sum((line.ht for line in draft.lines), ZERO)
-        total_vat = sum((line.vat for line in draft.lines), ZERO)
-        total_ttc = sum((line.ttc for line in draft.lines), ZERO)
+        total_ht = sum((line.ht for line in rows), ZERO)
+        total_vat = sum((line.vat for line in rows), ZERO)
+        total_ttc = sum((line.ttc for line in rows), ZERO)
     credit = total_ttc < 0 or (total_ttc == 0 and total_ht < 0)
-    sign = -1 if credit else 1
-    total_ht, total_vat, total_ttc = sign * total_ht, sign * total_vat, sign * total_ttc
-    if min(total_ht, total_vat, total_ttc) < 0:
+    if credit:
+        total_ht, total_vat, total_ttc = -total_ht, -total_vat, -total_ttc
+    if total_ht < 0 or total_vat < 0 or total_ttc < 0:
         raise InputError(
             f"the rows of invoice {draft.number} add up to HT {total_ht}, VAT {total_vat}, TTC {total_ttc}",
             where=f"line {draft.line_no}",
         )
     per_rate: dict[Decimal, list[Decimal]] = {}
     lines = []
-    one = Decimal("1")
-    for position, row in enumerate(draft.lines, start=1):
-        ht, vat = sign * row.ht, sign * row.vat
+    for position, row in enumerate(rows, start=1):
+        ht, vat = (-row.ht, -row.vat) if credit else (row.ht, row.vat)
         rate = _vat_rate(abs(ht), abs(vat), row.line_no)
-        base = per_rate.setdefault(rate, [ZERO, ZERO])
-        base[0] += ht
-        base[1] += vat
+        base = per_rate.get(rate)
+        if base is None:
+            per_rate[rate] = [ht, vat]
+        else:
+            base[0] += ht
+            base[1] += vat
         description = (row.label or draft.label or f"Facture {draft.number}")[:500]
-        lines.append([None, position, description, one, Unit.FLAT.value, ht, rate, ht])
+        lines.append([None, position, description, _ONE, _UNIT, ht, rate, ht])
     parsed = parse_number(draft.number)
     paid = draft.paid_date is not None
     values = [
-        (Kind.CREDIT_NOTE if credit else Kind.INVOICE).value, draft.number, parsed[0] if parsed else "", None,
-        (Status.PAID if paid else Status.ISSUED).value, Origin.IMPORTED.value, draft.label[:300],
-        draft.issue_date, draft.due_date or draft.issue_date + dt.timedelta(days=DEFAULT_PAYMENT_DAYS),
+        _KIND_CREDIT if credit else _KIND_INVOICE, draft.number, parsed[0] if parsed else "", None,
+        _STATUS_PAID if paid else _STATUS_ISSUED, _ORIGIN, draft.label[:300],
+        draft.issue_date, draft.due_date or draft.issue_date + _PAYMENT_TERMS,
         total_ht, total_vat, total_ttc,
         [{"rate": str(rate), "base_ht": str(b), "vat": str(v)} for rate, (b, v) in sorted(per_rate.items())],
         total_ttc if paid else ZERO, draft.paid_date, None, issued_at,  # buyer_snapshot: set at write time
     ]
-    report.credit_notes_created += credit
-    report.invoices_created += not credit
+    if credit:
+        report.credit_notes_created += 1
+        report.total_ttc -= total_ttc
+    else:
+        report.invoices_created += 1
+        report.total_ttc += total_ttc
     report.lines_created += len(lines)
     report.paid += paid
-    report.total_ttc += -total_ttc if credit else total_ttc
     return _Built(number=draft.number, client_key=draft.client_key, values=values, lines=lines)
 
 
