@@ -8,6 +8,7 @@ bounded by a small constant; the changelist with 100,000 invoices < 300 ms and â
 
 import datetime as dt
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -136,10 +137,13 @@ def main():
     call_command("migrate", verbosity=0)
     seller()
     user = get_user_model().objects.create_superuser("bench", "bench@example.fr", "bench-password-123")
-    print(f"SQLite file: {TMP}/bench.sqlite3")
     bench_approval(user)
     bench_queue(user)
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        connection.close()
+        shutil.rmtree(TMP, ignore_errors=True)
