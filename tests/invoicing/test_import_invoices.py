@@ -449,3 +449,41 @@ def test_the_import_does_not_query_per_row(tmp_path, django_assert_max_num_queri
         report = invoices_import_csv(path=path)
     assert report.invoices_created == 300
     assert Invoice.objects.count() == 300
+
+
+def test_a_stream_can_be_imported_as_bytes_or_text():
+    # given
+    text = "Numéro;Date;Client;Montant HT\nF20250060;01/01/2025;Acme;10,00\n"
+    # when
+    invoices_import_csv(stream=io.BytesIO(text.encode("cp1252")))
+    report = invoices_import_csv(stream=io.StringIO(text.replace("F20250060", "F20250061")))
+    # then
+    assert report.encoding == "text"
+    assert set(Invoice.objects.values_list("number", flat=True)) == {"F20250060", "F20250061"}
+
+
+def test_excel_unicode_text_export_utf16_tab_separated(tmp_path):
+    # given: what Excel writes as "Texte Unicode"
+    text = "\ufeffNuméro\tDate\tClient\tMontant TTC\nF20250062\t01/01/2025\tCafé Léon\t120,00\n"
+    path = write(tmp_path, text, encoding="utf-16-le")
+    # when
+    report = invoices_import_csv(path=path)
+    # then
+    assert report.encoding == "utf-16"
+    assert Invoice.objects.get().client.name == "Café Léon"
+
+
+def test_a_large_file_imported_twice_is_skipped_entirely_the_second_time(tmp_path):
+    # given: more numbers than the IN-query path handles, so the second run reads the stored numbers at once
+    rows = [f"F{2010 + i % 15}{i:05d};01/01/{2010 + i % 15};Client {i % 50};{i % 900 + 1},00"
+            for i in range(6000)]
+    path = write(tmp_path, "Numéro;Date;Client;Montant HT\n" + "\n".join(rows) + "\n")
+    first = invoices_import_csv(path=path)
+    # when
+    second = invoices_import_csv(path=path)
+    # then
+    assert first.invoices_created == 6000
+    assert first.clients_created == 50
+    assert second.invoices_created == 0
+    assert second.rows_skipped == 6000
+    assert Invoice.objects.count() == 6000
