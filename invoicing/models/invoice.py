@@ -175,18 +175,19 @@ class Invoice(models.Model):
     def save(self, *args, **kwargs):
         # Integrity guard, not a business rule: whatever the caller, an issued invoice keeps its content.
         if self.pk is not None:
-            stored = (
-                type(self).objects.filter(pk=self.pk).values(*[f.attname for f in self._meta.concrete_fields])
-                .first()
-            )
-            if stored and stored["status"] in FROZEN_STATUSES:
+            manager = type(self).objects
+            stored_status = manager.filter(pk=self.pk).values_list("status", flat=True).first()
+            if stored_status in FROZEN_STATUSES:
                 if self.status not in FROZEN_STATUSES:
                     raise InvoiceImmutableError(f"{self} is issued and cannot go back to {self.status}")
-                changed = [
-                    f.name for f in self._meta.concrete_fields
+                update_fields = kwargs.get("update_fields")
+                guarded = [
+                    f for f in self._meta.concrete_fields
                     if f.attname not in MUTABLE_AFTER_ISSUE and f.name not in MUTABLE_AFTER_ISSUE
-                    and stored[f.attname] != getattr(self, f.attname)
+                    and (update_fields is None or f.name in update_fields or f.attname in update_fields)
                 ]
+                stored = manager.filter(pk=self.pk).values(*[f.attname for f in guarded]).first() if guarded else {}
+                changed = [f.name for f in guarded if stored[f.attname] != getattr(self, f.attname)]
                 if changed:
                     raise InvoiceImmutableError(
                         f"{self} is issued: {', '.join(changed)} cannot change; issue a credit note"
