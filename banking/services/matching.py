@@ -37,6 +37,8 @@ from stdnum.iso7064 import mod_97_10
 from syaga.core.text import fold, normalize_company_name
 
 MATCHED = "matched"
+TRUNCATION_MIN_LENGTH = 30  # a label this long may have been cut by the bank
+NEAR_PERCENT = 5  # open invoices within 5 % of a transfer compete for it when none is exact
 SUGGESTED = "suggested"
 UNMATCHED = "unmatched"
 
@@ -355,6 +357,10 @@ class Matcher:
                 names = ", ".join(sorted(self.clients[i].name for i in ids))
                 return _Payer(set(ids), "name", len(ids) == 1, f"payer name {name!r} is {names}")
         for raw in (credit.counterparty, credit.label):
+            truncated = self._truncated(raw)
+            if truncated:
+                return truncated
+        for raw in (credit.counterparty, credit.label):
             name = clean_payer_name(raw)
             if len(squash(name)) < 4:
                 continue
@@ -374,6 +380,40 @@ class Matcher:
             if best >= self.config.fuzzy_suggest:
                 return _Payer(set(best_ids), "weak", False, reason, best)
         return _Payer(set(), "", False)
+
+    def _truncated(self, raw: str) -> _Payer | None:
+        """Banks cut long names (at 32 or 35 characters): a long label starting one client's name."""
+        if len(fold(raw)) < TRUNCATION_MIN_LENGTH:
+            return None
+        name = clean_payer_name(raw)
+        words = name.split()
+        if len(words) < 2:
+            return None
+        # an unfinished last word may be cut as well: compare on the complete words
+        head = " ".join(words[:-1])
+        pool = self.token_index.get(f"w:{words[0]}", set())
+        ids = {cid for n in pool if n.startswith(head) and n != head for cid in self.name_clients[n]}
+        ids = {
+            cid
+            for cid in ids
+            if any(
+                n.startswith(name) or n.startswith(head + " " + words[-1][:3]) for n in self._names_of(cid)
+            )
+        }
+        if len(ids) != 1:
+            return None
+        client = self.clients[next(iter(ids))]
+        return _Payer(
+            ids,
+            "fuzzy",
+            False,
+            f"payer name {name!r} is the start of {client.name} (cut by the bank)",
+            self.config.fuzzy_accept,
+        )
+
+    def _names_of(self, client_id: int) -> list[str]:
+        c = self.clients[client_id]
+        return [n for raw in [c.name, *c.other_names] for n in (_normalized(raw), clean_payer_name(raw))]
 
     def _fuzzy(self, name: str) -> list[tuple[str, float]]:
         """Client names scored against ``name``, best first; only names sharing a block key are scored."""
@@ -457,24 +497,34 @@ class Matcher:
                 closed.append(number)
         for rf in rf_named:
             inv = self.by_rf[rf]
-            if inv.balance_cents > 0 and all(inv is not r[0] for r in refs):
-                refs.append((inv, True, f"RF reference {rf} is {inv.number}"))
-            elif inv.balance_cents <= 0:
+            if inv.balance_cents <= 0:
                 closed.append(inv.number)
+                continue
+            # "RF55F20250012" also shows the bare digits 20250012: the RF makes that naming strong
+            refs = [r for r in refs if r[0] is not inv]
+            refs.append((inv, True, f"RF reference {rf} is {inv.number}"))
+        if any(strong for _inv, strong, _r in refs):
+            refs = [r for r in refs if r[1]]  # bare digits next to a real number are something else
         payer = self._payer(credit)
         non_invoice = _non_invoice_words(text)
 
         if refs:
             decision = self._decide_with_reference(credit, refs, payer)
-            if decision.status == MATCHED or any(strong for _inv, strong, _r in refs):
+            if any(strong for _inv, strong, _r in refs):
                 return decision
-            # Only bare digits that look like a number (a date, an order number): read the credit
-            # without them.
+            # Only bare digits that happen to be one of our numbers: as often a date, a purchase order
+            # or the client's own file number. They never decide alone: the payer and the amount do.
             if payer.client_ids and not non_invoice:
                 fallback = self._decide_by_payer(credit, payer)
                 if fallback.status == MATCHED:
-                    fallback.reasons.append("bare digits in the reference ignored")
+                    fallback.reasons.append("bare digits in the reference not taken for an invoice number")
                     return fallback
+            if decision.status == MATCHED:
+                decision.candidates = [
+                    Candidate(decision.allocations, min(decision.score, 79), decision.reasons)
+                ]
+                decision.status, decision.allocations = SUGGESTED, []
+                decision.score = min(decision.score, 79)
             return decision
         if closed and not refs:
             reasons = [f"reference names {', '.join(closed)}, already paid"]
@@ -685,6 +735,29 @@ class Matcher:
             )
         # bank fees: one invoice a little above the amount
         fee = [i for i in open_invoices if 0 < i.balance_cents - amount <= cfg.fee_tolerance(i.balance_cents)]
+        over = [i for i in open_invoices if 0 < amount - i.balance_cents <= cfg.overpayment_tolerance_cents]
+        # Near, not equal: only when no other open invoice of the client is close to the amount as well
+        # (900.00 and 931.30 open, 903.36 paid: a discount or an overpayment, a person decides).
+        near = [i for i in open_invoices if abs(i.balance_cents - amount) * 100 <= amount * NEAR_PERCENT]
+        if (fee or over) and len({i.balance_cents for i in near}) > 1:
+            cands = [
+                Candidate(
+                    self._spread_with_fee([i], amount, i.balance_cents - amount)
+                    if i.balance_cents > amount
+                    else [Allocation(i.id, i.number, i.balance_cents)],
+                    min(pts + 20, 79),
+                    [*reasons, f"{i.number} balance {fmt(i.balance_cents)} is close"],
+                )
+                for i in sorted(near, key=lambda i: abs(i.balance_cents - amount))[:3]
+            ]
+            return Decision(
+                credit,
+                SUGGESTED,
+                [],
+                min(pts + 20, 79),
+                [*reasons, "several open invoices are close to the amount"],
+                cands,
+            )
         if fee:
             inv = fee[0]
             gap = inv.balance_cents - amount
@@ -703,7 +776,6 @@ class Matcher:
                     [Candidate(allocs, min(pts + 25, 79), reasons + extra)],
                 )
             return decide(allocs, pts + 40, extra)
-        over = [i for i in open_invoices if 0 < amount - i.balance_cents <= cfg.overpayment_tolerance_cents]
         if over:
             inv = over[0]
             allocs = [Allocation(inv.id, inv.number, inv.balance_cents)]
@@ -726,7 +798,9 @@ class Matcher:
             fraction = next(
                 (k for k in (2, 3, 4, 5, 6, 10, 12) if abs(inv.total_cents - amount * k) <= k), None
             )
-            if len(open_invoices) == 1 and fraction:
+            # Only an invoice already being paid in instalments: a first partial payment without a
+            # reference may as well be a deposit on an order not invoiced yet.
+            if len(open_invoices) == 1 and fraction and inv.balance_cents < inv.total_cents:
                 extra.append(f"amount is 1/{fraction} of the invoice: an instalment")
                 return decide(allocs, pts + 35, extra)
             return Decision(

@@ -177,6 +177,7 @@ CASE_WEIGHTS = {
     "non_invoice": 12,
     "double_payment": 1,
     # hard, should be suggested at best
+    "client_advance": 2,
     "hard_twin_typo": 1,
     "hard_wrong_client_ref": 1,
     "hard_discount": 1,
@@ -508,6 +509,13 @@ def _make_credit(rng, case, day, clients, by_id, learned, client_open, by_number
             return None
         cents = oldest.total_cents // 2
         return payer_name, payer_name, "ACOMPTE 50%", iban, cents, [(oldest.number, cents)]
+    if case == "client_advance":
+        # a known client sends money that pays no invoice: a deposit on an order not invoiced yet
+        # (never exactly an open balance of the client: such a credit cannot be told from a payment, by
+        # a person either, so it could not be labelled)
+        balances = {i.balance_cents for i in opens}
+        amount = rng.choice([a for a in (30000, 50000, 100000, 150000, 200000, 250000) if a not in balances])
+        return payer_name, payer_name, rng.choice(["ACOMPTE COMMANDE", "AVANCE", noise]), iban, amount, []
     if case == "hard_twin_typo":
         twins = {"ALPHA CONSEIL": "ALPHA CONSIL", "ALPHA CONSEILS": "ALPHA CONSEILL"}
         if client.name not in twins or not opens:

@@ -494,3 +494,43 @@ def test_labelled_set_precision_and_recall(seed):
     assert s["recall"] >= 0.95
     assert {"non_invoice", "double_payment"} <= set(s["per_case"])
     assert s["per_case"]["non_invoice"][1] == 0
+
+
+def test_a_name_cut_by_the_bank_is_recognised():
+    c = client("Société Nouvelle des Transports Méditerranéens")
+    inv = issued(c, "777.70")
+    tx = credit("777.70", label="SOCIETE NOUVELLE DES TRANSPORTS")
+    result = run()[tx.transaction_id]
+    assert result.status == "matched"
+    assert paid(result) == [(inv.number, "777.70")]
+
+
+def test_bare_digits_that_look_like_a_number_do_not_pick_the_invoice():
+    # given: three monthly invoices of 600.00; the client writes its purchase order, like the third
+    c = client("VIEUX PORT RESTAURATION")
+    oldest = issued(c, "600.00", dt.date(2025, 1, 6), number="F20250007")
+    issued(c, "600.00", dt.date(2025, 2, 6), number="F20250031")
+    issued(c, "600.00", dt.date(2025, 3, 6), number="F20250078")
+    tx = credit("600.00", label="VIEUX PORT RESTAURATION", reference="BC 2025-0078")
+    # when
+    result = run()[tx.transaction_id]
+    # then: the oldest is paid, as without a reference
+    assert paid(result) == [(oldest.number, "600.00")]
+
+
+def test_two_open_invoices_close_to_the_amount_make_a_suggestion():
+    c = client("MISTRAL SERVICES")
+    issued(c, "900.00", dt.date(2025, 1, 6))
+    issued(c, "931.30", dt.date(2025, 2, 6))
+    tx = credit("903.36", label="MISTRAL SERVICES")
+    result = run()[tx.transaction_id]
+    assert result.status == "suggested"
+    assert len(result.candidates) == 2
+
+
+def test_a_first_partial_payment_without_reference_is_only_suggested():
+    # a deposit on an order not invoiced yet looks the same
+    c = client("CALANQUE AUDIT")
+    issued(c, "1500.00")
+    tx = credit("750.00", label="CALANQUE AUDIT", reference="ACOMPTE")
+    assert run()[tx.transaction_id].status == "suggested"
