@@ -477,7 +477,6 @@ def _labelled_run(seed):
     return labelled.score(data, results)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 20261121])
 def test_labelled_set_precision_and_recall(seed):
     # when
