@@ -533,3 +533,14 @@ def test_a_first_partial_payment_without_reference_is_only_suggested():
     issued(c, "1500.00")
     tx = credit("750.00", label="CALANQUE AUDIT", reference="ACOMPTE")
     assert run()[tx.transaction_id].status == "suggested"
+
+
+def test_command_dry_run_reports_counts_and_writes_nothing():
+    c = client("AZUR INFORMATIQUE")
+    inv = issued(c, "100.00")
+    tx = credit("100.00", label="AZUR INFORMATIQUE", reference=inv.number)
+    out = StringIO()
+    call_command("match_payments", "--dry-run", stdout=out)
+    assert "[dry run] 1 credits: 1 matched, 0 suggested, 0 unmatched" in out.getvalue()
+    tx.refresh_from_db()
+    assert tx.match_status == MatchStatus.UNPROCESSED
