@@ -33,6 +33,8 @@ run: install
 
 ## make test: the whole suite on SQLite, then on PostgreSQL when one answers (REQUIRE_POSTGRES=1: must).
 test: install-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) scripts/run_tests.py
 
 lint: install-test

@@ -14,8 +14,9 @@ class BankAccount(models.Model):
     bic = models.CharField("BIC", max_length=11, blank=True)
     currency = models.CharField(max_length=3, default="EUR")
     balance = models.DecimalField("solde", max_digits=14, decimal_places=2, default=Decimal("0.00"))
-    authorized_balance = models.DecimalField("solde autorisé", max_digits=14, decimal_places=2,
-                                             default=Decimal("0.00"))
+    authorized_balance = models.DecimalField(
+        "solde autorisé", max_digits=14, decimal_places=2, default=Decimal("0.00")
+    )
     status = models.CharField(max_length=20, default="active")
     main = models.BooleanField("compte principal", default=False)
     # Progress marker of the incremental sync: the newest ``updated_at`` stored for this account.
@@ -62,8 +63,9 @@ class BankTransaction(models.Model):
 
     qonto_id = models.CharField("id Qonto", max_length=64, unique=True)
     transaction_id = models.CharField("référence Qonto", max_length=200, blank=True, db_index=True)
-    account = models.ForeignKey(BankAccount, on_delete=models.PROTECT, null=True, blank=True,
-                                related_name="transactions")
+    account = models.ForeignKey(
+        BankAccount, on_delete=models.PROTECT, null=True, blank=True, related_name="transactions"
+    )
     amount = models.DecimalField("montant", max_digits=14, decimal_places=2)
     currency = models.CharField(max_length=3, default="EUR")
     side = models.CharField("sens", max_length=6, choices=Side.choices)
@@ -79,11 +81,17 @@ class BankTransaction(models.Model):
     settled_at = models.DateTimeField("date de valeur", null=True, blank=True, db_index=True)
     qonto_updated_at = models.DateTimeField(null=True, blank=True)
     raw = models.JSONField(default=dict, blank=True)
-    match_status = models.CharField("rapprochement", max_length=12, choices=MatchStatus.choices,
-                                    default=MatchStatus.UNPROCESSED, db_index=True)
+    match_status = models.CharField(
+        "rapprochement",
+        max_length=12,
+        choices=MatchStatus.choices,
+        default=MatchStatus.UNPROCESSED,
+        db_index=True,
+    )
     match_score = models.PositiveSmallIntegerField("score", null=True, blank=True)
     match_reasons = models.JSONField("raisons", default=list, blank=True)
-    # Suggestions waiting for a person: [{"allocations": [{"invoice_id", "invoice", "amount"}], "score", "reasons"}]
+    # Suggestions waiting for a person:
+    # [{"allocations": [{"invoice_id", "invoice", "amount"}], "score", "reasons"}]
     match_candidates = models.JSONField("suggestions", default=list, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -101,8 +109,11 @@ class BankTransaction(models.Model):
         indexes = [models.Index(fields=["side", "match_status"], name="banktx_side_match")]
 
     def __str__(self):
-        return f"{self.settled_at:%d/%m/%Y} {self.side} {self.amount} € {self.label}" if self.settled_at \
+        return (
+            f"{self.settled_at:%d/%m/%Y} {self.side} {self.amount} € {self.label}"
+            if self.settled_at
             else f"{self.side} {self.amount} € {self.label}"
+        )
 
 
 class PaymentAllocation(models.Model):
@@ -113,16 +124,20 @@ class PaymentAllocation(models.Model):
         MANUAL = "manual", "manuel"
         IMPORTED = "imported", "historique"
 
-    transaction = models.ForeignKey(BankTransaction, on_delete=models.PROTECT, null=True, blank=True,
-                                    related_name="allocations")
+    transaction = models.ForeignKey(
+        BankTransaction, on_delete=models.PROTECT, null=True, blank=True, related_name="allocations"
+    )
     invoice = models.ForeignKey("invoicing.Invoice", on_delete=models.PROTECT, related_name="allocations")
     amount = models.DecimalField("montant", max_digits=14, decimal_places=2)
-    write_off = models.DecimalField("écart passé en perte", max_digits=14, decimal_places=2,
-                                    default=Decimal("0.00"))
+    write_off = models.DecimalField(
+        "écart passé en perte", max_digits=14, decimal_places=2, default=Decimal("0.00")
+    )
     method = models.CharField(max_length=10, choices=Method.choices, default=Method.AUTO)
     score = models.PositiveSmallIntegerField(null=True, blank=True)
     reasons = models.JSONField(default=list, blank=True)
-    created_by = models.ForeignKey("auth.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_by = models.ForeignKey(
+        "auth.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -151,7 +166,9 @@ class PayerIdentity(models.Model):
         verbose_name = "payeur connu"
         verbose_name_plural = "payeurs connus"
         constraints = [
-            models.UniqueConstraint(fields=["client", "iban", "normalized_name"], name="payer_identity_unique"),
+            models.UniqueConstraint(
+                fields=["client", "iban", "normalized_name"], name="payer_identity_unique"
+            ),
         ]
 
     def __str__(self):
@@ -226,3 +243,6 @@ class QontoCredential(models.Model):
     class Meta:
         verbose_name = "jeton Qonto"
         verbose_name_plural = "jetons Qonto"
+
+    def __str__(self):
+        return f"jeton Qonto (expire {self.expires_at:%d/%m/%Y %H:%M})" if self.expires_at else "jeton Qonto"

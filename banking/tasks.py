@@ -9,13 +9,25 @@ from syaga.core.schedules import ScheduleSpec
 
 SCHEDULES = [
     # Every 15 minutes: bring the bank in, then match what arrived.
-    ScheduleSpec(name="syaga:qonto-sync", func="banking.tasks.qonto_sync_and_match",
-                 schedule_type=Schedule.MINUTES, minutes=15),
+    ScheduleSpec(
+        name="syaga:qonto-sync",
+        func="banking.tasks.qonto_sync_and_match",
+        schedule_type=Schedule.MINUTES,
+        minutes=15,
+    ),
     # Daily cycle: overdue alerts in the morning, the balance snapshot at the end of the day.
-    ScheduleSpec(name="syaga:overdue-alerts", func="banking.tasks.overdue_alerts",
-                 schedule_type=Schedule.DAILY, at=dt.time(6, 15)),
-    ScheduleSpec(name="syaga:balance-snapshot", func="banking.tasks.balance_snapshot",
-                 schedule_type=Schedule.DAILY, at=dt.time(23, 55)),
+    ScheduleSpec(
+        name="syaga:overdue-alerts",
+        func="banking.tasks.overdue_alerts",
+        schedule_type=Schedule.DAILY,
+        at=dt.time(6, 15),
+    ),
+    ScheduleSpec(
+        name="syaga:balance-snapshot",
+        func="banking.tasks.balance_snapshot",
+        schedule_type=Schedule.DAILY,
+        at=dt.time(23, 55),
+    ),
 ]
 
 

@@ -54,7 +54,8 @@ def qonto_oauth_callback(request):
         return HttpResponseBadRequest("Qonto OAuth: unknown or expired 'state'; start the authorization over")
     if request.GET.get("error"):
         return HttpResponseBadRequest(
-            f"Qonto OAuth refused: {request.GET.get('error')} {request.GET.get('error_description', '')}")
+            f"Qonto OAuth refused: {request.GET.get('error')} {request.GET.get('error_description', '')}"
+        )
     code = request.GET.get("code", "")
     if not code:
         return HttpResponseBadRequest("Qonto OAuth: no 'code' in the callback")

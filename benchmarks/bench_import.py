@@ -24,8 +24,16 @@ ROOT = Path(__file__).resolve().parent.parent
 BUDGET_SECONDS = 20.0
 HEADER = "N° facture;Date facture;Échéance;Raison sociale;Désignation;Montant HT;TVA;Montant TTC;Réglée le"
 FORMS = ["SARL", "SAS", "", "S.A.R.L.", "EURL", "SA"]
-LABELS = ["Infogérance mensuelle", "Dépannage sur site", "Maintenance serveur", "Licences Microsoft 365",
-          "Audit sécurité", "Forfait sauvegarde", "Intervention réseau", "Heures de régie"]
+LABELS = [
+    "Infogérance mensuelle",
+    "Dépannage sur site",
+    "Maintenance serveur",
+    "Licences Microsoft 365",
+    "Audit sécurité",
+    "Forfait sauvegarde",
+    "Intervention réseau",
+    "Heures de régie",
+]
 
 
 def _amount(value: Decimal) -> str:
@@ -97,9 +105,18 @@ def child(db: str, csv_path: str) -> None:
     report = invoices_import_csv(path=csv_path)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     assert Invoice.objects.count() == report.invoices_created + report.credit_notes_created
-    print(json.dumps({"seconds": seconds, "cpu": cpu, "rows": report.rows_read,
-                      "invoices": Invoice.objects.count(),
-                      "lines": report.lines_created, "clients": report.clients_created}))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "cpu": cpu,
+                "rows": report.rows_read,
+                "invoices": Invoice.objects.count(),
+                "lines": report.lines_created,
+                "clients": report.clients_created,
+            }
+        )
+    )
 
 
 def main() -> int:
@@ -122,21 +139,27 @@ def main() -> int:
         for run in range(1, args.runs + 1):
             db = tmpdir / f"run{run}.sqlite3"
             shutil.copy(template, db)
-            done = subprocess.run([*me, str(db), str(csv_path)], check=True, cwd=ROOT, capture_output=True,
-                                  text=True)
+            done = subprocess.run(
+                [*me, str(db), str(csv_path)], check=True, cwd=ROOT, capture_output=True, text=True
+            )
             result = json.loads(done.stdout.strip().splitlines()[-1])
             results.append(result)
-            print(f"run {run}: {result['seconds']:.2f} s wall, {result['cpu']:.2f} s CPU "
-                  f"({result['rows']} rows, {result['invoices']} invoices, {result['lines']} lines, "
-                  f"{result['clients']} clients)", flush=True)
+            print(
+                f"run {run}: {result['seconds']:.2f} s wall, {result['cpu']:.2f} s CPU "
+                f"({result['rows']} rows, {result['invoices']} invoices, {result['lines']} lines, "
+                f"{result['clients']} clients)",
+                flush=True,
+            )
     median = statistics.median(r["seconds"] for r in results)
     cpu = statistics.median(r["cpu"] for r in results)
     rows = results[0]["rows"]
     verdict = "OK" if median < BUDGET_SECONDS else "OVER BUDGET"
     # CPU time is printed too: on a shared machine the wall clock also measures the neighbours.
-    print(f"import_invoices, {rows} rows on SQLite: median {median:.2f} s wall "
-          f"({rows / median:,.0f} rows/s), "
-          f"{cpu:.2f} s CPU (budget {BUDGET_SECONDS:.0f} s wall: {verdict})")
+    print(
+        f"import_invoices, {rows} rows on SQLite: median {median:.2f} s wall "
+        f"({rows / median:,.0f} rows/s), "
+        f"{cpu:.2f} s CPU (budget {BUDGET_SECONDS:.0f} s wall: {verdict})"
+    )
     return 0 if median < BUDGET_SECONDS else 1
 
 

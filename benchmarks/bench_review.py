@@ -49,20 +49,34 @@ QUEUE_REQUESTS = 7
 
 def seller():
     SellerProfile.objects.create(
-        legal_name="SYAGA Consulting", legal_form="SAS", share_capital=Decimal("10000.00"),
-        rcs_city="Marseille", siren="732829320", vat_number="FR44732829320",
-        address_line1="12 rue de la République", postal_code="13001", city="Marseille",
+        legal_name="SYAGA Consulting",
+        legal_form="SAS",
+        share_capital=Decimal("10000.00"),
+        rcs_city="Marseille",
+        siren="732829320",
+        vat_number="FR44732829320",
+        address_line1="12 rue de la République",
+        postal_code="13001",
+        city="Marseille",
         email="facturation@syaga.fr",
     )
 
 
 def clients(n, offset=0):
-    return Client.objects.bulk_create([
-        Client(name=f"Client {offset + i} SAS", normalized_name=f"CLIENT {offset + i}", siren="542051180",
-               address_line1="1 avenue du Prado", postal_code="13008", city="Marseille",
-               invoice_emails=f"compta{offset + i}@example.fr")
-        for i in range(n)
-    ])
+    return Client.objects.bulk_create(
+        [
+            Client(
+                name=f"Client {offset + i} SAS",
+                normalized_name=f"CLIENT {offset + i}",
+                siren="542051180",
+                address_line1="1 avenue du Prado",
+                postal_code="13008",
+                city="Marseille",
+                invoice_emails=f"compta{offset + i}@example.fr",
+            )
+            for i in range(n)
+        ]
+    )
 
 
 def invoices(client_list, count, *, status, start_number=None, amount=Decimal("500.00")):
@@ -72,18 +86,32 @@ def invoices(client_list, count, *, status, start_number=None, amount=Decimal("5
     for i in range(count):
         issued = status == Status.ISSUED
         issue_date = day - dt.timedelta(days=30 + (i % 700)) if issued else day
-        rows.append(Invoice(
-            kind=Kind.INVOICE, client=client_list[i % len(client_list)], status=status, origin=Origin.MANUAL,
-            issue_date=issue_date, due_date=issue_date + dt.timedelta(days=30),
-            number=f"X{start_number + i:09d}" if issued else None, series="X" if issued else "",
-            total_ht=amount, total_vat=amount / 5, total_ttc=amount * 6 / 5,
-            vat_breakdown=[{"rate": "20.00", "base_ht": str(amount), "vat": str(amount / 5)}],
-        ))
+        rows.append(
+            Invoice(
+                kind=Kind.INVOICE,
+                client=client_list[i % len(client_list)],
+                status=status,
+                origin=Origin.MANUAL,
+                issue_date=issue_date,
+                due_date=issue_date + dt.timedelta(days=30),
+                number=f"X{start_number + i:09d}" if issued else None,
+                series="X" if issued else "",
+                total_ht=amount,
+                total_vat=amount / 5,
+                total_ttc=amount * 6 / 5,
+                vat_breakdown=[{"rate": "20.00", "base_ht": str(amount), "vat": str(amount / 5)}],
+            )
+        )
     created = Invoice.objects.bulk_create(rows, batch_size=2000)
-    InvoiceLine.objects.bulk_create([
-        InvoiceLine(invoice=inv, position=1, description="Infogérance", unit_price=amount, total_ht=amount)
-        for inv in created
-    ], batch_size=2000)
+    InvoiceLine.objects.bulk_create(
+        [
+            InvoiceLine(
+                invoice=inv, position=1, description="Infogérance", unit_price=amount, total_ht=amount
+            )
+            for inv in created
+        ],
+        batch_size=2000,
+    )
     return created
 
 
@@ -103,19 +131,27 @@ def bench_approval(user):
         queries.append(len(ctx.captured_queries))
         print(f"  run {run + 1}: {timings[-1]:.2f} s, {queries[-1]} queries")
     median_q = statistics.median(queries)
-    print(f"(a) approve {APPROVALS} pending invoices in one batch: median {statistics.median(timings):.2f} s "
-          f"over {RUNS} runs, {median_q:.0f} queries ({median_q / APPROVALS:.2f} per invoice)")
+    print(
+        f"(a) approve {APPROVALS} pending invoices in one batch: median {statistics.median(timings):.2f} s "
+        f"over {RUNS} runs, {median_q:.0f} queries ({median_q / APPROVALS:.2f} per invoice)"
+    )
 
 
 def bench_queue(user):
     base = clients(1_000)
     started = time.perf_counter()
     with transaction.atomic():
-        invoices(base, QUEUE_INVOICES - QUEUE_PENDING - Invoice.objects.count(), status=Status.ISSUED,
-                 start_number=1)
+        invoices(
+            base,
+            QUEUE_INVOICES - QUEUE_PENDING - Invoice.objects.count(),
+            status=Status.ISSUED,
+            start_number=1,
+        )
         invoices(base, QUEUE_PENDING, status=Status.PENDING_REVIEW, amount=Decimal("2500.00"))
-    print(f"  created {Invoice.objects.count()} invoices in {time.perf_counter() - started:.1f} s "
-          f"({Invoice.objects.filter(status=Status.PENDING_REVIEW).count()} pending)")
+    print(
+        f"  created {Invoice.objects.count()} invoices in {time.perf_counter() - started:.1f} s "
+        f"({Invoice.objects.filter(status=Status.PENDING_REVIEW).count()} pending)"
+    )
     http = HttpClient()
     http.force_login(user)
     url = reverse("admin:invoicing_invoicetoreview_changelist")
@@ -128,9 +164,11 @@ def bench_queue(user):
         assert response.status_code == 200
     with CaptureQueriesContext(connection) as ctx:
         http.get(url)
-    print(f"(b) 'À valider' changelist, {Invoice.objects.count()} invoices in the database: median "
-          f"{statistics.median(timings):.0f} ms over {QUEUE_REQUESTS} requests (min {min(timings):.0f}, max "
-          f"{max(timings):.0f}), {len(ctx.captured_queries)} queries")
+    print(
+        f"(b) 'À valider' changelist, {Invoice.objects.count()} invoices in the database: median "
+        f"{statistics.median(timings):.0f} ms over {QUEUE_REQUESTS} requests (min {min(timings):.0f}, max "
+        f"{max(timings):.0f}), {len(ctx.captured_queries)} queries"
+    )
 
 
 def main():

@@ -20,16 +20,57 @@ from invoicing.services.invoices import invoice_refresh_totals
 
 @admin.register(SellerProfile)
 class SellerProfileAdmin(admin.ModelAdmin):
-    list_display = ("legal_name", "siren", "vat_number", "vat_regime", "payment_terms_days",
-                    "four_eyes_approval")
+    list_display = (
+        "legal_name",
+        "siren",
+        "vat_number",
+        "vat_regime",
+        "payment_terms_days",
+        "four_eyes_approval",
+    )
     fieldsets = (
-        ("Identité", {"fields": ("legal_name", "legal_form", "share_capital", "rcs_city", "siren", "siret",
-                                 "vat_number")}),
-        ("Coordonnées", {"fields": ("address_line1", "address_line2", "postal_code", "city", "country",
-                                    "email", "phone")}),
+        (
+            "Identité",
+            {
+                "fields": (
+                    "legal_name",
+                    "legal_form",
+                    "share_capital",
+                    "rcs_city",
+                    "siren",
+                    "siret",
+                    "vat_number",
+                )
+            },
+        ),
+        (
+            "Coordonnées",
+            {
+                "fields": (
+                    "address_line1",
+                    "address_line2",
+                    "postal_code",
+                    "city",
+                    "country",
+                    "email",
+                    "phone",
+                )
+            },
+        ),
         ("Banque", {"fields": ("iban", "bic")}),
-        ("Conditions", {"fields": ("payment_terms_days", "late_penalty_rate", "recovery_indemnity",
-                                   "early_payment_discount", "vat_regime", "four_eyes_approval")}),
+        (
+            "Conditions",
+            {
+                "fields": (
+                    "payment_terms_days",
+                    "late_penalty_rate",
+                    "recovery_indemnity",
+                    "early_payment_discount",
+                    "vat_regime",
+                    "four_eyes_approval",
+                )
+            },
+        ),
     )
 
     def has_add_permission(self, request):
@@ -48,17 +89,46 @@ class ClientAliasInline(admin.TabularInline):
 
 @admin.register(Client)
 class ClientAdmin(admin.ModelAdmin):
-    list_display = ("name", "siren", "city", "payment_terms_days", "hourly_rate", "auto_approve", "active",
-                    "invoice_count")
+    list_display = (
+        "name",
+        "siren",
+        "city",
+        "payment_terms_days",
+        "hourly_rate",
+        "auto_approve",
+        "active",
+        "invoice_count",
+    )
     list_filter = ("active", "auto_approve")
-    search_fields = ("name", "normalized_name", "siren", "siret", "vat_number", "aliases__name",
-                     "invoice_emails")
+    search_fields = (
+        "name",
+        "normalized_name",
+        "siren",
+        "siret",
+        "vat_number",
+        "aliases__name",
+        "invoice_emails",
+    )
     inlines = [ClientAliasInline]
     fieldsets = (
         (None, {"fields": ("name", "legal_form", "active")}),
         ("Identifiants", {"fields": ("siren", "siret", "vat_number")}),
-        ("Facturation", {"fields": ("address_line1", "address_line2", "postal_code", "city", "country",
-                                    "invoice_emails", "payment_terms_days", "hourly_rate", "auto_approve")}),
+        (
+            "Facturation",
+            {
+                "fields": (
+                    "address_line1",
+                    "address_line2",
+                    "postal_code",
+                    "city",
+                    "country",
+                    "invoice_emails",
+                    "payment_terms_days",
+                    "hourly_rate",
+                    "auto_approve",
+                )
+            },
+        ),
         ("Notes", {"fields": ("notes",), "classes": ("collapse",)}),
     )
 
@@ -76,8 +146,19 @@ class ClientAdmin(admin.ModelAdmin):
 
 @admin.register(Contract)
 class ContractAdmin(admin.ModelAdmin):
-    list_display = ("client", "label", "amount_ht", "vat_rate", "period", "start_date", "end_date",
-                    "next_billing_date", "auto_approve", "active", "detected")
+    list_display = (
+        "client",
+        "label",
+        "amount_ht",
+        "vat_rate",
+        "period",
+        "start_date",
+        "end_date",
+        "next_billing_date",
+        "auto_approve",
+        "active",
+        "detected",
+    )
     list_filter = ("period", "active", "auto_approve", "detected")
     list_select_related = ("client",)
     search_fields = ("client__name", "label")
@@ -122,8 +203,17 @@ class OverdueFilter(admin.SimpleListFilter):
 
 @admin.register(Invoice)
 class InvoiceAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "client", "issue_date", "due_date", "total_ht", "total_ttc", "amount_paid",
-                    "status", "origin")
+    list_display = (
+        "__str__",
+        "client",
+        "issue_date",
+        "due_date",
+        "total_ht",
+        "total_ttc",
+        "amount_paid",
+        "status",
+        "origin",
+    )
     list_filter = ("status", "kind", "origin", OverdueFilter)
     list_select_related = ("client",)
     search_fields = ("number", "client__name", "subject")
@@ -132,14 +222,27 @@ class InvoiceAdmin(admin.ModelAdmin):
     inlines = [InvoiceLineInline]
     list_per_page = 50
     show_full_result_count = False
-    editable_fields = ("client", "subject", "issue_date", "due_date", "period_start", "period_end",
-                       "purchase_order", "notes")
+    editable_fields = (
+        "client",
+        "subject",
+        "issue_date",
+        "due_date",
+        "period_start",
+        "period_end",
+        "purchase_order",
+        "notes",
+    )
     fieldsets = (
         (None, {"fields": ("number", "kind", "status", "origin", "client", "subject", "purchase_order")}),
         ("Dates", {"fields": ("issue_date", "period_start", "period_end", "due_date")}),
         ("Montants", {"fields": ("total_ht", "total_vat", "total_ttc", "amount_paid", "paid_date")}),
-        ("Origine", {"fields": ("contract", "credited_invoice", "validation_rule", "review_reason", "notes"),
-                     "classes": ("collapse",)}),
+        (
+            "Origine",
+            {
+                "fields": ("contract", "credited_invoice", "validation_rule", "review_reason", "notes"),
+                "classes": ("collapse",),
+            },
+        ),
         ("Aperçu de la facture imprimée", {"fields": ("preview",)}),
         ("Historique", {"fields": ("history",)}),
     )

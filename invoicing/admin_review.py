@@ -58,21 +58,34 @@ def invoice_preview_context(invoice: Invoice) -> dict:
         seller = profile.snapshot() if profile else {}
     buyer = invoice.buyer_snapshot or invoice.client.snapshot()
     lines = [
-        {"description": line.description, "quantity": f"{line.quantity.normalize():f}",
-         "unit": line.get_unit_display(), "unit_price": format_eur(line.unit_price),
-         "vat_rate": f"{quantize(line.vat_rate)} %", "total_ht": format_eur(line.total_ht)}
+        {
+            "description": line.description,
+            "quantity": f"{line.quantity.normalize():f}",
+            "unit": line.get_unit_display(),
+            "unit_price": format_eur(line.unit_price),
+            "vat_rate": f"{quantize(line.vat_rate)} %",
+            "total_ht": format_eur(line.total_ht),
+        }
         for line in invoice.lines.all()
     ]
     vat_rows = [
-        {"rate": f"{row['rate']} %", "base_ht": format_eur(quantize(row["base_ht"])),
-         "vat": format_eur(quantize(row["vat"]))}
+        {
+            "rate": f"{row['rate']} %",
+            "base_ht": format_eur(quantize(row["base_ht"])),
+            "vat": format_eur(quantize(row["vat"])),
+        }
         for row in (invoice.vat_breakdown or [])
     ]
     return {
-        "invoice": invoice, "seller": seller, "buyer": buyer, "lines": lines, "vat_rows": vat_rows,
+        "invoice": invoice,
+        "seller": seller,
+        "buyer": buyer,
+        "lines": lines,
+        "vat_rows": vat_rows,
         "number": invoice.number or "(attribué à l'émission)",
         "title": "Avoir" if invoice.kind == Kind.CREDIT_NOTE else "Facture",
-        "total_ht": format_eur(invoice.total_ht), "total_vat": format_eur(invoice.total_vat),
+        "total_ht": format_eur(invoice.total_ht),
+        "total_vat": format_eur(invoice.total_vat),
         "total_ttc": format_eur(invoice.total_ttc),
         "vat_mention": VAT_REGIME_MENTIONS.get(seller.get("vat_regime"), ""),
         "recovery_indemnity": format_eur(quantize(seller.get("recovery_indemnity") or "40.00")),
@@ -90,8 +103,21 @@ def invoice_history_html(invoice: Invoice) -> str:
     return render_to_string("admin/invoicing/invoice_history.html", {"events": events, "csv_url": csv_url})
 
 
-AUDIT_CSV_HEADER = ["facture_id", "numero", "client", "date", "par", "evenement", "de", "vers", "regle",
-                    "motif", "total_ht", "total_tva", "total_ttc"]
+AUDIT_CSV_HEADER = [
+    "facture_id",
+    "numero",
+    "client",
+    "date",
+    "par",
+    "evenement",
+    "de",
+    "vers",
+    "regle",
+    "motif",
+    "total_ht",
+    "total_tva",
+    "total_ttc",
+]
 
 
 class _Echo:
@@ -104,11 +130,19 @@ def audit_csv_rows(events):
     for event in events:
         totals = event.totals or {}
         yield [
-            event.invoice_id, event.invoice.number or "", event.invoice.client.name,
+            event.invoice_id,
+            event.invoice.number or "",
+            event.invoice.client.name,
             timezone.localtime(event.at).isoformat(timespec="seconds"),
-            event.actor.get_username() if event.actor else "", event.kind, event.from_status, event.to_status,
-            event.rule.name if event.rule else "", event.reason, totals.get("total_ht", ""),
-            totals.get("total_vat", ""), totals.get("total_ttc", ""),
+            event.actor.get_username() if event.actor else "",
+            event.kind,
+            event.from_status,
+            event.to_status,
+            event.rule.name if event.rule else "",
+            event.reason,
+            totals.get("total_ht", ""),
+            totals.get("total_vat", ""),
+            totals.get("total_ttc", ""),
         ]
 
 
@@ -139,15 +173,24 @@ def _previous_total_subquery():
     """Total HT of the client's latest issued invoice: one correlated subquery, not a query per row."""
     return Subquery(
         Invoice.objects.filter(client=OuterRef("client"), kind=Kind.INVOICE, status__in=FROZEN_STATUSES)
-        .order_by("-issue_date", "-pk").values("total_ht")[:1],
+        .order_by("-issue_date", "-pk")
+        .values("total_ht")[:1],
         output_field=DecimalField(max_digits=14, decimal_places=2),
     )
 
 
 @admin.register(InvoiceToReview)
 class InvoiceToReviewAdmin(admin.ModelAdmin):
-    list_display = ("invoice", "client", "issue_date", "total_ht", "total_ttc", "origin", "decided_by",
-                    "difference_from_previous")
+    list_display = (
+        "invoice",
+        "client",
+        "issue_date",
+        "total_ht",
+        "total_ttc",
+        "origin",
+        "decided_by",
+        "difference_from_previous",
+    )
     list_display_links = ("invoice",)
     list_select_related = ("client", "validation_rule")
     list_filter = ("origin", "validation_rule")
@@ -159,25 +202,57 @@ class InvoiceToReviewAdmin(admin.ModelAdmin):
     actions = ["approve_selected", "reject_selected", "send_back_selected"]
     inlines = [InvoiceLineReadOnlyInline]
     fieldsets = (
-        (None, {"fields": ("client", "origin", "status", "subject", "issue_date", "due_date", "total_ht",
-                           "total_ttc", "validation_rule", "review_reason")}),
+        (
+            None,
+            {
+                "fields": (
+                    "client",
+                    "origin",
+                    "status",
+                    "subject",
+                    "issue_date",
+                    "due_date",
+                    "total_ht",
+                    "total_ttc",
+                    "validation_rule",
+                    "review_reason",
+                )
+            },
+        ),
         ("Aperçu de la facture imprimée", {"fields": ("preview",)}),
         ("Historique", {"fields": ("history",)}),
     )
-    readonly_fields = ("client", "origin", "status", "subject", "issue_date", "due_date", "total_ht",
-                       "total_ttc", "validation_rule", "review_reason", "preview", "history")
+    readonly_fields = (
+        "client",
+        "origin",
+        "status",
+        "subject",
+        "issue_date",
+        "due_date",
+        "total_ht",
+        "total_ttc",
+        "validation_rule",
+        "review_reason",
+        "preview",
+        "history",
+    )
 
     def get_queryset(self, request):
         return (
-            super().get_queryset(request).filter(status=Status.PENDING_REVIEW)
+            super()
+            .get_queryset(request)
+            .filter(status=Status.PENDING_REVIEW)
             .annotate(_previous_ht=_previous_total_subquery())
         )
 
     # Permissions: anyone who may see invoices sees the queue; only approvers act on it.
     def has_view_permission(self, request, obj=None):
         user = request.user
-        return user.has_perm(APPROVE_PERMISSION) or user.has_perm("invoicing.view_invoice") or user.has_perm(
-            "invoicing.change_invoice")
+        return (
+            user.has_perm(APPROVE_PERMISSION)
+            or user.has_perm("invoicing.view_invoice")
+            or user.has_perm("invoicing.change_invoice")
+        )
 
     def has_module_permission(self, request):
         return self.has_view_permission(request)
@@ -202,8 +277,9 @@ class InvoiceToReviewAdmin(admin.ModelAdmin):
     def decided_by(self, obj):
         if obj.validation_rule_id is None:
             return obj.review_reason or "-"
-        return format_html("<strong>{}</strong><br><small>{}</small>", obj.validation_rule.name,
-                           obj.review_reason)
+        return format_html(
+            "<strong>{}</strong><br><small>{}</small>", obj.validation_rule.name, obj.review_reason
+        )
 
     @admin.display(description="écart / facture précédente", ordering="_previous_ht")
     def difference_from_previous(self, obj):
@@ -226,8 +302,9 @@ class InvoiceToReviewAdmin(admin.ModelAdmin):
     def _report(self, request, result: BatchResult, done: str) -> None:
         if result.succeeded:
             names = ", ".join(invoice_label(invoice) for invoice in result.succeeded)
-            self.message_user(request, f"{len(result.succeeded)} facture(s) {done} : {names}",
-                              messages.SUCCESS)
+            self.message_user(
+                request, f"{len(result.succeeded)} facture(s) {done} : {names}", messages.SUCCESS
+            )
         for invoice, reason in result.failed:
             self.message_user(request, f"{invoice_label(invoice)} : échec, {reason}", messages.ERROR)
 
@@ -241,8 +318,12 @@ class InvoiceToReviewAdmin(admin.ModelAdmin):
 
     @admin.action(description="Approuver et émettre les factures sélectionnées", permissions=["approve"])
     def approve_selected(self, request, queryset):
-        self._run(request, invoices_approve, "approuvée(s) et émise(s)",
-                  invoices=list(queryset.values_list("pk", flat=True)))
+        self._run(
+            request,
+            invoices_approve,
+            "approuvée(s) et émise(s)",
+            invoices=list(queryset.values_list("pk", flat=True)),
+        )
 
     @admin.action(description="Rejeter les factures sélectionnées (motif demandé)", permissions=["approve"])
     def reject_selected(self, request, queryset):
@@ -250,8 +331,13 @@ class InvoiceToReviewAdmin(admin.ModelAdmin):
         if request.POST.get("post") == "yes":
             reason = request.POST.get("reason", "").strip()
             if reason:
-                self._run(request, invoices_reject, "rejetée(s)", reason=reason,
-                          invoices=list(queryset.values_list("pk", flat=True)))
+                self._run(
+                    request,
+                    invoices_reject,
+                    "rejetée(s)",
+                    reason=reason,
+                    invoices=list(queryset.values_list("pk", flat=True)),
+                )
                 return None
             error = "Indiquez le motif du rejet : il est conservé dans l'historique de chaque facture."
         context = {
@@ -269,15 +355,22 @@ class InvoiceToReviewAdmin(admin.ModelAdmin):
 
     @admin.action(description="Renvoyer en brouillon", permissions=["approve"])
     def send_back_selected(self, request, queryset):
-        self._run(request, invoices_send_back, "renvoyée(s) en brouillon",
-                  invoices=list(queryset.values_list("pk", flat=True)))
+        self._run(
+            request,
+            invoices_send_back,
+            "renvoyée(s) en brouillon",
+            invoices=list(queryset.values_list("pk", flat=True)),
+        )
 
     # --- audit export ---
 
     def get_urls(self):
         urls = [
-            path("audit.csv", self.admin_site.admin_view(self.audit_csv_view),
-                 name="invoicing_invoicetoreview_audit_csv"),
+            path(
+                "audit.csv",
+                self.admin_site.admin_view(self.audit_csv_view),
+                name="invoicing_invoicetoreview_audit_csv",
+            ),
         ]
         return urls + super().get_urls()
 
@@ -292,15 +385,19 @@ class InvoiceToReviewAdmin(admin.ModelAdmin):
         if invoice_id.isdigit():
             events = events.filter(invoice_id=int(invoice_id))
         writer = csv.writer(_Echo(), delimiter=";")
-        response = StreamingHttpResponse((writer.writerow(row) for row in audit_csv_rows(events.iterator())),
-                                         content_type="text/csv; charset=utf-8")
+        response = StreamingHttpResponse(
+            (writer.writerow(row) for row in audit_csv_rows(events.iterator())),
+            content_type="text/csv; charset=utf-8",
+        )
         suffix = f"-{invoice_id}" if invoice_id.isdigit() else ""
         response["Content-Disposition"] = f'attachment; filename="historique-factures{suffix}.csv"'
         return response
 
     def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}),
-                         "audit_csv_url": reverse("admin:invoicing_invoicetoreview_audit_csv")}
+        extra_context = {
+            **(extra_context or {}),
+            "audit_csv_url": reverse("admin:invoicing_invoicetoreview_audit_csv"),
+        }
         return super().changelist_view(request, extra_context)
 
 
@@ -330,7 +427,8 @@ class RuleChangeLogInline(admin.TabularInline):
 
     def has_view_permission(self, request, obj=None):
         return request.user.has_perm("invoicing.view_validationrule") or request.user.has_perm(
-            "invoicing.change_validationrule")
+            "invoicing.change_validationrule"
+        )
 
     def has_add_permission(self, request, obj=None):
         return False

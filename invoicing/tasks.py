@@ -9,10 +9,18 @@ from syaga.core.schedules import ScheduleSpec
 
 SCHEDULES = [
     # Daily cycle, early morning: bill the contracts that are due, then run the validation rules.
-    ScheduleSpec(name="syaga:generate-recurring", func="invoicing.tasks.generate_recurring",
-                 schedule_type=Schedule.DAILY, at=dt.time(5, 30)),
-    ScheduleSpec(name="syaga:validate-pending", func="invoicing.tasks.validate_pending",
-                 schedule_type=Schedule.DAILY, at=dt.time(5, 45)),
+    ScheduleSpec(
+        name="syaga:generate-recurring",
+        func="invoicing.tasks.generate_recurring",
+        schedule_type=Schedule.DAILY,
+        at=dt.time(5, 30),
+    ),
+    ScheduleSpec(
+        name="syaga:validate-pending",
+        func="invoicing.tasks.validate_pending",
+        schedule_type=Schedule.DAILY,
+        at=dt.time(5, 45),
+    ),
 ]
 
 

@@ -2,11 +2,11 @@
 
 from django.core.exceptions import ValidationError
 from stdnum import iban as stdnum_iban
+from stdnum.eu import vat as stdnum_eu_vat
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.fr import siren as stdnum_siren
 from stdnum.fr import siret as stdnum_siret
 from stdnum.fr import tva as stdnum_tva
-from stdnum.eu import vat as stdnum_eu_vat
 
 
 def _compact(value: str) -> str:

@@ -39,8 +39,11 @@ def main() -> int:
     url = postgres_url()
     if url is None:
         if os.environ.get("REQUIRE_POSTGRES") == "1":
-            print("REQUIRE_POSTGRES=1 but no PostgreSQL answers (set TEST_POSTGRES_URL or start one on "
-                  "127.0.0.1:5432)", file=sys.stderr)
+            print(
+                "REQUIRE_POSTGRES=1 but no PostgreSQL answers (set TEST_POSTGRES_URL or start one on "
+                "127.0.0.1:5432)",
+                file=sys.stderr,
+            )
             return 1
         print("PostgreSQL not found on 127.0.0.1:5432 and TEST_POSTGRES_URL unset: PostgreSQL pass skipped")
         return status

@@ -129,6 +129,13 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="facturation@localhos
 # Business defaults (the seller profile in the admin overrides what it holds).
 BILLING_DEFAULT_HOURLY_RATE = env.str("BILLING_DEFAULT_HOURLY_RATE", default="110.00")
 
+# Payment matching: what a bank may deduct (the larger of the amount and the percentage) and what to do with
+# it (write_off: the invoice is paid; leave_open: the shortfall stays due), and a tolerated overpayment.
+MATCHING_FEE_TOLERANCE = env.str("MATCHING_FEE_TOLERANCE", default="2.00")
+MATCHING_FEE_TOLERANCE_PERCENT = env.str("MATCHING_FEE_TOLERANCE_PERCENT", default="0.5")
+MATCHING_FEE_POLICY = env.str("MATCHING_FEE_POLICY", default="write_off")
+MATCHING_OVERPAYMENT_TOLERANCE = env.str("MATCHING_OVERPAYMENT_TOLERANCE", default="5.00")
+
 # Qonto (banking issue): API key or OAuth, see .env.example.
 QONTO_API_URL = env.str("QONTO_API_URL", default="https://thirdparty.qonto.com/v2")
 QONTO_LOGIN = env.str("QONTO_LOGIN", default="")

@@ -51,7 +51,9 @@ class ClientFactory(factory.django.DjangoModelFactory):
     address_line1 = "1 avenue du Prado"
     postal_code = "13008"
     city = "Marseille"
-    invoice_emails = factory.LazyAttribute(lambda c: f"compta@{c.name.split()[0].lower()}{c.name.split()[1]}.fr")
+    invoice_emails = factory.LazyAttribute(
+        lambda c: f"compta@{c.name.split()[0].lower()}{c.name.split()[1]}.fr"
+    )
 
 
 class ContractFactory(factory.django.DjangoModelFactory):
@@ -78,11 +80,14 @@ def make_invoice(
 ) -> Invoice:
     """An invoice built through the services; ``status=Status.ISSUED`` issues it (and numbers it)."""
     client = client or ClientFactory()
-    lines = [LineSpec(description=f"Prestation {i}", unit_price=Decimal(a), vat_rate=vat_rate)
-             for i, a in enumerate(amounts, start=1)]
+    lines = [
+        LineSpec(description=f"Prestation {i}", unit_price=Decimal(a), vat_rate=vat_rate)
+        for i, a in enumerate(amounts, start=1)
+    ]
     initial = Status.PENDING_REVIEW if status == Status.PENDING_REVIEW else Status.DRAFT
-    invoice = invoice_create(client=client, lines=lines, origin=origin, issue_date=issue_date, status=initial,
-                             **kwargs)
+    invoice = invoice_create(
+        client=client, lines=lines, origin=origin, issue_date=issue_date, status=initial, **kwargs
+    )
     if status in (Status.ISSUED,):
         invoice = invoice_issue(invoice=invoice, issue_date=issue_date)
     elif status not in (Status.DRAFT, Status.PENDING_REVIEW):

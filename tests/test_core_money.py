@@ -7,12 +7,26 @@ from syaga.core.money import AmountError, parse_amount, quantize
 from syaga.core.text import normalize_company_name
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("1 234,56", "1234.56"), ("1\u00a0234,56", "1234.56"), ("1\u202f234,56 €", "1234.56"),
-    ("1.234,56", "1234.56"), ("1,234.56", "1234.56"), ("1234.5", "1234.5"), ("1234,5", "1234.5"),
-    ("-12,00", "-12.00"), ("(12,00)", "-12.00"), ("1.234.567,89", "1234567.89"), ("1 400", "1400"),
-    ("1.234", "1234"), ("0,123", "0.123"), ("751,60", "751.60"), ("EUR 20", "20"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1 234,56", "1234.56"),
+        ("1\u00a0234,56", "1234.56"),
+        ("1\u202f234,56 €", "1234.56"),
+        ("1.234,56", "1234.56"),
+        ("1,234.56", "1234.56"),
+        ("1234.5", "1234.5"),
+        ("1234,5", "1234.5"),
+        ("-12,00", "-12.00"),
+        ("(12,00)", "-12.00"),
+        ("1.234.567,89", "1234567.89"),
+        ("1 400", "1400"),
+        ("1.234", "1234"),
+        ("0,123", "0.123"),
+        ("751,60", "751.60"),
+        ("EUR 20", "20"),
+    ],
+)
 def test_parse_amount_reads_french_and_english_exports(text, expected):
     assert parse_amount(text) == Decimal(expected)
 
@@ -31,10 +45,16 @@ def test_quantize_is_half_up_and_refuses_floats():
         quantize(0.1)
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("31/12/2024", (2024, 12, 31)), ("01/02/15", (2015, 2, 1)), ("2025-08-01", (2025, 8, 1)),
-    ("2025-08-01T10:00:00", (2025, 8, 1)), ("5.3.2019", (2019, 3, 5)),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("31/12/2024", (2024, 12, 31)),
+        ("01/02/15", (2015, 2, 1)),
+        ("2025-08-01", (2025, 8, 1)),
+        ("2025-08-01T10:00:00", (2025, 8, 1)),
+        ("5.3.2019", (2019, 3, 5)),
+    ],
+)
 def test_parse_date_formats(text, expected):
     assert parse_date(text).timetuple()[:3] == expected
 
@@ -45,9 +65,15 @@ def test_parse_date_errors(text):
         parse_date(text)
 
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("Société Pharmabest S.A.R.L.", "PHARMABEST"), ("PHARMABEST", "PHARMABEST"),
-    ("STE BUQUET SAS", "BUQUET"), ("La Provençale", "LA PROVENCALE"), ("SAS", "SAS"),
-])
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("Société Pharmabest S.A.R.L.", "PHARMABEST"),
+        ("PHARMABEST", "PHARMABEST"),
+        ("STE BUQUET SAS", "BUQUET"),
+        ("La Provençale", "LA PROVENCALE"),
+        ("SAS", "SAS"),
+    ],
+)
 def test_normalize_company_name(name, expected):
     assert normalize_company_name(name) == expected

@@ -35,8 +35,16 @@ MAX_PER_PAGE = 100
 class QontoError(Exception):
     """Qonto answered an error (or not at all). Carries the JSON:API error fields when there are any."""
 
-    def __init__(self, message: str, *, status: int | None = None, code: str = "", detail: str = "",
-                 trace_id: str = "", url: str = ""):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str = "",
+        detail: str = "",
+        trace_id: str = "",
+        url: str = "",
+    ):
         self.status = status
         self.code = code
         self.detail = detail
@@ -169,11 +177,15 @@ class DbTokenStore:
         row = QontoCredential.objects.order_by("pk").first()
         if row is None:
             return TokenState()
-        return TokenState(token_decrypt(row.access_token_encrypted),
-                          token_decrypt(row.refresh_token_encrypted), row.expires_at)
+        return TokenState(
+            token_decrypt(row.access_token_encrypted),
+            token_decrypt(row.refresh_token_encrypted),
+            row.expires_at,
+        )
 
-    def refresh_locked(self, renew: Callable[[TokenState], TokenState],
-                       is_fresh: Callable[[TokenState], bool]) -> TokenState:
+    def refresh_locked(
+        self, renew: Callable[[TokenState], TokenState], is_fresh: Callable[[TokenState], bool]
+    ) -> TokenState:
         """Run ``renew`` holding the credential row's lock, unless another worker already renewed it.
 
         Refresh tokens rotate: two workers refreshing with the same one would race, so the row is locked
@@ -185,8 +197,11 @@ class DbTokenStore:
             row = QontoCredential.objects.select_for_update().order_by("pk").first()
             current = TokenState()
             if row is not None:
-                current = TokenState(token_decrypt(row.access_token_encrypted),
-                                     token_decrypt(row.refresh_token_encrypted), row.expires_at)
+                current = TokenState(
+                    token_decrypt(row.access_token_encrypted),
+                    token_decrypt(row.refresh_token_encrypted),
+                    row.expires_at,
+                )
                 if is_fresh(current):
                     return current
             new = renew(current)
@@ -207,10 +222,21 @@ class OAuthAuth:
 
     mode = "oauth"
 
-    def __init__(self, *, client_id: str, client_secret: str, token_url: str, redirect_uri: str = "",
-                 initial_refresh_token: str = "", staging_token: str = "", store: DbTokenStore | None = None,
-                 margin: dt.timedelta = dt.timedelta(seconds=120), timeout: float = 15,
-                 clock: Callable[[], dt.datetime] = timezone.now, session: requests.Session | None = None):
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        client_secret: str,
+        token_url: str,
+        redirect_uri: str = "",
+        initial_refresh_token: str = "",
+        staging_token: str = "",
+        store: DbTokenStore | None = None,
+        margin: dt.timedelta = dt.timedelta(seconds=120),
+        timeout: float = 15,
+        clock: Callable[[], dt.datetime] = timezone.now,
+        session: requests.Session | None = None,
+    ):
         if not client_id or not client_secret:
             raise QontoConfigError("Qonto OAuth needs QONTO_OAUTH_CLIENT_ID and QONTO_OAUTH_CLIENT_SECRET")
         self.client_id = client_id
@@ -228,16 +254,24 @@ class OAuthAuth:
         self._lock = threading.Lock()
 
     def settings_hint(self) -> str:
-        return ("check QONTO_OAUTH_CLIENT_ID / QONTO_OAUTH_CLIENT_SECRET and authorize again (or set "
-                "QONTO_OAUTH_REFRESH_TOKEN)")
+        return (
+            "check QONTO_OAUTH_CLIENT_ID / QONTO_OAUTH_CLIENT_SECRET and authorize again (or set "
+            "QONTO_OAUTH_REFRESH_TOKEN)"
+        )
 
     # -- the authorization-code flow --
 
-    def authorize_url(self, *, state: str, scopes: str = "offline_access organization.read",
-                      authorize_url: str = "") -> str:
+    def authorize_url(
+        self, *, state: str, scopes: str = "offline_access organization.read", authorize_url: str = ""
+    ) -> str:
         base = authorize_url or self.token_url.rsplit("/", 1)[0] + "/auth"
-        query = {"client_id": self.client_id, "redirect_uri": self.redirect_uri, "response_type": "code",
-                 "scope": scopes, "state": state}
+        query = {
+            "client_id": self.client_id,
+            "redirect_uri": self.redirect_uri,
+            "response_type": "code",
+            "scope": scopes,
+            "state": state,
+        }
         return f"{base}?{urlencode(query)}"
 
     def exchange_code(self, code: str, *, code_verifier: str = "") -> TokenState:
@@ -253,8 +287,12 @@ class OAuthAuth:
     # -- per request --
 
     def _fresh(self, state: TokenState | None) -> bool:
-        return bool(state and state.access_token and state.expires_at
-                    and self.clock() < state.expires_at - self.margin)
+        return bool(
+            state
+            and state.access_token
+            and state.expires_at
+            and self.clock() < state.expires_at - self.margin
+        )
 
     def authorization(self) -> str:
         with self._lock:
@@ -282,8 +320,10 @@ class OAuthAuth:
                     "no Qonto OAuth refresh token: authorize the application (banking:qonto-oauth-start) or "
                     "set QONTO_OAUTH_REFRESH_TOKEN"
                 )
-            return self._token_call({"grant_type": "refresh_token", "refresh_token": refresh_token},
-                                    previous_refresh=refresh_token)
+            return self._token_call(
+                {"grant_type": "refresh_token", "refresh_token": refresh_token},
+                previous_refresh=refresh_token,
+            )
 
         return self.store.refresh_locked(renew, self._fresh)
 
@@ -295,8 +335,9 @@ class OAuthAuth:
         try:
             response = self.session.post(self.token_url, data=data, headers=headers, timeout=self.timeout)
         except requests.RequestException as exc:
-            raise QontoError(f"Qonto OAuth token endpoint {self.token_url} unreachable: {exc}",
-                             url=self.token_url) from exc
+            raise QontoError(
+                f"Qonto OAuth token endpoint {self.token_url} unreachable: {exc}", url=self.token_url
+            ) from exc
         try:
             body = response.json()
         except ValueError:
@@ -305,14 +346,20 @@ class OAuthAuth:
             hint = "" if self.staging_token else " (on the sandbox, is QONTO_STAGING_TOKEN set?)"
             raise QontoAuthError(
                 f"Qonto OAuth token endpoint answered {response.status_code} without JSON{hint}",
-                status=response.status_code, url=self.token_url)
+                status=response.status_code,
+                url=self.token_url,
+            )
         if response.status_code >= 400 or not body.get("access_token"):
             code = str(body.get("error") or "oauth_error")
             detail = str(body.get("error_description") or body.get("error_hint") or "")
             raise QontoAuthError(
                 f"Qonto OAuth refused the token request ({response.status_code} {code}: {detail}); "
                 f"{self.settings_hint()}",
-                status=response.status_code, code=code, detail=detail, url=self.token_url)
+                status=response.status_code,
+                code=code,
+                detail=detail,
+                url=self.token_url,
+            )
         try:
             lifetime = int(body.get("expires_in") or 3600)
         except (TypeError, ValueError):
@@ -349,10 +396,19 @@ def _error_fields(body) -> tuple[str, str, str]:
 class QontoClient:
     """requests-based client: timeouts, 429 back-off (Retry-After, else exponential), JSON:API errors."""
 
-    def __init__(self, base_url: str, auth: ApiKeyAuth | OAuthAuth, *, staging_token: str = "",
-                 timeout: tuple[float, float] = (5, 30), max_retries: int = 5, backoff: float = 1.0,
-                 max_backoff: float = 60.0, sleep: Callable[[float], None] = time.sleep,
-                 session: requests.Session | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        auth: ApiKeyAuth | OAuthAuth,
+        *,
+        staging_token: str = "",
+        timeout: tuple[float, float] = (5, 30),
+        max_retries: int = 5,
+        backoff: float = 1.0,
+        max_backoff: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+        session: requests.Session | None = None,
+    ):
         self.base_url = base_url.rstrip("/")
         self.auth = auth
         self.staging_token = staging_token
@@ -373,7 +429,7 @@ class QontoClient:
         retry_after = response.headers.get("Retry-After", "").strip()
         if retry_after.isdigit():
             return min(float(retry_after), self.max_backoff)
-        return min(self.backoff * (2 ** attempt), self.max_backoff)
+        return min(self.backoff * (2**attempt), self.max_backoff)
 
     def request(self, method: str, path: str, *, params=None) -> dict:
         url = self._url(path)
@@ -384,11 +440,12 @@ class QontoClient:
             if self.staging_token:
                 headers[STAGING_HEADER] = self.staging_token
             try:
-                response = self.session.request(method, url, params=params, headers=headers,
-                                                timeout=self.timeout)
+                response = self.session.request(
+                    method, url, params=params, headers=headers, timeout=self.timeout
+                )
             except requests.RequestException as exc:
                 if attempt < self.max_retries and method == "GET":
-                    wait = min(self.backoff * (2 ** attempt), self.max_backoff)
+                    wait = min(self.backoff * (2**attempt), self.max_backoff)
                     log.warning("Qonto %s %s failed (%s), retrying in %.1f s", method, path, exc, wait)
                     self.sleep(wait)
                     attempt += 1
@@ -406,7 +463,10 @@ class QontoClient:
                     raise QontoRateLimitError(
                         f"Qonto still answers 429 Too Many Requests on {method} {path} after "
                         f"{self.max_retries} retries; try again later",
-                        status=429, url=url, trace_id=response.headers.get("X-Tyk-Trace-Id", ""))
+                        status=429,
+                        url=url,
+                        trace_id=response.headers.get("X-Tyk-Trace-Id", ""),
+                    )
             if status == 401 and not reauthorized and self.auth.invalidate():
                 reauthorized = True  # an OAuth access token revoked early: refresh once and retry
                 continue
@@ -415,8 +475,11 @@ class QontoClient:
             try:
                 return response.json()
             except ValueError as exc:
-                raise QontoError(f"Qonto {method} {path} answered {status} with a body that is not JSON",
-                                 status=status, url=url) from exc
+                raise QontoError(
+                    f"Qonto {method} {path} answered {status} with a body that is not JSON",
+                    status=status,
+                    url=url,
+                ) from exc
 
     def _error(self, method: str, path: str, response: requests.Response) -> QontoError:
         try:
@@ -450,9 +513,14 @@ class QontoClient:
     def list_bank_accounts(self) -> list[dict]:
         return list(self.get_organization().get("bank_accounts") or [])
 
-    def iter_transaction_pages(self, bank_account_id: str, updated_at_from: dt.datetime | None = None, *,
-                               statuses=DEFAULT_STATUSES,
-                               per_page: int = MAX_PER_PAGE) -> Iterator[list[dict]]:
+    def iter_transaction_pages(
+        self,
+        bank_account_id: str,
+        updated_at_from: dt.datetime | None = None,
+        *,
+        statuses=DEFAULT_STATUSES,
+        per_page: int = MAX_PER_PAGE,
+    ) -> Iterator[list[dict]]:
         """Every page of ``/v2/transactions`` for one account, oldest update first, until ``next_page`` is
         null (or missing). ``status[]`` is always sent: left out, Qonto may hide declined/pending rows."""
         per_page = max(1, min(int(per_page), MAX_PER_PAGE))
@@ -475,10 +543,17 @@ class QontoClient:
                 raise QontoError(f"Qonto /v2/transactions page {page} points back to page {next_page}")
             page = int(next_page)
 
-    def iter_transactions(self, bank_account_id: str, updated_at_from: dt.datetime | None = None, *,
-                          statuses=DEFAULT_STATUSES, per_page: int = MAX_PER_PAGE) -> Iterator[dict]:
-        for page in self.iter_transaction_pages(bank_account_id, updated_at_from, statuses=statuses,
-                                                per_page=per_page):
+    def iter_transactions(
+        self,
+        bank_account_id: str,
+        updated_at_from: dt.datetime | None = None,
+        *,
+        statuses=DEFAULT_STATUSES,
+        per_page: int = MAX_PER_PAGE,
+    ) -> Iterator[dict]:
+        for page in self.iter_transaction_pages(
+            bank_account_id, updated_at_from, statuses=statuses, per_page=per_page
+        ):
             yield from page
 
     def get_transaction(self, qonto_id: str) -> dict:

@@ -31,13 +31,34 @@ log = logging.getLogger(__name__)
 
 # The fields that come from the bank; a re-sync replaces exactly these.
 BANK_FIELDS = [
-    "transaction_id", "account", "amount", "currency", "side", "operation_type", "status", "label",
-    "clean_counterparty_name", "reference", "note", "counterparty_iban", "counterparty_bic", "emitted_at",
-    "settled_at", "qonto_updated_at", "raw",
+    "transaction_id",
+    "account",
+    "amount",
+    "currency",
+    "side",
+    "operation_type",
+    "status",
+    "label",
+    "clean_counterparty_name",
+    "reference",
+    "note",
+    "counterparty_iban",
+    "counterparty_bic",
+    "emitted_at",
+    "settled_at",
+    "qonto_updated_at",
+    "raw",
 ]
 # Per-type sub-objects that carry the other party's account (contract A3).
-COUNTERPARTY_OBJECTS = ("income", "transfer", "swift_income", "direct_debit", "direct_debit_collection",
-                        "direct_debit_hold", "check")
+COUNTERPARTY_OBJECTS = (
+    "income",
+    "transfer",
+    "swift_income",
+    "direct_debit",
+    "direct_debit_collection",
+    "direct_debit_hold",
+    "check",
+)
 
 
 @dataclass
@@ -111,8 +132,9 @@ def transaction_store_from_api(data, *, accounts: dict[str, BankAccount], where:
     if amount is None:
         raise InputError("no 'amount' nor 'amount_cents'", where=where)
     if amount < 0:
-        raise InputError(f"amount {amount} is negative (Qonto amounts are positive, the side gives the sign)",
-                         where=where)
+        raise InputError(
+            f"amount {amount} is negative (Qonto amounts are positive, the side gives the sign)", where=where
+        )
     try:
         emitted_at = datetime_from_api(data.get("emitted_at"))
         settled_at = datetime_from_api(data.get("settled_at"))
@@ -181,16 +203,23 @@ def transactions_upsert(*, rows: Iterable[dict]) -> UpsertCounts:
     with transaction.atomic():
         # Locked (in a fixed order) so that a webhook re-fetch and a sync cannot interleave their
         # "is it newer?" check and their write on the same rows.
-        existing = {t.qonto_id: t for t in BankTransaction.objects.select_for_update()
-                    .filter(qonto_id__in=list(by_id)).order_by("qonto_id")}
+        existing = {
+            t.qonto_id: t
+            for t in BankTransaction.objects.select_for_update()
+            .filter(qonto_id__in=list(by_id))
+            .order_by("qonto_id")
+        }
         new, changed = [], []
         for qonto_id, row in by_id.items():
             stored = existing.get(qonto_id)
             if stored is None:
                 new.append(BankTransaction(**row))
                 continue
-            older = (stored.qonto_updated_at and row["qonto_updated_at"]
-                     and row["qonto_updated_at"] < stored.qonto_updated_at)
+            older = (
+                stored.qonto_updated_at
+                and row["qonto_updated_at"]
+                and row["qonto_updated_at"] < stored.qonto_updated_at
+            )
             if older or not _differs(stored, row):
                 counts.unchanged += 1
                 continue
@@ -199,9 +228,12 @@ def transactions_upsert(*, rows: Iterable[dict]) -> UpsertCounts:
         # the update (bulk_update's CASE per field took 7 s per 1,000 rows); for the new ones it turns a
         # concurrent insert of the same id (webhook re-fetch) into an update instead of an IntegrityError.
         if new or changed:
-            BankTransaction.objects.bulk_create(new + changed, update_conflicts=True,
-                                                unique_fields=["qonto_id"],
-                                                update_fields=[*BANK_FIELDS, "updated_at"])
+            BankTransaction.objects.bulk_create(
+                new + changed,
+                update_conflicts=True,
+                unique_fields=["qonto_id"],
+                update_fields=[*BANK_FIELDS, "updated_at"],
+            )
     counts.created += len(new)
     counts.updated += len(changed)
     return counts
@@ -259,8 +291,9 @@ def accounts_sync(*, client: QontoClient, report: SyncReport | None = None) -> l
 # --- sync --------------------------------------------------------------------------------------------------
 
 
-def qonto_sync(*, client: QontoClient | None = None, since: dt.datetime | None = None,
-               statuses=DEFAULT_STATUSES) -> SyncReport:
+def qonto_sync(
+    *, client: QontoClient | None = None, since: dt.datetime | None = None, statuses=DEFAULT_STATUSES
+) -> SyncReport:
     """Accounts, then each account's transactions updated since ``since`` or its ``synced_through``.
 
     The progress marker moves only once all of an account's pages are stored, to the newest ``updated_at``
@@ -306,8 +339,9 @@ def transactions_import(*, payloads: list[tuple[str, object]]) -> UpsertCounts:
     rows = []
     for name, payload in payloads:
         if not isinstance(payload, dict) or not isinstance(payload.get("transactions"), list):
-            raise InputError('expected the /v2/transactions shape {"transactions": [...], "meta": {...}}',
-                             where=name)
+            raise InputError(
+                'expected the /v2/transactions shape {"transactions": [...], "meta": {...}}', where=name
+            )
         if "meta" in payload and not isinstance(payload["meta"], dict):
             raise InputError("'meta' must be an object", where=name)
         for index, data in enumerate(payload["transactions"]):
@@ -325,7 +359,8 @@ def transaction_refetch(*, qonto_id: str, client: QontoClient | None = None) -> 
         if exc.status == 404:
             log.warning("Qonto transaction %s announced by a webhook no longer exists", qonto_id)
             WebhookEvent.objects.filter(transaction_qonto_id=qonto_id, processed_at=None).update(
-                processed_at=timezone.now())
+                processed_at=timezone.now()
+            )
             return None
         raise
     accounts = {a.qonto_id: a for a in BankAccount.objects.all()}
@@ -334,7 +369,8 @@ def transaction_refetch(*, qonto_id: str, client: QontoClient | None = None) -> 
     row = transaction_store_from_api(data, accounts=accounts, where=f"Qonto /v2/transactions/{qonto_id}")
     transactions_upsert(rows=[row])
     WebhookEvent.objects.filter(transaction_qonto_id=qonto_id, processed_at=None).update(
-        processed_at=timezone.now())
+        processed_at=timezone.now()
+    )
     return BankTransaction.objects.get(qonto_id=row["qonto_id"])
 
 
@@ -346,6 +382,7 @@ def balances_snapshot(*, on: dt.date | None = None) -> list[BalanceSnapshot]:
     with transaction.atomic():
         for account in BankAccount.objects.exclude(status="closed").order_by("pk"):
             snapshot, _ = BalanceSnapshot.objects.update_or_create(
-                account=account, date=on, defaults={"balance": account.balance})
+                account=account, date=on, defaults={"balance": account.balance}
+            )
             snapshots.append(snapshot)
     return snapshots

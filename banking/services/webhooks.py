@@ -36,8 +36,14 @@ class WebhookPayloadError(Exception):
     """Body that is not JSON or not a Qonto event envelope: answered 400."""
 
 
-def signature_verify(*, secret: str, header: str | None, body: bytes, now: float | None = None,
-                     tolerance: int = TOLERANCE_SECONDS) -> int:
+def signature_verify(
+    *,
+    secret: str,
+    header: str | None,
+    body: bytes,
+    now: float | None = None,
+    tolerance: int = TOLERANCE_SECONDS,
+) -> int:
     """Check ``X-Qonto-Signature`` against the raw body; return its timestamp or raise
     :class:`WebhookSignatureError`. Timestamps more than ``tolerance`` seconds old (or ahead) are refused."""
     if not secret:
@@ -91,9 +97,14 @@ def webhook_transaction_parse(data: dict) -> TransactionSignal:
         amount = amount_from_api(data)
     except ValueError:
         amount = None  # informative only: the re-fetch brings the real amount
-    return TransactionSignal(qonto_id=data["id"].strip(), event=str(data.get("event") or ""),
-                             bank_account_id=str(account), amount=amount, side=str(data.get("side") or ""),
-                             status=str(data.get("status") or ""))
+    return TransactionSignal(
+        qonto_id=data["id"].strip(),
+        event=str(data.get("event") or ""),
+        bank_account_id=str(account),
+        amount=amount,
+        side=str(data.get("side") or ""),
+        status=str(data.get("status") or ""),
+    )
 
 
 @dataclass
@@ -109,12 +120,17 @@ def _queue_refetch(qonto_id: str) -> None:
     async_task(REFETCH_TASK, qonto_id, task_name=f"qonto-refetch-{qonto_id}"[:100])
 
 
-def webhook_receive(*, body: bytes, signature: str | None, now: float | None = None,
-                    secret: str | None = None) -> WebhookResult:
+def webhook_receive(
+    *, body: bytes, signature: str | None, now: float | None = None, secret: str | None = None
+) -> WebhookResult:
     """Verify, parse, store the event once, and queue the re-fetch after commit. Nothing is written when
     the signature or the payload is refused."""
-    signature_verify(secret=settings.QONTO_WEBHOOK_SECRET if secret is None else secret, header=signature,
-                     body=body, now=now)
+    signature_verify(
+        secret=settings.QONTO_WEBHOOK_SECRET if secret is None else secret,
+        header=signature,
+        body=body,
+        now=now,
+    )
     try:
         envelope = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -131,8 +147,11 @@ def webhook_receive(*, body: bytes, signature: str | None, now: float | None = N
         with transaction.atomic():
             _, created = WebhookEvent.objects.get_or_create(
                 event_id=event_id.strip(),
-                defaults={"event_type": event_type[:50], "payload": envelope,
-                          "transaction_qonto_id": signal.qonto_id[:64] if signal else ""},
+                defaults={
+                    "event_type": event_type[:50],
+                    "payload": envelope,
+                    "transaction_qonto_id": signal.qonto_id[:64] if signal else "",
+                },
             )
             if created and signal:
                 transaction.on_commit(lambda: _queue_refetch(signal.qonto_id))

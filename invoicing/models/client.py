@@ -31,11 +31,17 @@ class Client(models.Model):
         "délai de paiement (jours)", null=True, blank=True, help_text="Vide : celui du profil vendeur."
     )
     hourly_rate = models.DecimalField(
-        "taux horaire HT", max_digits=14, decimal_places=2, null=True, blank=True,
-        validators=[MinValueValidator(Decimal("0"))], help_text="Vide : le taux par défaut (110 €/h).",
+        "taux horaire HT",
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="Vide : le taux par défaut (110 €/h).",
     )
     auto_approve = models.BooleanField(
-        "approbation automatique", default=False,
+        "approbation automatique",
+        default=False,
         help_text="Les factures récurrentes conformes au contrat partent sans relecture.",
     )
     active = models.BooleanField("actif", default=True)
@@ -49,8 +55,10 @@ class Client(models.Model):
         verbose_name = "client"
         ordering = ["name"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(hourly_rate__gte=0) | models.Q(hourly_rate__isnull=True),
-                                   name="client_hourly_rate_positive"),
+            models.CheckConstraint(
+                condition=models.Q(hourly_rate__gte=0) | models.Q(hourly_rate__isnull=True),
+                name="client_hourly_rate_positive",
+            ),
         ]
 
     def __str__(self):
@@ -74,8 +82,13 @@ class Client(models.Model):
     def snapshot(self) -> dict:
         """The buyer's identity as printed, frozen onto the invoice at issue."""
         return {
-            "name": self.name, "legal_form": self.legal_form, "siren": self.siren, "siret": self.siret,
-            "vat_number": self.vat_number, "address": self.address_text, "country": self.country,
+            "name": self.name,
+            "legal_form": self.legal_form,
+            "siren": self.siren,
+            "siret": self.siret,
+            "vat_number": self.vat_number,
+            "address": self.address_text,
+            "country": self.country,
             "emails": self.email_list,
         }
 
@@ -90,7 +103,9 @@ class ClientAlias(models.Model):
     class Meta:
         verbose_name = "autre nom"
         verbose_name_plural = "autres noms"
-        constraints = [models.UniqueConstraint(fields=["client", "normalized_name"], name="client_alias_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["client", "normalized_name"], name="client_alias_unique")
+        ]
 
     def __str__(self):
         return self.name

@@ -31,9 +31,12 @@ class Contract(models.Model):
 
     client = models.ForeignKey("invoicing.Client", on_delete=models.PROTECT, related_name="contracts")
     label = models.CharField("libellé", max_length=200, default="Forfait infogérance")
-    amount_ht = models.DecimalField("montant HT", max_digits=14, decimal_places=2,
-                                    validators=[MinValueValidator(Decimal("0"))])
-    vat_rate = models.DecimalField("taux de TVA (%)", max_digits=5, decimal_places=2, default=Decimal("20.00"))
+    amount_ht = models.DecimalField(
+        "montant HT", max_digits=14, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
+    )
+    vat_rate = models.DecimalField(
+        "taux de TVA (%)", max_digits=5, decimal_places=2, default=Decimal("20.00")
+    )
     period = models.CharField("périodicité", max_length=10, choices=Period.choices, default=Period.MONTHLY)
     start_date = models.DateField("début")
     end_date = models.DateField("fin", null=True, blank=True)

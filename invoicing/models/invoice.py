@@ -5,7 +5,6 @@ from django.db.models import F, Q, Sum, Value
 
 from syaga.core.errors import BusinessError
 
-
 HALF_CENT = Decimal("0.005")
 
 
@@ -42,10 +41,19 @@ class Origin(models.TextChoices):
 
 
 # What may still change on an issued invoice: its payment and delivery state, never its content.
-MUTABLE_AFTER_ISSUE = frozenset({
-    "status", "amount_paid", "paid_date", "sent_at", "pdf_file", "updated_at", "review_reason",
-    "validation_rule", "cancelled_by_id",
-})
+MUTABLE_AFTER_ISSUE = frozenset(
+    {
+        "status",
+        "amount_paid",
+        "paid_date",
+        "sent_at",
+        "pdf_file",
+        "updated_at",
+        "review_reason",
+        "validation_rule",
+        "cancelled_by_id",
+    }
+)
 
 
 class InvoiceQuerySet(models.QuerySet):
@@ -93,39 +101,56 @@ class Invoice(models.Model):
     """An invoice or a credit note. Numbered when issued; frozen from then on."""
 
     kind = models.CharField("type", max_length=12, choices=Kind.choices, default=Kind.INVOICE)
-    number = models.CharField("numéro", max_length=35, null=True, blank=True, editable=False)
+    # NULL until issued: the unique constraint on issued numbers must not see drafts as duplicates of "".
+    number = models.CharField("numéro", max_length=35, null=True, blank=True, editable=False)  # noqa: DJ001
     series = models.CharField(max_length=4, blank=True, editable=False)
     client = models.ForeignKey("invoicing.Client", on_delete=models.PROTECT, related_name="invoices")
-    status = models.CharField("statut", max_length=16, choices=Status.choices, default=Status.DRAFT,
-                              db_index=True)
+    status = models.CharField(
+        "statut", max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True
+    )
     origin = models.CharField("origine", max_length=10, choices=Origin.choices, default=Origin.MANUAL)
     subject = models.CharField("objet", max_length=300, blank=True)
     issue_date = models.DateField("date d'émission", null=True, blank=True, db_index=True)
     period_start = models.DateField("période du", null=True, blank=True)
     period_end = models.DateField("période au", null=True, blank=True)
     due_date = models.DateField("échéance", null=True, blank=True, db_index=True)
-    contract = models.ForeignKey("invoicing.Contract", on_delete=models.PROTECT, null=True, blank=True,
-                                 related_name="invoices")
-    credited_invoice = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True,
-                                         related_name="credit_notes", verbose_name="facture corrigée")
+    contract = models.ForeignKey(
+        "invoicing.Contract", on_delete=models.PROTECT, null=True, blank=True, related_name="invoices"
+    )
+    credited_invoice = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="credit_notes",
+        verbose_name="facture corrigée",
+    )
     purchase_order = models.CharField("bon de commande", max_length=100, blank=True)
     total_ht = models.DecimalField("total HT", max_digits=14, decimal_places=2, default=Decimal("0.00"))
     total_vat = models.DecimalField("TVA", max_digits=14, decimal_places=2, default=Decimal("0.00"))
     total_ttc = models.DecimalField("total TTC", max_digits=14, decimal_places=2, default=Decimal("0.00"))
     vat_breakdown = models.JSONField("TVA par taux", default=list, blank=True)
-    amount_paid = models.DecimalField("montant réglé", max_digits=14, decimal_places=2,
-                                      default=Decimal("0.00"))
+    amount_paid = models.DecimalField(
+        "montant réglé", max_digits=14, decimal_places=2, default=Decimal("0.00")
+    )
     paid_date = models.DateField("réglée le", null=True, blank=True)
     seller_snapshot = models.JSONField(default=dict, blank=True, editable=False)
     buyer_snapshot = models.JSONField(default=dict, blank=True, editable=False)
     review_reason = models.CharField("motif de relecture", max_length=300, blank=True)
-    validation_rule = models.ForeignKey("invoicing.ValidationRule", on_delete=models.SET_NULL, null=True,
-                                        blank=True, related_name="+", verbose_name="règle appliquée")
+    validation_rule = models.ForeignKey(
+        "invoicing.ValidationRule",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="règle appliquée",
+    )
     notes = models.TextField("notes", blank=True)
     issued_at = models.DateTimeField(null=True, blank=True, editable=False)
     sent_at = models.DateTimeField(null=True, blank=True)
-    created_by = models.ForeignKey("auth.User", on_delete=models.SET_NULL, null=True, blank=True,
-                                   related_name="+", editable=False)
+    created_by = models.ForeignKey(
+        "auth.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -136,12 +161,18 @@ class Invoice(models.Model):
         ordering = ["-issue_date", "-number", "-pk"]
         permissions = [("approve_invoice", "Peut approuver et émettre les factures")]
         constraints = [
-            models.UniqueConstraint(fields=["number"], condition=Q(number__isnull=False),
-                                    name="invoice_number_unique"),
-            models.UniqueConstraint(fields=["contract", "period_start"], condition=Q(contract__isnull=False),
-                                    name="invoice_contract_period_unique"),
-            models.CheckConstraint(condition=Q(total_ht__gte=0) & Q(total_vat__gte=0) & Q(total_ttc__gte=0),
-                                   name="invoice_totals_positive"),
+            models.UniqueConstraint(
+                fields=["number"], condition=Q(number__isnull=False), name="invoice_number_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["contract", "period_start"],
+                condition=Q(contract__isnull=False),
+                name="invoice_contract_period_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(total_ht__gte=0) & Q(total_vat__gte=0) & Q(total_ttc__gte=0),
+                name="invoice_totals_positive",
+            ),
             # TTC = HT + VAT to the cent. Written as a half-cent band because SQLite compares decimals as
             # floating point (751.60 + 150.32 != 901.92 there); on PostgreSQL numerics the band is exact.
             models.CheckConstraint(
@@ -164,14 +195,6 @@ class Invoice(models.Model):
         label = self.get_kind_display().capitalize()
         return f"{label} {self.number}" if self.number else f"{label} brouillon #{self.pk}"
 
-    @property
-    def is_frozen(self) -> bool:
-        return self.status in FROZEN_STATUSES
-
-    @property
-    def balance_due(self) -> Decimal:
-        return self.total_ttc - self.amount_paid
-
     def save(self, *args, **kwargs):
         # Integrity guard, not a business rule: whatever the caller, an issued invoice keeps its content.
         if self.pk is not None:
@@ -182,11 +205,17 @@ class Invoice(models.Model):
                     raise InvoiceImmutableError(f"{self} is issued and cannot go back to {self.status}")
                 update_fields = kwargs.get("update_fields")
                 guarded = [
-                    f for f in self._meta.concrete_fields
-                    if f.attname not in MUTABLE_AFTER_ISSUE and f.name not in MUTABLE_AFTER_ISSUE
+                    f
+                    for f in self._meta.concrete_fields
+                    if f.attname not in MUTABLE_AFTER_ISSUE
+                    and f.name not in MUTABLE_AFTER_ISSUE
                     and (update_fields is None or f.name in update_fields or f.attname in update_fields)
                 ]
-                stored = manager.filter(pk=self.pk).values(*[f.attname for f in guarded]).first() if guarded else {}
+                stored = (
+                    manager.filter(pk=self.pk).values(*[f.attname for f in guarded]).first()
+                    if guarded
+                    else {}
+                )
                 changed = [f.name for f in guarded if stored[f.attname] != getattr(self, f.attname)]
                 if changed:
                     raise InvoiceImmutableError(
@@ -198,6 +227,14 @@ class Invoice(models.Model):
         if self.pk is not None and type(self).objects.filter(pk=self.pk, status__in=FROZEN_STATUSES).exists():
             raise InvoiceImmutableError(f"{self} is issued and cannot be deleted; issue a credit note")
         return super().delete(*args, **kwargs)
+
+    @property
+    def is_frozen(self) -> bool:
+        return self.status in FROZEN_STATUSES
+
+    @property
+    def balance_due(self) -> Decimal:
+        return self.total_ttc - self.amount_paid
 
 
 class Unit(models.TextChoices):
@@ -229,7 +266,9 @@ class InvoiceLine(models.Model):
     quantity = models.DecimalField("quantité", max_digits=14, decimal_places=4, default=Decimal("1"))
     unit = models.CharField("unité", max_length=10, choices=Unit.choices, default=Unit.FLAT)
     unit_price = models.DecimalField("prix unitaire HT", max_digits=14, decimal_places=4)
-    vat_rate = models.DecimalField("taux de TVA (%)", max_digits=5, decimal_places=2, default=Decimal("20.00"))
+    vat_rate = models.DecimalField(
+        "taux de TVA (%)", max_digits=5, decimal_places=2, default=Decimal("20.00")
+    )
     total_ht = models.DecimalField("total HT", max_digits=14, decimal_places=2, default=Decimal("0.00"))
 
     objects = InvoiceLineQuerySet.as_manager()
@@ -244,9 +283,6 @@ class InvoiceLine(models.Model):
     def __str__(self):
         return self.description
 
-    def _invoice_frozen(self) -> bool:
-        return Invoice.objects.filter(pk=self.invoice_id, status__in=FROZEN_STATUSES).exists()
-
     def save(self, *args, **kwargs):
         if self._invoice_frozen():
             raise InvoiceImmutableError("lines of an issued invoice cannot change; issue a credit note")
@@ -256,3 +292,6 @@ class InvoiceLine(models.Model):
         if self._invoice_frozen():
             raise InvoiceImmutableError("lines of an issued invoice cannot be deleted; issue a credit note")
         return super().delete(*args, **kwargs)
+
+    def _invoice_frozen(self) -> bool:
+        return Invoice.objects.filter(pk=self.invoice_id, status__in=FROZEN_STATUSES).exists()

@@ -17,14 +17,18 @@ class SellerProfile(models.Model):
     legal_name = models.CharField("raison sociale", max_length=200)
     legal_form = models.CharField("forme juridique", max_length=50, default="SAS")
     share_capital = models.DecimalField(
-        "capital social", max_digits=14, decimal_places=2, default=Decimal("0.00"),
+        "capital social",
+        max_digits=14,
+        decimal_places=2,
+        default=Decimal("0.00"),
         validators=[MinValueValidator(Decimal("0"))],
     )
     rcs_city = models.CharField("ville du RCS", max_length=100, blank=True)
     siren = models.CharField("SIREN", max_length=11, validators=[validate_siren])
     siret = models.CharField("SIRET", max_length=17, blank=True, validators=[validate_siret])
-    vat_number = models.CharField("n° de TVA intracommunautaire", max_length=20, blank=True,
-                                  validators=[validate_vat_number])
+    vat_number = models.CharField(
+        "n° de TVA intracommunautaire", max_length=20, blank=True, validators=[validate_vat_number]
+    )
     address_line1 = models.CharField("adresse", max_length=200)
     address_line2 = models.CharField("complément d'adresse", max_length=200, blank=True)
     postal_code = models.CharField("code postal", max_length=10)
@@ -36,7 +40,10 @@ class SellerProfile(models.Model):
     bic = models.CharField("BIC", max_length=11, blank=True)
     payment_terms_days = models.PositiveSmallIntegerField("délai de paiement (jours)", default=30)
     late_penalty_rate = models.DecimalField(
-        "taux des pénalités de retard (%)", max_digits=5, decimal_places=2, default=Decimal("12.15"),
+        "taux des pénalités de retard (%)",
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("12.15"),
         help_text="Taux annuel. À défaut de stipulation : taux BCE + 10 points.",
     )
     recovery_indemnity = models.DecimalField(
@@ -45,10 +52,12 @@ class SellerProfile(models.Model):
     early_payment_discount = models.CharField(
         "conditions d'escompte", max_length=200, default="Pas d'escompte pour paiement anticipé."
     )
-    vat_regime = models.CharField("régime de TVA", max_length=10, choices=VatRegime.choices,
-                                  default=VatRegime.RECEIPTS)
+    vat_regime = models.CharField(
+        "régime de TVA", max_length=10, choices=VatRegime.choices, default=VatRegime.RECEIPTS
+    )
     four_eyes_approval = models.BooleanField(
-        "validation à quatre yeux", default=False,
+        "validation à quatre yeux",
+        default=False,
         help_text="Une facture manuelle au-dessus du seuil doit être approuvée par une autre personne "
         "que son auteur.",
     )
@@ -73,11 +82,21 @@ class SellerProfile(models.Model):
     def snapshot(self) -> dict:
         """What the law asks an invoice to show of its issuer, frozen onto the invoice at issue."""
         return {
-            "legal_name": self.legal_name, "legal_form": self.legal_form,
-            "share_capital": str(self.share_capital), "rcs_city": self.rcs_city, "siren": self.siren,
-            "siret": self.siret, "vat_number": self.vat_number, "address": self.address_text,
-            "country": self.country, "email": self.email, "phone": self.phone, "iban": self.iban,
-            "bic": self.bic, "late_penalty_rate": str(self.late_penalty_rate),
+            "legal_name": self.legal_name,
+            "legal_form": self.legal_form,
+            "share_capital": str(self.share_capital),
+            "rcs_city": self.rcs_city,
+            "siren": self.siren,
+            "siret": self.siret,
+            "vat_number": self.vat_number,
+            "address": self.address_text,
+            "country": self.country,
+            "email": self.email,
+            "phone": self.phone,
+            "iban": self.iban,
+            "bic": self.bic,
+            "late_penalty_rate": str(self.late_penalty_rate),
             "recovery_indemnity": str(self.recovery_indemnity),
-            "early_payment_discount": self.early_payment_discount, "vat_regime": self.vat_regime,
+            "early_payment_discount": self.early_payment_discount,
+            "vat_regime": self.vat_regime,
         }

@@ -24,7 +24,8 @@ class Check(models.TextChoices):
     AMOUNT_DIFFERS_FROM_CONTRACT = "amount_differs_from_contract", "montant différent du contrat"
     HOURS_ABOVE_USUAL = "hours_above_usual", "heures au-delà du volume mensuel habituel (%)"
     RECURRING_MATCHES_CONTRACT = (
-        "recurring_matches_contract", "récurrente conforme au contrat, client en approbation automatique"
+        "recurring_matches_contract",
+        "récurrente conforme au contrat, client en approbation automatique",
     )
 
 
@@ -55,11 +56,20 @@ class ValidationRule(models.Model):
     name = models.CharField("nom", max_length=120)
     check_kind = models.CharField("contrôle", max_length=40, choices=Check.choices)
     threshold = models.DecimalField(
-        "seuil", max_digits=14, decimal_places=2, null=True, blank=True,
+        "seuil",
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
         help_text="Total HT : montant en € ; écart au contrat : tolérance en € ; heures : dépassement en %.",
     )
-    comparison = models.CharField("comparaison", max_length=3, choices=Comparison.choices, blank=True,
-                                  help_text="Pour le contrôle du total HT uniquement.")
+    comparison = models.CharField(
+        "comparaison",
+        max_length=3,
+        choices=Comparison.choices,
+        blank=True,
+        help_text="Pour le contrôle du total HT uniquement.",
+    )
     action = models.CharField("décision", max_length=10, choices=Action.choices)
     order = models.PositiveIntegerField("ordre", default=100)
     active = models.BooleanField("active", default=True)
@@ -72,16 +82,26 @@ class ValidationRule(models.Model):
         verbose_name_plural = "règles de validation"
         ordering = ["order", "pk"]
         constraints = [
-            models.CheckConstraint(condition=Q(threshold__isnull=True) | Q(threshold__gte=0),
-                                   name="validation_rule_threshold_positive"),
+            models.CheckConstraint(
+                condition=Q(threshold__isnull=True) | Q(threshold__gte=0),
+                name="validation_rule_threshold_positive",
+            ),
         ]
 
     def __str__(self):
         return f"#{self.order} {self.name}"
 
     # Fields a change log records (before/after), in this order.
-    AUDITED_FIELDS = ("name", "check_kind", "threshold", "comparison", "action", "order", "active",
-                      "description")
+    AUDITED_FIELDS = (
+        "name",
+        "check_kind",
+        "threshold",
+        "comparison",
+        "action",
+        "order",
+        "active",
+        "description",
+    )
 
     def audit_state(self) -> dict:
         state = {f: getattr(self, f) for f in self.AUDITED_FIELDS}
@@ -94,8 +114,14 @@ class RuleChangeLog(models.Model):
     """Who changed a rule, when, and what it was before and after."""
 
     rule = models.ForeignKey(ValidationRule, on_delete=models.CASCADE, related_name="changes")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                             related_name="+", verbose_name="par")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="par",
+    )
     at = models.DateTimeField("le", auto_now_add=True)
     before = models.JSONField("avant", null=True, blank=True)
     after = models.JSONField("après", default=dict)
@@ -131,13 +157,25 @@ class InvoiceEvent(models.Model):
 
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField("le", db_index=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                              related_name="+", verbose_name="par")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="par",
+    )
     kind = models.CharField("événement", max_length=20, choices=EventKind.choices)
     from_status = models.CharField("de", max_length=16, blank=True)
     to_status = models.CharField("vers", max_length=16, blank=True)
-    rule = models.ForeignKey(ValidationRule, on_delete=models.SET_NULL, null=True, blank=True,
-                             related_name="events", verbose_name="règle")
+    rule = models.ForeignKey(
+        ValidationRule,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="events",
+        verbose_name="règle",
+    )
     reason = models.TextField("motif", blank=True)
     totals = models.JSONField("totaux", default=dict, blank=True)
 

@@ -18,11 +18,19 @@ def invoices_delivery_queue(*, invoices: list[Invoice], actor=None) -> list[Invo
 
     if not invoices:
         return []
-    events = InvoiceEvent.objects.bulk_create([
-        event_build(invoice, EventKind.DELIVERY_QUEUED, from_status=invoice.status, to_status=invoice.status,
-                    actor=actor, reason="PDF et envoi au client programmés")
-        for invoice in invoices
-    ])
+    events = InvoiceEvent.objects.bulk_create(
+        [
+            event_build(
+                invoice,
+                EventKind.DELIVERY_QUEUED,
+                from_status=invoice.status,
+                to_status=invoice.status,
+                actor=actor,
+                reason="PDF et envoi au client programmés",
+            )
+            for invoice in invoices
+        ]
+    )
     invoice_ids = [invoice.pk for invoice in invoices]
     transaction.on_commit(lambda: delivery_dispatch(invoice_ids=invoice_ids))
     return events

@@ -61,11 +61,21 @@ def seller_seed() -> SellerProfile:
         return seller
     siren = siren_for(0)
     return SellerProfile.objects.create(
-        legal_name="SYAGA Consulting", legal_form="SAS", share_capital=Decimal("10000.00"), rcs_city="Marseille",
-        siren=siren, siret=siren + "00015" if luhn.is_valid(siren + "00015") else _siret(siren),
-        vat_number=vat_for(siren), address_line1="12 rue de la République", postal_code="13001",
-        city="Marseille", email="facturation@syaga.fr", phone="04 91 00 00 00",
-        iban="FR7630006000011234567890189", bic="AGRIFRPPXXX", payment_terms_days=30,
+        legal_name="SYAGA Consulting",
+        legal_form="SAS",
+        share_capital=Decimal("10000.00"),
+        rcs_city="Marseille",
+        siren=siren,
+        siret=siren + "00015" if luhn.is_valid(siren + "00015") else _siret(siren),
+        vat_number=vat_for(siren),
+        address_line1="12 rue de la République",
+        postal_code="13001",
+        city="Marseille",
+        email="facturation@syaga.fr",
+        phone="04 91 00 00 00",
+        iban="FR7630006000011234567890189",
+        bic="AGRIFRPPXXX",
+        payment_terms_days=30,
     )
 
 
@@ -91,28 +101,54 @@ def demo_seed(*, today: dt.date) -> dict:
     for index, (name, form, city, amount, period, auto, alias) in enumerate(SYAGA_CONTRACTS, start=1):
         siren = siren_for(index)
         client = Client.objects.create(
-            name=name, legal_form=form, siren=siren, vat_number=vat_for(siren), city=city,
-            address_line1=f"{10 + index} avenue de la Gare", postal_code=f"13{index:03d}",
-            invoice_emails=f"compta@{name.lower()}.fr", auto_approve=auto,
+            name=name,
+            legal_form=form,
+            siren=siren,
+            vat_number=vat_for(siren),
+            city=city,
+            address_line1=f"{10 + index} avenue de la Gare",
+            postal_code=f"13{index:03d}",
+            invoice_emails=f"compta@{name.lower()}.fr",
+            auto_approve=auto,
         )
         ClientAlias.objects.create(client=client, name=alias)
         months = PERIOD_MONTHS[period]
         contract = Contract.objects.create(
-            client=client, label="Forfait infogérance", amount_ht=amount, period=period,
-            start_date=first_month, next_billing_date=first_month, auto_approve=auto,
+            client=client,
+            label="Forfait infogérance",
+            amount_ht=amount,
+            period=period,
+            start_date=first_month,
+            next_billing_date=first_month,
+            auto_approve=auto,
         )
         contracts.append(contract)
         start = first_month
         while start <= today:
             end = end_of_month(add_months(start, months - 1))
-            label = (f"Forfait infogérance – {french_month_label(start)}" if months == 1 else
-                     f"Forfait infogérance – {french_month_label(start)} à {french_month_label(end)}")
-            plans.append(_Planned(
-                date=start, client=client, origin=Origin.RECURRING, subject=label, contract=contract,
-                period_start=start, period_end=end,
-                lines=[LineSpec(description=label, unit_price=amount,
-                                unit=Unit.MONTH if months == 1 else Unit.QUARTER)],
-            ))
+            label = (
+                f"Forfait infogérance – {french_month_label(start)}"
+                if months == 1
+                else f"Forfait infogérance – {french_month_label(start)} à {french_month_label(end)}"
+            )
+            plans.append(
+                _Planned(
+                    date=start,
+                    client=client,
+                    origin=Origin.RECURRING,
+                    subject=label,
+                    contract=contract,
+                    period_start=start,
+                    period_end=end,
+                    lines=[
+                        LineSpec(
+                            description=label,
+                            unit_price=amount,
+                            unit=Unit.MONTH if months == 1 else Unit.QUARTER,
+                        )
+                    ],
+                )
+            )
             start = add_months(start, months)
         contract.next_billing_date = start
         contract.save(update_fields=["next_billing_date"])
@@ -122,18 +158,33 @@ def demo_seed(*, today: dt.date) -> dict:
         day = add_months(first_month, month) + dt.timedelta(days=rng.randint(8, 20))
         client = rng.choice(one_off_clients)
         hours = Decimal(rng.choice(["3.5", "6", "7.5", "12", "16", "21"]))
-        plans.append(_Planned(
-            date=day, client=client, origin=Origin.TIMESHEET,
-            subject=f"Interventions ponctuelles – {french_month_label(day)}",
-            lines=[LineSpec(description="Intervention sur site et à distance", quantity=hours, unit=Unit.HOUR,
-                            unit_price=HOURLY_RATE)],
-        ))
+        plans.append(
+            _Planned(
+                date=day,
+                client=client,
+                origin=Origin.TIMESHEET,
+                subject=f"Interventions ponctuelles – {french_month_label(day)}",
+                lines=[
+                    LineSpec(
+                        description="Intervention sur site et à distance",
+                        quantity=hours,
+                        unit=Unit.HOUR,
+                        unit_price=HOURLY_RATE,
+                    )
+                ],
+            )
+        )
     plans.sort(key=lambda p: (p.date, p.client.name))
     issued = paid = 0
     for plan in plans:
         invoice = invoice_create(
-            client=plan.client, lines=plan.lines, origin=plan.origin, subject=plan.subject,
-            issue_date=plan.date, contract=plan.contract, period_start=plan.period_start,
+            client=plan.client,
+            lines=plan.lines,
+            origin=plan.origin,
+            subject=plan.subject,
+            issue_date=plan.date,
+            contract=plan.contract,
+            period_start=plan.period_start,
             period_end=plan.period_end,
         )
         invoice = invoice_issue(invoice=invoice, issue_date=plan.date)

@@ -42,21 +42,65 @@ _RATE_FACTORS = tuple((quantize(rate), rate / 100) for rate in KNOWN_VAT_RATES)
 # Field -> accepted header spellings, in order of preference when a file has several of them. The first
 # ones are those the issue names; the others are what other tools are seen to write.
 ALIASES: dict[str, tuple[str, ...]] = {
-    "number": ("Numéro", "N° facture", "Facture", "Num", "Numéro facture", "Numéro de facture",
-               "N° de facture", "No facture", "Num facture", "Réf facture", "Référence facture",
-               "Invoice number", "Invoice no", "Invoice"),
-    "issue_date": ("Date", "Date facture", "Date d'émission", "Date de facture", "Date emission",
-                   "Date fact", "Invoice date", "Issue date"),
+    "number": (
+        "Numéro",
+        "N° facture",
+        "Facture",
+        "Num",
+        "Numéro facture",
+        "Numéro de facture",
+        "N° de facture",
+        "No facture",
+        "Num facture",
+        "Réf facture",
+        "Référence facture",
+        "Invoice number",
+        "Invoice no",
+        "Invoice",
+    ),
+    "issue_date": (
+        "Date",
+        "Date facture",
+        "Date d'émission",
+        "Date de facture",
+        "Date emission",
+        "Date fact",
+        "Invoice date",
+        "Issue date",
+    ),
     "due_date": ("Échéance", "Date d'échéance", "Date échéance", "Date limite de paiement", "Due date"),
-    "client": ("Raison sociale", "Nom client", "Client", "Nom du client", "Customer", "Customer name",
-               "Client name"),
+    "client": (
+        "Raison sociale",
+        "Nom client",
+        "Client",
+        "Nom du client",
+        "Customer",
+        "Customer name",
+        "Client name",
+    ),
     "label": ("Désignation", "Libellé", "Objet", "Description", "Intitulé", "Label"),
-    "ht": ("Montant HT", "Total HT", "HT", "Montant hors taxes", "Total hors taxes", "Net HT",
-           "Amount excl tax"),
+    "ht": (
+        "Montant HT",
+        "Total HT",
+        "HT",
+        "Montant hors taxes",
+        "Total hors taxes",
+        "Net HT",
+        "Amount excl tax",
+    ),
     "vat": ("TVA", "Montant TVA", "Total TVA", "VAT", "Tax"),
     "ttc": ("Montant TTC", "Total TTC", "TTC", "Net à payer", "Montant toutes taxes", "Amount incl tax"),
-    "paid_date": ("Réglée le", "Date règlement", "Date de paiement", "Date de règlement", "Date paiement",
-                  "Payée le", "Payé le", "Paid on", "Payment date"),
+    "paid_date": (
+        "Réglée le",
+        "Date règlement",
+        "Date de paiement",
+        "Date de règlement",
+        "Date paiement",
+        "Payée le",
+        "Payé le",
+        "Paid on",
+        "Payment date",
+    ),
 }
 ALIAS_KEYS: dict[str, tuple[str, ...]] = {
     name: tuple(header_key(a) for a in spellings) for name, spellings in ALIASES.items()
@@ -65,8 +109,15 @@ KEY_FIELD: dict[str, str] = {key: f for f, keys in ALIAS_KEYS.items() for key in
 REQUIRED = ("number", "issue_date", "client")
 AMOUNT_FIELDS = ("ht", "vat", "ttc")
 FIELD_LABELS = {
-    "number": "invoice number", "issue_date": "date", "due_date": "due date", "client": "client",
-    "label": "label", "ht": "amount HT", "vat": "VAT", "ttc": "amount TTC", "paid_date": "payment date",
+    "number": "invoice number",
+    "issue_date": "date",
+    "due_date": "due date",
+    "client": "client",
+    "label": "label",
+    "ht": "amount HT",
+    "vat": "VAT",
+    "ttc": "amount TTC",
+    "paid_date": "payment date",
 }
 NUMBER_MAX_LENGTH = Invoice._meta.get_field("number").max_length
 CLIENT_NAME_MAX_LENGTH = Client._meta.get_field("name").max_length
@@ -100,12 +151,21 @@ class ImportReport:
 
     def as_dict(self) -> dict:
         return {
-            "dry_run": self.dry_run, "encoding": self.encoding, "delimiter": self.delimiter,
-            "columns": self.columns, "rows_read": self.rows_read, "rows_skipped": self.rows_skipped,
-            "rows_ignored": self.rows_ignored, "invoices_created": self.invoices_created,
-            "credit_notes_created": self.credit_notes_created, "lines_created": self.lines_created,
-            "paid": self.paid, "clients_created": self.clients_created, "clients_reused": self.clients_reused,
-            "invoices_skipped": self.invoices_skipped, "sequences_moved": self.sequences_moved,
+            "dry_run": self.dry_run,
+            "encoding": self.encoding,
+            "delimiter": self.delimiter,
+            "columns": self.columns,
+            "rows_read": self.rows_read,
+            "rows_skipped": self.rows_skipped,
+            "rows_ignored": self.rows_ignored,
+            "invoices_created": self.invoices_created,
+            "credit_notes_created": self.credit_notes_created,
+            "lines_created": self.lines_created,
+            "paid": self.paid,
+            "clients_created": self.clients_created,
+            "clients_reused": self.clients_reused,
+            "invoices_skipped": self.invoices_skipped,
+            "sequences_moved": self.sequences_moved,
             "total_ttc": str(self.total_ttc),
             "first_date": self.first_date.isoformat() if self.first_date else None,
             "last_date": self.last_date.isoformat() if self.last_date else None,
@@ -315,7 +375,7 @@ class _RowReader:
         self.padding = [""] * (width + 1)
 
     def pad(self, row: list[str]) -> list[str]:
-        return row + self.padding[len(row):] if len(row) <= self.width else row
+        return row + self.padding[len(row) :] if len(row) <= self.width else row
 
     def cell(self, row: list[str], name: str) -> str:
         value = row[self.index[name]].strip()
@@ -357,16 +417,24 @@ def _merge(invoice: _Invoice, row: _Invoice) -> None:
     where = f"line {row.line_no}"
     first = f"line {invoice.line_no}"
     if row.client_key != invoice.client_key:
-        raise InputError(f"invoice {invoice.number} has client {row.client_name!r} here but "
-                         f"{invoice.client_name!r} on {first}", where=where)
+        raise InputError(
+            f"invoice {invoice.number} has client {row.client_name!r} here but "
+            f"{invoice.client_name!r} on {first}",
+            where=where,
+        )
     if row.issue_date != invoice.issue_date:
-        raise InputError(f"invoice {invoice.number} is dated {row.issue_date:%d/%m/%Y} here but "
-                         f"{invoice.issue_date:%d/%m/%Y} on {first}", where=where)
+        raise InputError(
+            f"invoice {invoice.number} is dated {row.issue_date:%d/%m/%Y} here but "
+            f"{invoice.issue_date:%d/%m/%Y} on {first}",
+            where=where,
+        )
     for attr, label in (("due_date", "due date"), ("paid_date", "payment date")):
         mine, theirs = getattr(invoice, attr), getattr(row, attr)
         if mine and theirs and mine != theirs:
-            raise InputError(f"invoice {invoice.number} has {label} {theirs:%d/%m/%Y} here but "
-                             f"{mine:%d/%m/%Y} on {first}", where=where)
+            raise InputError(
+                f"invoice {invoice.number} has {label} {theirs:%d/%m/%Y} here but {mine:%d/%m/%Y} on {first}",
+                where=where,
+            )
         if theirs and not mine:
             setattr(invoice, attr, theirs)
     if not invoice.label:
@@ -374,8 +442,14 @@ def _merge(invoice: _Invoice, row: _Invoice) -> None:
     invoice.lines.extend(row.lines)
 
 
-def _parse(text: str, delimiter: str, header_line: int, header: list[str], report: ImportReport,
-           progress: Callable[[int], None] | None) -> dict[str, _Invoice]:
+def _parse(
+    text: str,
+    delimiter: str,
+    header_line: int,
+    header: list[str],
+    report: ImportReport,
+    progress: Callable[[int], None] | None,
+) -> dict[str, _Invoice]:
     columns = _map_header(header)
     for name in REQUIRED:
         if name not in columns:
@@ -383,8 +457,10 @@ def _parse(text: str, delimiter: str, header_line: int, header: list[str], repor
     if not any(name in columns for name in AMOUNT_FIELDS):
         expected = "Montant HT, Total HT, TVA, Montant TTC or Total TTC"
         found = ", ".join(repr(c) for c in header if c.strip()) or "none"
-        raise InputError(f"missing column amount (expected one of: {expected}); headers found: {found}",
-                         where=f"line {header_line}")
+        raise InputError(
+            f"missing column amount (expected one of: {expected}); headers found: {found}",
+            where=f"line {header_line}",
+        )
     report.columns = {name: header[index].strip() for name, index in columns.items()}
     rows = _RowReader(columns, len(header))
     invoices: dict[str, _Invoice] = {}
@@ -401,12 +477,13 @@ def _parse(text: str, delimiter: str, header_line: int, header: list[str], repor
                 break
             if not "".join(row).strip():
                 continue
-            if len(row) > rows.width and any(c.strip() for c in row[rows.width:]):
+            if len(row) > rows.width and any(c.strip() for c in row[rows.width :]):
                 hint = ""
                 if delimiter == ",":
                     hint = " (a decimal comma in a comma-separated file must be quoted)"
-                raise InputError(f"{len(row)} fields but the header has {rows.width}{hint}",
-                                 where=f"line {line_no}")
+                raise InputError(
+                    f"{len(row)} fields but the header has {rows.width}{hint}", where=f"line {line_no}"
+                )
             report.rows_read += 1
             if progress and report.rows_read % PROGRESS_EVERY == 0:
                 progress(report.rows_read)
@@ -453,13 +530,21 @@ def _parse_row(rows: _RowReader, row: list[str], line_no: int) -> _Invoice | Non
     due_date = rows.date(rows.cell(row, "due_date"), line_no)
     paid_date = rows.date(rows.cell(row, "paid_date"), line_no)
     ht, vat, ttc = _amounts(
-        rows.amount(rows.cell(row, "ht"), line_no), rows.amount(rows.cell(row, "vat"), line_no),
-        rows.amount(rows.cell(row, "ttc"), line_no), line_no,
+        rows.amount(rows.cell(row, "ht"), line_no),
+        rows.amount(rows.cell(row, "vat"), line_no),
+        rows.amount(rows.cell(row, "ttc"), line_no),
+        line_no,
     )
     label = rows.cell(row, "label")
     return _Invoice(
-        line_no=line_no, number=number, client_key=client_key, client_name=client_name,
-        issue_date=issue_date, due_date=due_date, paid_date=paid_date, label=label,
+        line_no=line_no,
+        number=number,
+        client_key=client_key,
+        client_name=client_name,
+        issue_date=issue_date,
+        due_date=due_date,
+        paid_date=paid_date,
+        label=label,
         lines=[_Line(line_no=line_no, label=label, ht=ht, vat=vat, ttc=ttc)],
     )
 
@@ -474,7 +559,7 @@ def _existing_numbers(numbers: list[str]) -> set[str]:
         return set(stored.iterator(10_000)).intersection(numbers)
     found: set[str] = set()
     for start in range(0, len(numbers), 500):
-        chunk = numbers[start:start + 500]
+        chunk = numbers[start : start + 500]
         found.update(Invoice.objects.filter(number__in=chunk).values_list("number", flat=True))
     return found
 
@@ -499,8 +584,18 @@ class _BulkInsert:
     default, as ``bulk_create`` would need too.
     """
 
-    FAST = {"DateField", "DateTimeField", "JSONField", "DecimalField", "CharField", "TextField",
-            "ForeignKey", "BooleanField", "PositiveSmallIntegerField", "PositiveIntegerField"}
+    FAST = {
+        "DateField",
+        "DateTimeField",
+        "JSONField",
+        "DecimalField",
+        "CharField",
+        "TextField",
+        "ForeignKey",
+        "BooleanField",
+        "PositiveSmallIntegerField",
+        "PositiveIntegerField",
+    }
 
     def __init__(self, model, given: list[str], prepared: tuple[str, ...] = ()):
         ops = connection.ops
@@ -553,16 +648,37 @@ class _BulkInsert:
             params.append((*values, *constants))
         with connection.cursor() as cursor:
             for start in range(0, len(params), 10_000):
-                cursor.executemany(self.sql, params[start:start + 10_000])
+                cursor.executemany(self.sql, params[start : start + 10_000])
 
 
 INVOICE_COLUMNS = [
-    "kind", "number", "series", "client_id", "status", "origin", "subject", "issue_date", "due_date",
-    "total_ht", "total_vat", "total_ttc", "vat_breakdown", "amount_paid", "paid_date", "buyer_snapshot",
+    "kind",
+    "number",
+    "series",
+    "client_id",
+    "status",
+    "origin",
+    "subject",
+    "issue_date",
+    "due_date",
+    "total_ht",
+    "total_vat",
+    "total_ttc",
+    "vat_breakdown",
+    "amount_paid",
+    "paid_date",
+    "buyer_snapshot",
     "issued_at",
 ]
 LINE_COLUMNS = [
-    "invoice_id", "position", "description", "quantity", "unit", "unit_price", "vat_rate", "total_ht",
+    "invoice_id",
+    "position",
+    "description",
+    "quantity",
+    "unit",
+    "unit_price",
+    "vat_rate",
+    "total_ht",
 ]
 
 
@@ -612,12 +728,23 @@ def _build(draft: _Invoice, issued_at: dt.datetime, report: ImportReport) -> _Bu
     parsed = parse_number(draft.number)
     paid = draft.paid_date is not None
     values = [
-        _KIND_CREDIT if credit else _KIND_INVOICE, draft.number, parsed[0] if parsed else "", None,
-        _STATUS_PAID if paid else _STATUS_ISSUED, _ORIGIN, draft.label[:300],
-        draft.issue_date, draft.due_date or draft.issue_date + _PAYMENT_TERMS,
-        total_ht, total_vat, total_ttc,
+        _KIND_CREDIT if credit else _KIND_INVOICE,
+        draft.number,
+        parsed[0] if parsed else "",
+        None,
+        _STATUS_PAID if paid else _STATUS_ISSUED,
+        _ORIGIN,
+        draft.label[:300],
+        draft.issue_date,
+        draft.due_date or draft.issue_date + _PAYMENT_TERMS,
+        total_ht,
+        total_vat,
+        total_ttc,
         [{"rate": str(rate), "base_ht": str(b), "vat": str(v)} for rate, (b, v) in sorted(per_rate.items())],
-        total_ttc if paid else ZERO, draft.paid_date, None, issued_at,  # buyer_snapshot: set at write time
+        total_ttc if paid else ZERO,
+        draft.paid_date,
+        None,
+        issued_at,  # buyer_snapshot: set at write time
     ]
     if credit:
         report.credit_notes_created += 1
@@ -637,8 +764,10 @@ def _write(built: list[_Built], clients: dict[str, Client], new_clients: list[Cl
     before = Invoice.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
     # One JSON text per client rather than one per invoice.
     snapshot_field = Invoice._meta.get_field("buyer_snapshot")
-    snapshots = {key: snapshot_field.get_db_prep_save(client.snapshot(), connection=connection)
-                 for key, client in clients.items()}
+    snapshots = {
+        key: snapshot_field.get_db_prep_save(client.snapshot(), connection=connection)
+        for key, client in clients.items()
+    }
     rows = []
     for item in built:
         item.values[3] = client_ids[item.client_key]
@@ -709,7 +838,8 @@ def invoices_import_csv(
 
     # The moment of issue is not in the export: the start of the issue date stands for it.
     issued_at = functools.lru_cache(maxsize=None)(
-        lambda day: timezone.make_aware(dt.datetime.combine(day, dt.time.min)))
+        lambda day: timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+    )
     # In date order: the pks follow the history, and the date and number indexes grow at their end.
     ordered = sorted(drafts.values(), key=lambda d: (d.issue_date, d.number))
     built = [_build(d, issued_at(d.issue_date), report) for d in ordered]

@@ -94,14 +94,27 @@ def invoice_create(
     if due_date is None:
         due_date = issue_date + dt.timedelta(days=client_payment_terms(client))
     invoice = Invoice.objects.create(
-        kind=Kind.INVOICE, client=client, origin=origin, subject=subject, issue_date=issue_date,
-        due_date=due_date, period_start=period_start, period_end=period_end, contract=contract,
-        status=status, created_by=created_by,
+        kind=Kind.INVOICE,
+        client=client,
+        origin=origin,
+        subject=subject,
+        issue_date=issue_date,
+        due_date=due_date,
+        period_start=period_start,
+        period_end=period_end,
+        contract=contract,
+        status=status,
+        created_by=created_by,
     )
     line_objs = [
         InvoiceLine(
-            invoice=invoice, position=i, description=spec.description, quantity=spec.quantity,
-            unit=spec.unit, unit_price=spec.unit_price, vat_rate=spec.vat_rate,
+            invoice=invoice,
+            position=i,
+            description=spec.description,
+            quantity=spec.quantity,
+            unit=spec.unit,
+            unit_price=spec.unit_price,
+            vat_rate=spec.vat_rate,
             total_ht=line_total(spec.quantity, spec.unit_price),
         )
         for i, spec in enumerate(lines, start=1)
@@ -113,13 +126,18 @@ def invoice_create(
         # Audit row in the same transaction (review issue): the invoice entered review as it was created.
         from invoicing.services.review import event_build
 
-        event_build(invoice, EventKind.SUBMITTED, from_status="", to_status=Status.PENDING_REVIEW,
-                    actor=created_by).save()
+        event_build(
+            invoice, EventKind.SUBMITTED, from_status="", to_status=Status.PENDING_REVIEW, actor=created_by
+        ).save()
     return invoice
 
 
 def _issue_locked(
-    invoice: Invoice, *, issue_date: dt.date, seller: SellerProfile | None, actor=None,
+    invoice: Invoice,
+    *,
+    issue_date: dt.date,
+    seller: SellerProfile | None,
+    actor=None,
     events: list | None = None,
 ) -> Invoice:
     """Number, freeze and mark issued an invoice already locked by the caller's transaction.
@@ -147,8 +165,15 @@ def _issue_locked(
     invoice.save()
     from invoicing.services.review import event_build
 
-    event = event_build(invoice, EventKind.ISSUED, from_status=from_status, to_status=Status.ISSUED,
-                        actor=actor, reason=invoice.number, at=invoice.issued_at)
+    event = event_build(
+        invoice,
+        EventKind.ISSUED,
+        from_status=from_status,
+        to_status=Status.ISSUED,
+        actor=actor,
+        reason=invoice.number,
+        at=invoice.issued_at,
+    )
     if events is None:
         event.save()
     else:
@@ -169,7 +194,11 @@ def invoice_issue(*, invoice: Invoice, issue_date: dt.date | None = None) -> Inv
 
 @transaction.atomic
 def credit_note_create(
-    *, invoice: Invoice, reason: str, lines: list[LineSpec] | None = None, issue: bool = True,
+    *,
+    invoice: Invoice,
+    reason: str,
+    lines: list[LineSpec] | None = None,
+    issue: bool = True,
     created_by=None,
 ) -> Invoice:
     """A credit note (avoir) that corrects an issued invoice, by default for its whole amount.
@@ -184,20 +213,38 @@ def credit_note_create(
     if lines is None:
         source = list(original.lines.all())
         lines = [
-            LineSpec(description=line.description, quantity=line.quantity, unit=line.unit,
-                     unit_price=line.unit_price, vat_rate=line.vat_rate)
+            LineSpec(
+                description=line.description,
+                quantity=line.quantity,
+                unit=line.unit,
+                unit_price=line.unit_price,
+                vat_rate=line.vat_rate,
+            )
             for line in source
         ]
     already = sum((cn.total_ttc for cn in original.credit_notes.filter(status__in=FROZEN_STATUSES)), ZERO)
     note = Invoice.objects.create(
-        kind=Kind.CREDIT_NOTE, client=original.client, origin=Origin.MANUAL, credited_invoice=original,
+        kind=Kind.CREDIT_NOTE,
+        client=original.client,
+        origin=Origin.MANUAL,
+        credited_invoice=original,
         subject=f"Avoir sur facture {original.number} du {original.issue_date:%d/%m/%Y} – {reason}",
-        issue_date=today(), due_date=today(), status=Status.APPROVED, created_by=created_by,
+        issue_date=today(),
+        due_date=today(),
+        status=Status.APPROVED,
+        created_by=created_by,
     )
     line_objs = [
-        InvoiceLine(invoice=note, position=i, description=spec.description, quantity=spec.quantity,
-                    unit=spec.unit, unit_price=spec.unit_price, vat_rate=spec.vat_rate,
-                    total_ht=line_total(spec.quantity, spec.unit_price))
+        InvoiceLine(
+            invoice=note,
+            position=i,
+            description=spec.description,
+            quantity=spec.quantity,
+            unit=spec.unit,
+            unit_price=spec.unit_price,
+            vat_rate=spec.vat_rate,
+            total_ht=line_total(spec.quantity, spec.unit_price),
+        )
         for i, spec in enumerate(lines, start=1)
     ]
     InvoiceLine.objects.bulk_create(line_objs)

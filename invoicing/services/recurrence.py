@@ -92,8 +92,10 @@ def next_billing_after(*, period: str, start: dt.date, last: dt.date) -> dt.date
 def _history(as_of: dt.date) -> dict[int, tuple[str, list[tuple[dt.date, Decimal]]]]:
     rows = (
         Invoice.objects.filter(kind=Kind.INVOICE, issue_date__isnull=False, issue_date__lte=as_of)
-        .filter(Q(status__in=HISTORY_STATUSES)
-                | (Q(origin=Origin.IMPORTED) & ~Q(status__in=(Status.REJECTED, Status.CANCELLED))))
+        .filter(
+            Q(status__in=HISTORY_STATUSES)
+            | (Q(origin=Origin.IMPORTED) & ~Q(status__in=(Status.REJECTED, Status.CANCELLED)))
+        )
         .filter(total_ht__gt=0)
         .order_by("client_id", "issue_date", "pk")
         .values_list("client_id", "client__name", "issue_date", "total_ht")
@@ -174,8 +176,9 @@ def _chains(runs: list[_Run], step: int) -> list[list[_Run]]:
     return best
 
 
-def _detect_client(client_id: int, name: str, invoices: list[tuple[dt.date, Decimal]],
-                   as_of: dt.date) -> list[DetectedContract]:
+def _detect_client(
+    client_id: int, name: str, invoices: list[tuple[dt.date, Decimal]], as_of: dt.date
+) -> list[DetectedContract]:
     first_date: dict[tuple[int, Decimal], dt.date] = {}
     by_amount: dict[Decimal, set[int]] = defaultdict(set)
     for issue_date, amount in invoices:
@@ -204,11 +207,18 @@ def _detect_client(client_id: int, name: str, invoices: list[tuple[dt.date, Deci
         if (as_of - last).days >= ACTIVE_DAYS_PER_MONTH * months:
             continue
         amounts = tuple(dict.fromkeys(run.amount for run in chain))
-        found.append(DetectedContract(
-            client_id=client_id, client=name, amount_ht=quantize(chain[-1].amount), period=period,
-            occurrences=size, first=first_date[(chain[0].first, chain[0].amount)], last=last,
-            amounts=amounts,
-        ))
+        found.append(
+            DetectedContract(
+                client_id=client_id,
+                client=name,
+                amount_ht=quantize(chain[-1].amount),
+                period=period,
+                occurrences=size,
+                first=first_date[(chain[0].first, chain[0].amount)],
+                last=last,
+                amounts=amounts,
+            )
+        )
     return found
 
 
@@ -234,8 +244,9 @@ def contracts_apply(
     """
     client_ids = {d.client_id for d in detected}
     existing: dict[tuple[int, str], list[Contract]] = defaultdict(list)
-    for contract in (Contract.objects.select_for_update().filter(client_id__in=client_ids, active=True)
-                     .order_by("pk")):
+    for contract in (
+        Contract.objects.select_for_update().filter(client_id__in=client_ids, active=True).order_by("pk")
+    ):
         existing[(contract.client_id, contract.period)].append(contract)
 
     groups: dict[tuple[int, str], list[DetectedContract]] = defaultdict(list)
@@ -264,12 +275,19 @@ def contracts_apply(
                 to_update.append(contract)
                 updated.append(contract)
             else:
-                to_create.append(Contract(
-                    client_id=d.client_id, label=DETECTED_LABEL, amount_ht=d.amount_ht, period=d.period,
-                    start_date=d.first, next_billing_date=d.next_billing_date, detected=True,
-                    notes=f"Détecté le {as_of:%d/%m/%Y} : {d.occurrences} factures du {d.first:%d/%m/%Y} "
-                          f"au {d.last:%d/%m/%Y}.",
-                ))
+                to_create.append(
+                    Contract(
+                        client_id=d.client_id,
+                        label=DETECTED_LABEL,
+                        amount_ht=d.amount_ht,
+                        period=d.period,
+                        start_date=d.first,
+                        next_billing_date=d.next_billing_date,
+                        detected=True,
+                        notes=f"Détecté le {as_of:%d/%m/%Y} : {d.occurrences} factures du {d.first:%d/%m/%Y} "
+                        f"au {d.last:%d/%m/%Y}.",
+                    )
+                )
     for contract in to_update:
         contract.save(update_fields=["amount_ht", "next_billing_date", "updated_at"])
     created = Contract.objects.bulk_create(to_create)

@@ -85,8 +85,13 @@ def _is_due(contract: Contract, on: dt.date) -> bool:
 def contract_periods_due(*, contract: Contract, on: dt.date) -> list[BillingPeriod]:
     """Every period still to bill up to ``on`` (several when billing fell behind). Reads nothing."""
     periods = []
-    probe = Contract(active=contract.active, period=contract.period, start_date=contract.start_date,
-                     end_date=contract.end_date, next_billing_date=contract.next_billing_date)
+    probe = Contract(
+        active=contract.active,
+        period=contract.period,
+        start_date=contract.start_date,
+        end_date=contract.end_date,
+        next_billing_date=contract.next_billing_date,
+    )
     while _is_due(probe, on):
         period = contract_period(contract=probe, billing_date=probe.next_billing_date)
         periods.append(period)
@@ -96,14 +101,25 @@ def contract_periods_due(*, contract: Contract, on: dt.date) -> list[BillingPeri
 
 def _bill(contract: Contract, period: BillingPeriod) -> Invoice | None:
     subject = f"{contract.label} {EN_DASH} {period.label}"
-    line = LineSpec(description=subject, unit_price=contract.amount_ht, quantity=1,
-                    unit=PERIOD_UNITS[contract.period], vat_rate=contract.vat_rate)
+    line = LineSpec(
+        description=subject,
+        unit_price=contract.amount_ht,
+        quantity=1,
+        unit=PERIOD_UNITS[contract.period],
+        vat_rate=contract.vat_rate,
+    )
     try:
         with transaction.atomic():
             return invoice_create(
-                client=contract.client, lines=[line], origin=Origin.RECURRING, subject=subject,
-                issue_date=period.billing_date, period_start=period.start, period_end=period.end,
-                contract=contract, status=Status.PENDING_REVIEW,
+                client=contract.client,
+                lines=[line],
+                origin=Origin.RECURRING,
+                subject=subject,
+                issue_date=period.billing_date,
+                period_start=period.start,
+                period_end=period.end,
+                contract=contract,
+                status=Status.PENDING_REVIEW,
             )
     except IntegrityError:
         if Invoice.objects.filter(contract=contract, period_start=period.start).exists():
@@ -136,10 +152,13 @@ class ContractRun:
 
     def as_json(self) -> dict:
         return {
-            "contract_id": self.contract_id, "client": self.client, "label": self.label,
+            "contract_id": self.contract_id,
+            "client": self.client,
+            "label": self.label,
             "created": [d.isoformat() for d in self.created],
             "skipped": [d.isoformat() for d in self.skipped],
-            "invoice_ids": self.invoice_ids, "error": self.error,
+            "invoice_ids": self.invoice_ids,
+            "error": self.error,
         }
 
 
@@ -167,8 +186,11 @@ class GenerationReport:
 
     def as_json(self) -> dict:
         return {
-            "date": self.on.isoformat(), "dry_run": self.dry_run, "created": self.created,
-            "skipped": self.skipped, "contracts": [r.as_json() for r in self.runs],
+            "date": self.on.isoformat(),
+            "dry_run": self.dry_run,
+            "created": self.created,
+            "skipped": self.skipped,
+            "contracts": [r.as_json() for r in self.runs],
         }
 
 
@@ -201,8 +223,11 @@ def recurring_generate(*, on: dt.date, dry_run: bool = False) -> GenerationRepor
     contracts = list(Contract.objects.due(on).select_related("client").order_by("client__name", "pk"))
     already: set[tuple[int, dt.date]] = set()
     if dry_run:
-        already = set(Invoice.objects.filter(contract__in=contracts, period_start__isnull=False)
-                      .values_list("contract_id", "period_start"))
+        already = set(
+            Invoice.objects.filter(contract__in=contracts, period_start__isnull=False).values_list(
+                "contract_id", "period_start"
+            )
+        )
     for contract in contracts:
         run = ContractRun(contract_id=contract.pk, client=str(contract.client), label=contract.label)
         report.runs.append(run)

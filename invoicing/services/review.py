@@ -40,16 +40,34 @@ class ApprovalPermissionError(BusinessError):
 
 
 def totals_snapshot(invoice: Invoice) -> dict:
-    return {"total_ht": str(invoice.total_ht), "total_vat": str(invoice.total_vat),
-            "total_ttc": str(invoice.total_ttc)}
+    return {
+        "total_ht": str(invoice.total_ht),
+        "total_vat": str(invoice.total_vat),
+        "total_ttc": str(invoice.total_ttc),
+    }
 
 
-def event_build(invoice: Invoice, kind: str, *, from_status: str, to_status: str, actor=None, rule=None,
-                reason: str = "", at: dt.datetime | None = None) -> InvoiceEvent:
+def event_build(
+    invoice: Invoice,
+    kind: str,
+    *,
+    from_status: str,
+    to_status: str,
+    actor=None,
+    rule=None,
+    reason: str = "",
+    at: dt.datetime | None = None,
+) -> InvoiceEvent:
     """An unsaved audit row; callers save it (or bulk-create many) in the transaction of the change."""
     return InvoiceEvent(
-        invoice=invoice, at=at or timezone.now(), actor=actor if getattr(actor, "pk", None) else None,
-        kind=kind, from_status=from_status, to_status=to_status, rule=rule, reason=reason,
+        invoice=invoice,
+        at=at or timezone.now(),
+        actor=actor if getattr(actor, "pk", None) else None,
+        kind=kind,
+        from_status=from_status,
+        to_status=to_status,
+        rule=rule,
+        reason=reason,
         totals=totals_snapshot(invoice),
     )
 
@@ -93,32 +111,40 @@ def rule_context_build(invoices: list[Invoice], *, rules: list[ValidationRule] |
     if Check.FIRST_INVOICE_FOR_CLIENT in checks and client_ids:
         clients_with_history = set(
             Invoice.objects.filter(client_id__in=client_ids, kind=Kind.INVOICE)
-            .filter(status__in=FROZEN_STATUSES).values_list("client_id", flat=True).distinct()
+            .filter(status__in=FROZEN_STATUSES)
+            .values_list("client_id", flat=True)
+            .distinct()
         )
     monthly_hours: dict[tuple[int, int], Decimal] = {}
     hour_clients = {invoice.client_id for invoice in invoices if invoice.origin in ONE_OFF_ORIGINS}
     dates = [invoice.issue_date or today() for invoice in invoices if invoice.client_id in hour_clients]
     if Check.HOURS_ABOVE_USUAL in checks and hour_clients:
         start = min(dates).replace(day=1) - dt.timedelta(days=366)
-        rows = (
-            InvoiceLine.objects.filter(
-                unit=Unit.HOUR, invoice__client_id__in=hour_clients, invoice__kind=Kind.INVOICE,
-                invoice__status__in=FROZEN_STATUSES, invoice__issue_date__gte=start,
-                invoice__issue_date__lte=max(dates),
-            )
-            .values_list("invoice__client_id", "invoice__issue_date", "quantity")
-        )
+        rows = InvoiceLine.objects.filter(
+            unit=Unit.HOUR,
+            invoice__client_id__in=hour_clients,
+            invoice__kind=Kind.INVOICE,
+            invoice__status__in=FROZEN_STATUSES,
+            invoice__issue_date__gte=start,
+            invoice__issue_date__lte=max(dates),
+        ).values_list("invoice__client_id", "invoice__issue_date", "quantity")
         for client_id, issue_date, quantity in rows:
             key = (client_id, month_index(issue_date))
             monthly_hours[key] = monthly_hours.get(key, Decimal("0")) + quantity
-    return RuleContext(rules=rules, seller=SellerProfile.current(), clients_with_history=clients_with_history,
-                       monthly_hours=monthly_hours)
+    return RuleContext(
+        rules=rules,
+        seller=SellerProfile.current(),
+        clients_with_history=clients_with_history,
+        monthly_hours=monthly_hours,
+    )
 
 
 def _compare(value: Decimal, comparison: str, threshold: Decimal) -> bool:
     return {
-        Comparison.LT: value < threshold, Comparison.LTE: value <= threshold,
-        Comparison.GT: value > threshold, Comparison.GTE: value >= threshold,
+        Comparison.LT: value < threshold,
+        Comparison.LTE: value <= threshold,
+        Comparison.GT: value > threshold,
+        Comparison.GTE: value >= threshold,
     }[comparison]
 
 
@@ -126,8 +152,10 @@ def _check_total_ht(rule, invoice, ctx):
     if rule.threshold is None or not rule.comparison:
         return None
     if _compare(invoice.total_ht, rule.comparison, rule.threshold):
-        return (f"total HT {format_eur(invoice.total_ht)} {rule.get_comparison_display()} "
-                f"{format_eur(rule.threshold)}")
+        return (
+            f"total HT {format_eur(invoice.total_ht)} {rule.get_comparison_display()} "
+            f"{format_eur(rule.threshold)}"
+        )
     return None
 
 
@@ -150,10 +178,14 @@ def legal_mentions_missing(invoice: Invoice, seller: SellerProfile | None) -> li
         missing.append("profil vendeur (identité, SIREN, adresse…)")
     else:
         for label, value in (
-            ("raison sociale du vendeur", seller.legal_name), ("SIREN du vendeur", seller.siren),
-            ("n° de TVA du vendeur", seller.vat_number), ("adresse du vendeur", seller.address_line1),
-            ("code postal du vendeur", seller.postal_code), ("ville du vendeur", seller.city),
-            ("forme juridique du vendeur", seller.legal_form), ("ville du RCS du vendeur", seller.rcs_city),
+            ("raison sociale du vendeur", seller.legal_name),
+            ("SIREN du vendeur", seller.siren),
+            ("n° de TVA du vendeur", seller.vat_number),
+            ("adresse du vendeur", seller.address_line1),
+            ("code postal du vendeur", seller.postal_code),
+            ("ville du vendeur", seller.city),
+            ("forme juridique du vendeur", seller.legal_form),
+            ("ville du RCS du vendeur", seller.rcs_city),
         ):
             if not (value or "").strip():
                 missing.append(label)
@@ -174,10 +206,16 @@ def legal_mentions_missing(invoice: Invoice, seller: SellerProfile | None) -> li
     if not lines:
         missing.append("au moins une ligne")
     for line in lines:
-        gaps = [label for label, ok in (
-            ("désignation", bool(line.description.strip())), ("quantité", line.quantity is not None),
-            ("prix unitaire", line.unit_price is not None), ("taux de TVA", line.vat_rate is not None),
-        ) if not ok]
+        gaps = [
+            label
+            for label, ok in (
+                ("désignation", bool(line.description.strip())),
+                ("quantité", line.quantity is not None),
+                ("prix unitaire", line.unit_price is not None),
+                ("taux de TVA", line.vat_rate is not None),
+            )
+            if not ok
+        ]
         if gaps:
             missing.append(f"ligne {line.position} : {', '.join(gaps)}")
     return missing
@@ -193,8 +231,10 @@ def legal_due_date_limit(issue_date: dt.date) -> dt.date:
 
     The law allows either when the contract says so; we accept whichever falls later.
     """
-    return max(issue_date + dt.timedelta(days=LEGAL_DAYS_FROM_ISSUE),
-               end_of_month(issue_date) + dt.timedelta(days=LEGAL_DAYS_END_OF_MONTH))
+    return max(
+        issue_date + dt.timedelta(days=LEGAL_DAYS_FROM_ISSUE),
+        end_of_month(issue_date) + dt.timedelta(days=LEGAL_DAYS_END_OF_MONTH),
+    )
 
 
 def _check_due_date_beyond_legal_limit(rule, invoice, ctx):
@@ -202,8 +242,10 @@ def _check_due_date_beyond_legal_limit(rule, invoice, ctx):
         return None
     limit = legal_due_date_limit(invoice.issue_date)
     if invoice.due_date > limit:
-        return (f"échéance du {invoice.due_date:%d/%m/%Y} au-delà du délai légal (au plus tard le "
-                f"{limit:%d/%m/%Y} : 60 jours ou 45 jours fin de mois)")
+        return (
+            f"échéance du {invoice.due_date:%d/%m/%Y} au-delà du délai légal (au plus tard le "
+            f"{limit:%d/%m/%Y} : 60 jours ou 45 jours fin de mois)"
+        )
     return None
 
 
@@ -235,16 +277,21 @@ def _check_hours_above_usual(rule, invoice, ctx):
     if not hours:
         return None
     current = month_index(invoice.issue_date or today())
-    history = [ctx.monthly_hours[(invoice.client_id, m)] for m in range(current - 12, current)
-               if ctx.monthly_hours.get((invoice.client_id, m))]
+    history = [
+        ctx.monthly_hours[(invoice.client_id, m)]
+        for m in range(current - 12, current)
+        if ctx.monthly_hours.get((invoice.client_id, m))
+    ]
     if not history:
         return None
     usual = statistics.median(history)
     margin = rule.threshold if rule.threshold is not None else Decimal("50")
     limit = usual * (1 + margin / Decimal(100))
     if hours > limit:
-        return (f"{hours.normalize():f} h facturées, au-delà de {margin.normalize():f} % du volume mensuel "
-                f"habituel ({Decimal(usual).normalize():f} h)")
+        return (
+            f"{hours.normalize():f} h facturées, au-delà de {margin.normalize():f} % du volume mensuel "
+            f"habituel ({Decimal(usual).normalize():f} h)"
+        )
     return None
 
 
@@ -286,8 +333,12 @@ def invoice_evaluate(invoice: Invoice, ctx: RuleContext, *, actions: Iterable[st
 
 def _review_threshold(rules: list[ValidationRule]) -> Decimal:
     for rule in rules:
-        if (rule.check_kind == Check.TOTAL_HT and rule.action == Action.REVIEW and rule.threshold is not None
-                and rule.comparison in (Comparison.GT, Comparison.GTE)):
+        if (
+            rule.check_kind == Check.TOTAL_HT
+            and rule.action == Action.REVIEW
+            and rule.threshold is not None
+            and rule.comparison in (Comparison.GT, Comparison.GTE)
+        ):
             return rule.threshold
     return DEFAULT_REVIEW_THRESHOLD
 
@@ -333,8 +384,15 @@ def _issue_approved(invoice: Invoice, *, actor, rule, reason: str, kind: str, se
     from invoicing.services.invoices import _issue_locked
 
     from_status = invoice.status
-    approved = event_build(invoice, kind, from_status=from_status, to_status=Status.APPROVED, actor=actor,
-                           rule=rule, reason=reason)
+    approved = event_build(
+        invoice,
+        kind,
+        from_status=from_status,
+        to_status=Status.APPROVED,
+        actor=actor,
+        rule=rule,
+        reason=reason,
+    )
     invoice.status = Status.APPROVED
     if rule is not None:
         invoice.validation_rule = rule
@@ -348,8 +406,19 @@ def _issue_approved(invoice: Invoice, *, actor, rule, reason: str, kind: str, se
 def _forget_failed_issue(invoice: Invoice) -> None:
     """After a rolled-back savepoint, drop what the failed issue set in memory (number, status…)."""
     if invoice.number is not None or invoice.status != Status.PENDING_REVIEW:
-        invoice.refresh_from_db(fields=["status", "number", "series", "issue_date", "due_date", "issued_at",
-                                        "seller_snapshot", "buyer_snapshot", "validation_rule"])
+        invoice.refresh_from_db(
+            fields=[
+                "status",
+                "number",
+                "series",
+                "issue_date",
+                "due_date",
+                "issued_at",
+                "seller_snapshot",
+                "buyer_snapshot",
+                "validation_rule",
+            ]
+        )
 
 
 def invoices_approve(*, invoices, user) -> BatchResult:
@@ -371,8 +440,12 @@ def invoices_approve(*, invoices, user) -> BatchResult:
             try:
                 if invoice.status not in (Status.PENDING_REVIEW, Status.APPROVED):
                     raise BusinessError(f"elle est {invoice.get_status_display()}, pas à valider")
-                if (four_eyes and invoice.origin == Origin.MANUAL and invoice.created_by_id == user.pk
-                        and invoice.total_ht > threshold):
+                if (
+                    four_eyes
+                    and invoice.origin == Origin.MANUAL
+                    and invoice.created_by_id == user.pk
+                    and invoice.total_ht > threshold
+                ):
                     raise BusinessError(
                         f"validation à quatre yeux : vous l'avez saisie et elle dépasse "
                         f"{format_eur(threshold)} HT, une autre personne doit l'approuver"
@@ -381,8 +454,15 @@ def invoices_approve(*, invoices, user) -> BatchResult:
                 if blocking.rule is not None:
                     raise BusinessError(f"règle « {blocking.rule.name} » : {blocking.message}")
                 with transaction.atomic():
-                    _issue_approved(invoice, actor=user, rule=None, reason="", kind=EventKind.APPROVED,
-                                    seller=ctx.seller, events=events)
+                    _issue_approved(
+                        invoice,
+                        actor=user,
+                        rule=None,
+                        reason="",
+                        kind=EventKind.APPROVED,
+                        seller=ctx.seller,
+                        events=events,
+                    )
             except (BusinessError, DatabaseError) as exc:
                 _forget_failed_issue(invoice)
                 result.failed.append((invoice, str(exc)))
@@ -420,8 +500,16 @@ def invoices_reject(*, invoices, user, reason: str) -> BatchResult:
             if invoice.status != Status.PENDING_REVIEW:
                 result.failed.append((invoice, f"elle est {invoice.get_status_display()}, pas à valider"))
                 continue
-            events.append(event_build(invoice, EventKind.REJECTED, from_status=invoice.status,
-                                      to_status=Status.REJECTED, actor=user, reason=reason))
+            events.append(
+                event_build(
+                    invoice,
+                    EventKind.REJECTED,
+                    from_status=invoice.status,
+                    to_status=Status.REJECTED,
+                    actor=user,
+                    reason=reason,
+                )
+            )
             invoice.status, invoice.review_reason = Status.REJECTED, reason[:300]
             result.succeeded.append(invoice)
         _bulk_move(result.succeeded, to_status=Status.REJECTED, fields={"review_reason": reason[:300]})
@@ -447,15 +535,29 @@ def invoices_send_back(*, invoices, user, reason: str = "") -> BatchResult:
         events = []
         for invoice in _lock_invoices(_ids(invoices)):
             if invoice.status not in SEND_BACK_FROM:
-                result.failed.append((invoice, f"elle est {invoice.get_status_display()} : seule une facture "
-                                               "à valider ou rejetée retourne en brouillon"))
+                result.failed.append(
+                    (
+                        invoice,
+                        f"elle est {invoice.get_status_display()} : seule une facture "
+                        "à valider ou rejetée retourne en brouillon",
+                    )
+                )
                 continue
-            events.append(event_build(invoice, EventKind.SENT_BACK, from_status=invoice.status,
-                                      to_status=Status.DRAFT, actor=user, reason=reason))
+            events.append(
+                event_build(
+                    invoice,
+                    EventKind.SENT_BACK,
+                    from_status=invoice.status,
+                    to_status=Status.DRAFT,
+                    actor=user,
+                    reason=reason,
+                )
+            )
             invoice.status, invoice.review_reason, invoice.validation_rule = Status.DRAFT, "", None
             result.succeeded.append(invoice)
-        _bulk_move(result.succeeded, to_status=Status.DRAFT,
-                   fields={"review_reason": "", "validation_rule": None})
+        _bulk_move(
+            result.succeeded, to_status=Status.DRAFT, fields={"review_reason": "", "validation_rule": None}
+        )
         InvoiceEvent.objects.bulk_create(events)
     return result
 
@@ -484,11 +586,17 @@ class ValidationReport:
         outcomes = (("approved", self.approved), ("rejected", self.rejected), ("review", self.review))
         for outcome, rows in outcomes:
             for invoice, decision in rows:
-                details.append({
-                    "invoice_id": invoice.pk, "number": invoice.number, "client": invoice.client.name,
-                    "total_ht": str(invoice.total_ht), "outcome": outcome,
-                    "rule": decision.rule.name if decision.rule else None, "reason": decision.message,
-                })
+                details.append(
+                    {
+                        "invoice_id": invoice.pk,
+                        "number": invoice.number,
+                        "client": invoice.client.name,
+                        "total_ht": str(invoice.total_ht),
+                        "outcome": outcome,
+                        "rule": decision.rule.name if decision.rule else None,
+                        "reason": decision.message,
+                    }
+                )
         return {**self.counts(), "details": details}
 
 
@@ -506,31 +614,60 @@ def _validate_locked(invoices: list[Invoice], *, actor=None) -> ValidationReport
         if decision.action == Action.APPROVE:
             try:
                 with transaction.atomic():
-                    _issue_approved(invoice, actor=actor, rule=decision.rule, reason=decision.message,
-                                    kind=EventKind.AUTO_APPROVED, seller=ctx.seller, events=events)
+                    _issue_approved(
+                        invoice,
+                        actor=actor,
+                        rule=decision.rule,
+                        reason=decision.message,
+                        kind=EventKind.AUTO_APPROVED,
+                        seller=ctx.seller,
+                        events=events,
+                    )
             except (BusinessError, DatabaseError) as exc:
                 _forget_failed_issue(invoice)
-                decision = Decision(action=Action.REVIEW, rule=decision.rule,
-                                    message=f"approbation automatique impossible : {exc}")
+                decision = Decision(
+                    action=Action.REVIEW,
+                    rule=decision.rule,
+                    message=f"approbation automatique impossible : {exc}",
+                )
             else:
                 report.approved.append((invoice, decision))
                 continue
         message = decision.message[:300]
         if decision.action == Action.REJECT:
-            events.append(event_build(invoice, EventKind.REJECTED, from_status=invoice.status,
-                                      to_status=Status.REJECTED, actor=actor, rule=decision.rule,
-                                      reason=decision.message))
+            events.append(
+                event_build(
+                    invoice,
+                    EventKind.REJECTED,
+                    from_status=invoice.status,
+                    to_status=Status.REJECTED,
+                    actor=actor,
+                    rule=decision.rule,
+                    reason=decision.message,
+                )
+            )
             invoice.status, invoice.validation_rule, invoice.review_reason = (
-                Status.REJECTED, decision.rule, message)
+                Status.REJECTED,
+                decision.rule,
+                message,
+            )
             rejected.append(invoice)
             report.rejected.append((invoice, decision))
             continue
         rule_id = decision.rule.pk if decision.rule else None
         if invoice.validation_rule_id != rule_id or invoice.review_reason != message:
             # Only a change of verdict is worth a row: the daily run re-checks the same queue every day.
-            events.append(event_build(invoice, EventKind.REVIEW_REQUIRED, from_status=invoice.status,
-                                      to_status=invoice.status, actor=actor, rule=decision.rule,
-                                      reason=decision.message))
+            events.append(
+                event_build(
+                    invoice,
+                    EventKind.REVIEW_REQUIRED,
+                    from_status=invoice.status,
+                    to_status=invoice.status,
+                    actor=actor,
+                    rule=decision.rule,
+                    reason=decision.message,
+                )
+            )
             invoice.validation_rule, invoice.review_reason = decision.rule, message
             held.append(invoice)
         report.review.append((invoice, decision))
@@ -538,8 +675,9 @@ def _validate_locked(invoices: list[Invoice], *, actor=None) -> ValidationReport
     for invoice in rejected + held:
         invoice.updated_at = now
     if rejected or held:
-        Invoice.objects.bulk_update(rejected + held,
-                                    ["status", "validation_rule", "review_reason", "updated_at"])
+        Invoice.objects.bulk_update(
+            rejected + held, ["status", "validation_rule", "review_reason", "updated_at"]
+        )
     InvoiceEvent.objects.bulk_create(events)
     invoices_delivery_queue(invoices=[invoice for invoice, _ in report.approved], actor=actor)
     return report
@@ -578,10 +716,17 @@ def invoice_submit(*, invoice: Invoice, user=None) -> Decision:
             raise BusinessError(f"{current} is {current.get_status_display()}; only a draft can be submitted")
         if current.kind != Kind.INVOICE:
             raise BusinessError(f"{current} is a credit note; credit notes are issued with their invoice")
-        InvoiceEvent.objects.bulk_create([
-            event_build(current, EventKind.SUBMITTED, from_status=current.status,
-                        to_status=Status.PENDING_REVIEW, actor=user)
-        ])
+        InvoiceEvent.objects.bulk_create(
+            [
+                event_build(
+                    current,
+                    EventKind.SUBMITTED,
+                    from_status=current.status,
+                    to_status=Status.PENDING_REVIEW,
+                    actor=user,
+                )
+            ]
+        )
         current.status = Status.PENDING_REVIEW
         Invoice.objects.filter(pk=current.pk).update(status=Status.PENDING_REVIEW, updated_at=timezone.now())
         report = _validate_locked([current], actor=user)
@@ -638,8 +783,9 @@ def rule_update(*, rule: ValidationRule, user, **changes) -> ValidationRule:
         if after == before:
             return stored
         stored.save()
-        RuleChangeLog.objects.create(rule=stored, user=user if getattr(user, "pk", None) else None,
-                                     before=before, after=after)
+        RuleChangeLog.objects.create(
+            rule=stored, user=user if getattr(user, "pk", None) else None, before=before, after=after
+        )
     for name in ValidationRule.AUDITED_FIELDS:
         setattr(rule, name, getattr(stored, name))
     return stored
@@ -650,6 +796,7 @@ def rule_create(*, user, **fields) -> ValidationRule:
         rule = ValidationRule(**fields)
         _rule_check_config(rule)
         rule.save()
-        RuleChangeLog.objects.create(rule=rule, user=user if getattr(user, "pk", None) else None,
-                                     before=None, after=rule.audit_state())
+        RuleChangeLog.objects.create(
+            rule=rule, user=user if getattr(user, "pk", None) else None, before=None, after=rule.audit_state()
+        )
     return rule

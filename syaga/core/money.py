@@ -82,7 +82,7 @@ def parse_amount(text) -> Decimal:
         thousands = "." if decimal_sep == "," else ","
         if decimal_sep in integer:
             raise AmountError(f"amount {raw!r} is not a number")
-        if thousands in integer and not re.fullmatch(r"\d{1,3}(\%s\d{3})+" % thousands, integer):
+        if thousands in integer and not re.fullmatch(rf"\d{{1,3}}(\{thousands}\d{{3}})+", integer):
             raise AmountError(f"amount {raw!r} is not a number")
         integer = integer.replace(thousands, "")
     try:

@@ -60,13 +60,20 @@ def schedules_sync(*, now: dt.datetime | None = None) -> list[tuple[str, bool]]:
     results = []
     for spec in specs:
         existing = Schedule.objects.filter(name=spec.name).first()
-        next_run = existing.next_run if existing and existing.next_run and existing.next_run > now \
+        next_run = (
+            existing.next_run
+            if existing and existing.next_run and existing.next_run > now
             else first_run(spec, now)
+        )
         _, created = Schedule.objects.update_or_create(
             name=spec.name,
             defaults={
-                "func": spec.func, "schedule_type": spec.schedule_type, "minutes": spec.minutes,
-                "repeats": -1, "next_run": next_run, "kwargs": spec.kwargs or {},
+                "func": spec.func,
+                "schedule_type": spec.schedule_type,
+                "minutes": spec.minutes,
+                "repeats": -1,
+                "next_run": next_run,
+                "kwargs": spec.kwargs or {},
                 "intended_date_kwarg": None,
             },
         )

@@ -38,8 +38,10 @@ MAIN_ACCOUNT = {
     "iban": "FR7616798000010000005663951",
     "bic": "TRZOFR21XXX",
     "currency": "EUR",
-    "balance": 15432.1, "balance_cents": 1543210,
-    "authorized_balance": 15432.1, "authorized_balance_cents": 1543210,
+    "balance": 15432.1,
+    "balance_cents": 1543210,
+    "authorized_balance": 15432.1,
+    "authorized_balance_cents": 1543210,
     "name": "Compte principal",
     "updated_at": "2026-03-02T09:12:04.000Z",
     "status": "active",
@@ -53,8 +55,10 @@ SAVINGS_ACCOUNT = {
     "iban": "FR7616798000010000005663952",
     "bic": "TRZOFR21XXX",
     "currency": "EUR",
-    "balance": 2500.0, "balance_cents": 250000,
-    "authorized_balance": 2500.0, "authorized_balance_cents": 250000,
+    "balance": 2500.0,
+    "balance_cents": 250000,
+    "authorized_balance": 2500.0,
+    "authorized_balance_cents": 250000,
     "name": "Réserve TVA",
     "updated_at": "2026-03-01T08:00:00.000Z",
     "status": "active",
@@ -80,26 +84,46 @@ def make_transaction(**overrides) -> dict:
         "id": str(uuid.uuid4()),
         "transaction_id": f"syaga-consulting-1234-transaction-{n}",
         "bank_account_id": MAIN_ACCOUNT["id"],
-        "amount": cents / 100, "amount_cents": cents,
-        "local_amount": cents / 100, "local_amount_cents": cents,
-        "settled_balance": 15432.1, "settled_balance_cents": 1543210,
-        "side": "credit", "operation_type": "income", "currency": "EUR", "local_currency": "EUR",
-        "label": "CLIENT SAS", "clean_counterparty_name": "Client SAS",
-        "reference": f"FACTURE F-2026-{n:03d}", "note": None,
+        "amount": cents / 100,
+        "amount_cents": cents,
+        "local_amount": cents / 100,
+        "local_amount_cents": cents,
+        "settled_balance": 15432.1,
+        "settled_balance_cents": 1543210,
+        "side": "credit",
+        "operation_type": "income",
+        "currency": "EUR",
+        "local_currency": "EUR",
+        "label": "CLIENT SAS",
+        "clean_counterparty_name": "Client SAS",
+        "reference": f"FACTURE F-2026-{n:03d}",
+        "note": None,
         "emitted_at": iso(updated - dt.timedelta(seconds=4)),
         "settled_at": iso(updated - dt.timedelta(seconds=1)),
-        "created_at": iso(updated), "updated_at": iso(updated),
+        "created_at": iso(updated),
+        "updated_at": iso(updated),
         "status": "completed",
-        "vat_amount": None, "vat_amount_cents": None, "vat_rate": None,
-        "initiator_id": None, "label_ids": [], "attachment_ids": [],
-        "attachment_lost": False, "attachment_required": False,
-        "card_last_digits": None, "category": "other_income",
-        "cashflow_category": None, "cashflow_subcategory": None,
-        "subject_type": "Income", "is_external_transaction": False, "logo": None,
-        "income": {"counterparty_account_number": "FR7630006000011234567890189",
-                   "counterparty_account_number_format": "IBAN",
-                   "counterparty_bank_identifier": "AGRIFRPPXXX",
-                   "counterparty_bank_identifier_format": "SWIFT_BIC"},
+        "vat_amount": None,
+        "vat_amount_cents": None,
+        "vat_rate": None,
+        "initiator_id": None,
+        "label_ids": [],
+        "attachment_ids": [],
+        "attachment_lost": False,
+        "attachment_required": False,
+        "card_last_digits": None,
+        "category": "other_income",
+        "cashflow_category": None,
+        "cashflow_subcategory": None,
+        "subject_type": "Income",
+        "is_external_transaction": False,
+        "logo": None,
+        "income": {
+            "counterparty_account_number": "FR7630006000011234567890189",
+            "counterparty_account_number_format": "IBAN",
+            "counterparty_bank_identifier": "AGRIFRPPXXX",
+            "counterparty_bank_identifier_format": "SWIFT_BIC",
+        },
     }
     tx.update(overrides)
     return tx
@@ -111,8 +135,9 @@ def sign(secret: str, body: bytes, timestamp: int) -> str:
     return f"t={timestamp},v1={digest}"
 
 
-def webhook_event(transaction: dict, *, event: str = "created", variant: str = "numbers",
-                  event_id: str | None = None) -> dict:
+def webhook_event(
+    transaction: dict, *, event: str = "created", variant: str = "numbers", event_id: str | None = None
+) -> dict:
     """A ``v1/transactions`` delivery. ``variant="numbers"``: amounts as numbers and ``bank_account_id``;
     ``variant="strings"``: the other doc rendering, amounts as strings and a ``bank_account`` object."""
     data = {k: v for k, v in transaction.items() if not k.endswith("_cents")}
@@ -122,8 +147,12 @@ def webhook_event(transaction: dict, *, event: str = "created", variant: str = "
             if data.get(key) is not None:
                 data[key] = f"{data[key]:.2f}"
         account_id = data.pop("bank_account_id")
-        data["bank_account"] = {"id": account_id, "iban": MAIN_ACCOUNT["iban"], "bic": MAIN_ACCOUNT["bic"],
-                                "name": MAIN_ACCOUNT["name"]}
+        data["bank_account"] = {
+            "id": account_id,
+            "iban": MAIN_ACCOUNT["iban"],
+            "bic": MAIN_ACCOUNT["bic"],
+            "name": MAIN_ACCOUNT["name"],
+        }
     return {
         "id": event_id or str(uuid.uuid4()),
         "subscription_id": "5f1f0f34-0000-4000-8000-000000000001",
@@ -153,11 +182,19 @@ def _parse_iso(value: str) -> dt.datetime:
 
 
 class QontoStub:
-    def __init__(self, httpserver, *, login: str = "syaga-consulting-1234",
-                 secret_key: str = "62885d39f3a0ddedd3d3ee0432a43ccr", client_id: str = "syaga-oauth-client",
-                 client_secret: str = "oauth-client-secret", staging_token: str = "",
-                 access_token_lifetime: int = 3600, refresh_grace_seconds: float = 60,
-                 omit_next_page_on_last: bool = False):
+    def __init__(
+        self,
+        httpserver,
+        *,
+        login: str = "syaga-consulting-1234",
+        secret_key: str = "62885d39f3a0ddedd3d3ee0432a43ccr",
+        client_id: str = "syaga-oauth-client",
+        client_secret: str = "oauth-client-secret",
+        staging_token: str = "",
+        access_token_lifetime: int = 3600,
+        refresh_grace_seconds: float = 60,
+        omit_next_page_on_last: bool = False,
+    ):
         self.server = httpserver
         self.login = login
         self.secret_key = secret_key
@@ -243,17 +280,26 @@ class QontoStub:
     # -- the server --
 
     def _json(self, body, status: int = 200, headers: dict | None = None) -> Response:
-        return Response(json.dumps(body), status=status, headers=headers or {},
-                        content_type="application/json")
+        return Response(
+            json.dumps(body), status=status, headers=headers or {}, content_type="application/json"
+        )
 
     def _error(self, status: int, code: str, detail: str, **extra) -> Response:
         trace_id = uuid.uuid4().hex
-        return self._json({"errors": [{"code": code, "detail": detail, **extra}], "trace_id": trace_id},
-                          status, {"X-Tyk-Trace-Id": trace_id})
+        return self._json(
+            {"errors": [{"code": code, "detail": detail, **extra}], "trace_id": trace_id},
+            status,
+            {"X-Tyk-Trace-Id": trace_id},
+        )
 
     def _handle(self, request: Request) -> Response:
-        recorded = Recorded(request.method, request.path, request.args.to_dict(flat=False),
-                            dict(request.headers), request.form.to_dict() if request.method == "POST" else {})
+        recorded = Recorded(
+            request.method,
+            request.path,
+            request.args.to_dict(flat=False),
+            dict(request.headers),
+            request.form.to_dict() if request.method == "POST" else {},
+        )
         self.requests.append(recorded)
         if request.path == "/oauth2/token":
             return self._token(request)
@@ -264,8 +310,14 @@ class QontoStub:
         if self._throttle > 0:
             self._throttle -= 1
             headers = {"Retry-After": self._retry_after} if self._retry_after is not None else {}
-            return self._json({"errors": [{"code": "too_many_requests", "detail": "Rate limit exceeded"}],
-                               "trace_id": uuid.uuid4().hex}, 429, headers)
+            return self._json(
+                {
+                    "errors": [{"code": "too_many_requests", "detail": "Rate limit exceeded"}],
+                    "trace_id": uuid.uuid4().hex,
+                },
+                429,
+                headers,
+            )
         for index, (pattern, status, spec) in enumerate(self._failures):
             page = int(request.args.get("page", 1))
             if re.fullmatch(pattern, request.path) and spec["page"] in (None, page):
@@ -274,10 +326,18 @@ class QontoStub:
         if request.method != "GET":
             return self._error(405, "method_not_allowed", "only GET is served by this stub")
         if request.path == "/v2/organization":
-            return self._json({"organization": {
-                "id": "cb47875a-9b12-416e-aa9a-265b9dfaeee7", "slug": "syaga-consulting-1234",
-                "name": "SYAGA Consulting", "legal_name": "SYAGA CONSULTING", "legal_country": "FR",
-                "bank_accounts": copy.deepcopy(self.accounts)}})
+            return self._json(
+                {
+                    "organization": {
+                        "id": "cb47875a-9b12-416e-aa9a-265b9dfaeee7",
+                        "slug": "syaga-consulting-1234",
+                        "name": "SYAGA Consulting",
+                        "legal_name": "SYAGA CONSULTING",
+                        "legal_country": "FR",
+                        "bank_accounts": copy.deepcopy(self.accounts),
+                    }
+                }
+            )
         if request.path == "/v2/transactions":
             return self._list(request)
         match = re.fullmatch(r"/v2/transactions/([^/]+)", request.path)
@@ -292,7 +352,7 @@ class QontoStub:
         if header == f"{self.login}:{self.secret_key}":
             return True
         if header.startswith("Bearer "):
-            expiry = self.access_tokens.get(header[len("Bearer "):])
+            expiry = self.access_tokens.get(header[len("Bearer ") :])
             return expiry is not None and self.clock() < expiry
         return False
 
@@ -301,17 +361,27 @@ class QontoStub:
         account_id = args.get("bank_account_id")
         iban = args.get("iban")
         if not account_id and not iban:
-            return self._error(422, "required", "bank_account_id or iban is required",
-                               source={"parameter": "bank_account_id"})
-        account = next((a for a in self.accounts
-                        if a["id"] == account_id or (not account_id and a["iban"] == iban)), None)
+            return self._error(
+                422,
+                "required",
+                "bank_account_id or iban is required",
+                source={"parameter": "bank_account_id"},
+            )
+        account = next(
+            (a for a in self.accounts if a["id"] == account_id or (not account_id and a["iban"] == iban)),
+            None,
+        )
         if account is None:
             return self._error(404, "not_found", "Bank account not found")
         statuses = args.getlist("status[]")
         for status in statuses:
             if status not in STATUSES:
-                return self._error(422, "not_in_list", f"status must be one of: {', '.join(STATUSES)}",
-                                   source={"parameter": "status"})
+                return self._error(
+                    422,
+                    "not_in_list",
+                    f"status must be one of: {', '.join(STATUSES)}",
+                    source={"parameter": "status"},
+                )
         # Undocumented; live clients report only completed rows when status[] is left out.
         wanted = set(statuses or ["completed"])
         try:
@@ -320,10 +390,12 @@ class QontoStub:
         except ValueError:
             return self._error(422, "invalid", "page and per_page must be integers")
         if page < 1 or not 1 <= per_page <= 100:
-            return self._error(422, "invalid", "per_page must be between 1 and 100",
-                               source={"parameter": "per_page"})
-        rows = [t for t in self.transactions
-                if t["bank_account_id"] == account["id"] and t["status"] in wanted]
+            return self._error(
+                422, "invalid", "per_page must be between 1 and 100", source={"parameter": "per_page"}
+            )
+        rows = [
+            t for t in self.transactions if t["bank_account_id"] == account["id"] and t["status"] in wanted
+        ]
         if args.get("updated_at_from"):
             since = _parse_iso(args["updated_at_from"])
             rows = [t for t in rows if _parse_iso(t["updated_at"]) >= since]
@@ -333,10 +405,15 @@ class QontoStub:
         sort_field, _, direction = (args.get("sort_by") or "settled_at:desc").partition(":")
         rows.sort(key=lambda t: (t.get(sort_field) or "", t["id"]), reverse=direction != "asc")
         total_pages = max(1, -(-len(rows) // per_page))
-        chunk = rows[(page - 1) * per_page: page * per_page]
-        meta = {"current_page": page, "next_page": page + 1 if page < total_pages else None,
-                "prev_page": page - 1 if page > 1 else None, "total_pages": total_pages,
-                "total_count": len(rows), "per_page": per_page}
+        chunk = rows[(page - 1) * per_page : page * per_page]
+        meta = {
+            "current_page": page,
+            "next_page": page + 1 if page < total_pages else None,
+            "prev_page": page - 1 if page > 1 else None,
+            "total_pages": total_pages,
+            "total_count": len(rows),
+            "per_page": per_page,
+        }
         if self.omit_next_page_on_last and meta["next_page"] is None:
             del meta["next_page"]
         return self._json({"transactions": copy.deepcopy(chunk), "meta": meta})
@@ -344,23 +421,25 @@ class QontoStub:
     def _token(self, request: Request) -> Response:
         if self.staging_token and request.headers.get("X-Qonto-Staging-Token") != self.staging_token:
             # What the sandbox does without the staging header: an HTML page, not JSON.
-            return Response("<!doctype html><html><body>Access denied</body></html>", status=200,
-                            content_type="text/html")
+            return Response(
+                "<!doctype html><html><body>Access denied</body></html>", status=200, content_type="text/html"
+            )
         form = request.form
         if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
-            return self._json({"error": "invalid_client", "error_description": "bad client credentials"},
-                              401)
+            return self._json({"error": "invalid_client", "error_description": "bad client credentials"}, 401)
         grant = form.get("grant_type")
         now = self.clock()
         if grant == "refresh_token":
             token = form.get("refresh_token", "")
             if token not in self.refresh_tokens:
-                return self._json({"error": "invalid_grant", "error_description": "unknown refresh token"},
-                                  400)
+                return self._json(
+                    {"error": "invalid_grant", "error_description": "unknown refresh token"}, 400
+                )
             first_use = self.refresh_tokens[token]
             if first_use is not None and now - first_use > self.refresh_grace_seconds:
-                return self._json({"error": "invalid_grant", "error_description": "refresh token was used"},
-                                  400)
+                return self._json(
+                    {"error": "invalid_grant", "error_description": "refresh token was used"}, 400
+                )
             if first_use is None:
                 self.refresh_tokens[token] = now
         elif grant == "authorization_code":
@@ -373,6 +452,12 @@ class QontoStub:
         access = f"ory_at_{secrets.token_urlsafe(16)}"
         self.access_tokens[access] = now + self.access_token_lifetime
         self.token_grants.append(grant)
-        return self._json({"access_token": access, "refresh_token": self.issue_refresh_token(),
-                           "expires_in": self.access_token_lifetime, "token_type": "bearer",
-                           "scope": "offline_access organization.read"})
+        return self._json(
+            {
+                "access_token": access,
+                "refresh_token": self.issue_refresh_token(),
+                "expires_in": self.access_token_lifetime,
+                "token_type": "bearer",
+                "scope": "offline_access organization.read",
+            }
+        )

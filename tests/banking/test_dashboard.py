@@ -104,7 +104,8 @@ def test_dso_formula(books):
 def test_dashboard_through_its_url_needs_staff_and_shows_the_balance(client, books):
     # given: nobody signed in
     response = client.get("/banking/dashboard/")
-    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
     # when: a staff user opens it
     client.force_login(UserFactory(username="cfo", is_staff=True))
     page = client.get("/banking/dashboard/")

@@ -68,8 +68,10 @@ def test_a_bad_key_is_a_401_with_a_clear_error(qonto):
 def test_every_page_is_read_until_next_page_is_null_with_status_sent_explicitly(qonto):
     # given: 250 transactions, among them pending and declined ones
     for i in range(250):
-        qonto.add(status=("completed", "pending", "declined")[i % 3],
-                  updated=dt.datetime(2026, 3, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=i))
+        qonto.add(
+            status=("completed", "pending", "declined")[i % 3],
+            updated=dt.datetime(2026, 3, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=i),
+        )
     # when
     seen = list(api_key_client(qonto).iter_transactions(MAIN_ACCOUNT["id"]))
     # then
@@ -191,9 +193,14 @@ def test_oauth_refreshes_before_the_access_token_expires(httpserver, settings):
     stub = QontoStub(httpserver)
     stub.configure(settings, mode="oauth")
     now = [timezone.now()]
-    auth = OAuthAuth(client_id=stub.client_id, client_secret=stub.client_secret, token_url=stub.token_url,
-                     initial_refresh_token=settings.QONTO_OAUTH_REFRESH_TOKEN,
-                     margin=dt.timedelta(minutes=2), clock=lambda: now[0])
+    auth = OAuthAuth(
+        client_id=stub.client_id,
+        client_secret=stub.client_secret,
+        token_url=stub.token_url,
+        initial_refresh_token=settings.QONTO_OAUTH_REFRESH_TOKEN,
+        margin=dt.timedelta(minutes=2),
+        clock=lambda: now[0],
+    )
     client = QontoClient(stub.base_url, auth)
     client.get_organization()
     first_token = stub.requests[-1].headers["Authorization"]
@@ -315,13 +322,16 @@ def test_missing_configuration_names_the_settings(settings):
         client_from_settings()
 
 
-@pytest.mark.parametrize(("data", "expected"), [
-    ({"amount": 1200.0, "amount_cents": 120000}, Decimal("1200.00")),
-    ({"amount": 0.3, "amount_cents": 30}, Decimal("0.30")),
-    ({"amount": 50.01}, Decimal("50.01")),
-    ({"amount": "50.00"}, Decimal("50.00")),
-    ({"amount": "10,00"}, Decimal("10.00")),
-    ({"amount_cents": None, "amount": 19.99}, Decimal("19.99")),
-])
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({"amount": 1200.0, "amount_cents": 120000}, Decimal("1200.00")),
+        ({"amount": 0.3, "amount_cents": 30}, Decimal("0.30")),
+        ({"amount": 50.01}, Decimal("50.01")),
+        ({"amount": "50.00"}, Decimal("50.00")),
+        ({"amount": "10,00"}, Decimal("10.00")),
+        ({"amount_cents": None, "amount": 19.99}, Decimal("19.99")),
+    ],
+)
 def test_amounts_are_exact_decimals(data, expected):
     assert amount_from_api(data) == expected

@@ -35,8 +35,9 @@ def test_first_sync_stores_accounts_with_balances_and_every_transaction(qonto):
     # given
     paid = qonto.add(cents=120000, updated=MARCH)
     qonto.add(status="pending", updated=MARCH + dt.timedelta(hours=1))
-    qonto.add(status="declined", side="debit", operation_type="transfer",
-              updated=MARCH + dt.timedelta(hours=2))
+    qonto.add(
+        status="declined", side="debit", operation_type="transfer", updated=MARCH + dt.timedelta(hours=2)
+    )
     qonto.add(bank_account_id=SAVINGS_ACCOUNT["id"], cents=5000, updated=MARCH)
     # when
     report = qonto_sync()
@@ -44,7 +45,11 @@ def test_first_sync_stores_accounts_with_balances_and_every_transaction(qonto):
     assert report.accounts_created == 2
     main = BankAccount.objects.get(qonto_id=MAIN_ACCOUNT["id"])
     assert (main.name, main.iban, main.balance, main.main) == (
-        "Compte principal", "FR7616798000010000005663951", Decimal("15432.10"), True)
+        "Compte principal",
+        "FR7616798000010000005663951",
+        Decimal("15432.10"),
+        True,
+    )
     assert report.transactions.created == 4
     stored = BankTransaction.objects.get(qonto_id=paid["id"])
     assert stored.account == main
@@ -55,7 +60,11 @@ def test_first_sync_stores_accounts_with_balances_and_every_transaction(qonto):
     assert stored.match_status == MatchStatus.UNPROCESSED
     assert stored.raw == paid
     assert sorted(BankTransaction.objects.values_list("status", flat=True)) == [
-        "completed", "completed", "declined", "pending"]
+        "completed",
+        "completed",
+        "declined",
+        "pending",
+    ]
     calls = qonto.transaction_requests()
     assert all(r.args["status[]"] == ["pending", "declined", "completed"] for r in calls)
 
@@ -72,8 +81,9 @@ def test_sync_is_incremental_from_the_progress_marker(qonto):
     qonto.requests.clear()
     report = qonto_sync()
     # then: only what changed since the marker was asked for
-    main_call = next(r for r in qonto.transaction_requests()
-                     if r.arg("bank_account_id") == MAIN_ACCOUNT["id"])
+    main_call = next(
+        r for r in qonto.transaction_requests() if r.arg("bank_account_id") == MAIN_ACCOUNT["id"]
+    )
     assert main_call.arg("updated_at_from") == newest["updated_at"]
     assert report.transactions.created == 1
     assert report.transactions.unchanged == 1  # the boundary row comes back once, harmlessly
@@ -89,8 +99,13 @@ def test_an_update_replaces_the_bank_fields_without_duplicating_and_keeps_the_ma
     BankTransaction.objects.filter(qonto_id=tx["id"]).update(match_status=MatchStatus.MATCHED, match_score=97)
     before = BankTransaction.objects.get()
     # when: Qonto settles it
-    qonto.update(tx["id"], updated=MARCH + dt.timedelta(hours=2), status="completed",
-                 settled_at=iso(MARCH + dt.timedelta(hours=2)), note="relancé le 1er mars")
+    qonto.update(
+        tx["id"],
+        updated=MARCH + dt.timedelta(hours=2),
+        status="completed",
+        settled_at=iso(MARCH + dt.timedelta(hours=2)),
+        note="relancé le 1er mars",
+    )
     report = qonto_sync()
     # then
     assert report.transactions.updated == 1
@@ -108,8 +123,9 @@ def test_a_sync_that_fails_midway_keeps_the_marker_and_the_rerun_completes(qonto
     # given: 3 pages on the main account, page 2 fails
     for i in range(250):
         qonto.add(updated=MARCH + dt.timedelta(minutes=i))
-    qonto.fail_next(r"/v2/transactions", 500, {"errors": [{"code": "unknown", "detail": "Unknown error"}]},
-                    page=2)
+    qonto.fail_next(
+        r"/v2/transactions", 500, {"errors": [{"code": "unknown", "detail": "Unknown error"}]}, page=2
+    )
     # when
     with pytest.raises(QontoError, match="500"):
         qonto_sync()
@@ -122,7 +138,8 @@ def test_a_sync_that_fails_midway_keeps_the_marker_and_the_rerun_completes(qonto
     assert BankTransaction.objects.count() == 250
     assert (report.transactions.created, report.transactions.unchanged) == (150, 100)
     assert BankAccount.objects.get(qonto_id=MAIN_ACCOUNT["id"]).synced_through == MARCH + dt.timedelta(
-        minutes=249)
+        minutes=249
+    )
 
 
 def test_a_page_is_stored_in_a_fixed_number_of_queries(qonto, django_assert_max_num_queries):
@@ -197,12 +214,18 @@ def test_import_transactions_is_idempotent(capsys):
     call_command("import_transactions", path)
     # then
     out = capsys.readouterr().out.splitlines()
-    assert out == ["1 file(s): 5 created, 0 updated, 0 unchanged",
-                   "1 file(s): 0 created, 0 updated, 5 unchanged"]
+    assert out == [
+        "1 file(s): 5 created, 0 updated, 0 unchanged",
+        "1 file(s): 0 created, 0 updated, 5 unchanged",
+    ]
     assert BankTransaction.objects.count() == 5
     card = BankTransaction.objects.get(qonto_id="f1e2d3c4-b5a6-4978-8a9b-0c1d2e3f4a33")
     assert (card.side, card.amount, card.note, card.counterparty_iban) == (
-        "debit", Decimal("42.90"), "Hébergement mars", "")
+        "debit",
+        Decimal("42.90"),
+        "Hébergement mars",
+        "",
+    )
     pending = BankTransaction.objects.get(qonto_id="0b1c2d3e-4f50-4617-a8b9-cadbecfd0e44")
     assert (pending.status, pending.settled_at) == ("pending", None)
 
@@ -229,15 +252,26 @@ def test_an_older_saved_response_does_not_undo_a_newer_version():
     assert BankTransaction.objects.get(qonto_id=page["transactions"][3]["id"]).status == "completed"
 
 
-@pytest.mark.parametrize(("content", "reason"), [
-    ('{"transactions": [', "not valid JSON"),
-    ('[{"id": "x"}]', 'expected the /v2/transactions shape'),
-    ('{"transactions": [{"id": "t-1", "side": "credit"}]}', "transactions[0], transaction t-1: no 'amount'"),
-    ('{"transactions": [{"id": "t-1", "side": "in", "amount": 1}]}', "side 'in' is neither"),
-    ('{"transactions": [{"id": "t-1", "side": "credit", "amount": "abc"}]}', "amount 'abc' is not a number"),
-    ('{"transactions": [{"id": "t-1", "side": "credit", "amount": 1, "updated_at": "yesterday"}]}',
-     "'yesterday' is not an ISO 8601"),
-])
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ('{"transactions": [', "not valid JSON"),
+        ('[{"id": "x"}]', "expected the /v2/transactions shape"),
+        (
+            '{"transactions": [{"id": "t-1", "side": "credit"}]}',
+            "transactions[0], transaction t-1: no 'amount'",
+        ),
+        ('{"transactions": [{"id": "t-1", "side": "in", "amount": 1}]}', "side 'in' is neither"),
+        (
+            '{"transactions": [{"id": "t-1", "side": "credit", "amount": "abc"}]}',
+            "amount 'abc' is not a number",
+        ),
+        (
+            '{"transactions": [{"id": "t-1", "side": "credit", "amount": 1, "updated_at": "yesterday"}]}',
+            "'yesterday' is not an ISO 8601",
+        ),
+    ],
+)
 def test_a_malformed_file_names_the_file_and_the_reason_and_writes_nothing(tmp_path, content, reason):
     # given: a good file then a bad one
     bad = tmp_path / "bad.json"

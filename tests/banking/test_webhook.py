@@ -51,8 +51,10 @@ def queued() -> list[tuple[str, tuple]]:
 
 
 def test_the_published_test_vector_verifies():
-    assert signature_verify(secret=VECTOR_SECRET, header=VECTOR_HEADER, body=VECTOR_BODY,
-                            now=VECTOR_T + 10) == VECTOR_T
+    assert (
+        signature_verify(secret=VECTOR_SECRET, header=VECTOR_HEADER, body=VECTOR_BODY, now=VECTOR_T + 10)
+        == VECTOR_T
+    )
 
 
 def test_the_test_vector_fails_on_a_reserialized_body_or_another_secret():
@@ -70,7 +72,8 @@ def test_the_test_vector_is_stale_six_minutes_later_and_refused_from_the_future(
 
 
 def test_a_good_event_is_stored_once_and_queues_a_refetch_without_a_staff_session(
-        client, django_capture_on_commit_callbacks):
+    client, django_capture_on_commit_callbacks
+):
     # given: an anonymous caller (Qonto), a signed delivery
     tx = make_transaction()
     event = webhook_event(tx)
@@ -86,7 +89,10 @@ def test_a_good_event_is_stored_once_and_queues_a_refetch_without_a_staff_sessio
     assert elapsed < 1.0
     stored = WebhookEvent.objects.get()
     assert (stored.event_id, stored.event_type, stored.transaction_qonto_id) == (
-        event["id"], "v1/transactions", tx["id"])
+        event["id"],
+        "v1/transactions",
+        tx["id"],
+    )
     assert stored.payload == event
     assert queued() == [(REFETCH_TASK, (tx["id"],))]
 
@@ -150,13 +156,16 @@ def test_an_unset_secret_refuses_everything(client, settings):
     assert not WebhookEvent.objects.exists()
 
 
-@pytest.mark.parametrize("body", [
-    b'{"id": "evt-1", "type": "v1/transactions", "data": {',  # not JSON
-    b'["not", "an", "object"]',
-    b'{"type": "v1/transactions", "data": {"id": "tx-1"}}',  # no event id
-    b'{"id": "evt-1", "type": "v1/transactions", "data": {}}',  # no transaction id
-    b'{"id": "evt-1", "data": {"id": "tx-1"}}',  # no type
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"id": "evt-1", "type": "v1/transactions", "data": {',  # not JSON
+        b'["not", "an", "object"]',
+        b'{"type": "v1/transactions", "data": {"id": "tx-1"}}',  # no event id
+        b'{"id": "evt-1", "type": "v1/transactions", "data": {}}',  # no transaction id
+        b'{"id": "evt-1", "data": {"id": "tx-1"}}',  # no type
+    ],
+)
 def test_malformed_json_or_envelope_is_400_and_stores_nothing(client, body):
     # given: correctly signed
     header = sign(SECRET, body, int(time.time()))
@@ -188,8 +197,9 @@ def test_get_is_not_allowed(client):
 
 
 @pytest.mark.parametrize("variant", ["numbers", "strings"])
-def test_both_documented_payload_renderings_are_understood(variant, client,
-                                                           django_capture_on_commit_callbacks):
+def test_both_documented_payload_renderings_are_understood(
+    variant, client, django_capture_on_commit_callbacks
+):
     # given
     tx = make_transaction(cents=5001)
     event = webhook_event(tx, variant=variant, event="updated")
@@ -200,7 +210,11 @@ def test_both_documented_payload_renderings_are_understood(variant, client,
         response = post(client, body, header)
     # then
     assert (signal.qonto_id, signal.bank_account_id, signal.amount, signal.event) == (
-        tx["id"], MAIN_ACCOUNT["id"], Decimal("50.01"), "updated")
+        tx["id"],
+        MAIN_ACCOUNT["id"],
+        Decimal("50.01"),
+        "updated",
+    )
     assert response.status_code == 200
     assert queued() == [(REFETCH_TASK, (tx["id"],))]
 

@@ -30,7 +30,8 @@ def test_first_start_loads_demo_creates_admin_with_random_password_and_schedules
     # the admin user exists and its password is the one printed, shown once
     password = re.search(r"password: (\S+)", text).group(1)
     admin = get_user_model().objects.get(username="admin")
-    assert admin.is_superuser and admin.check_password(password)
+    assert admin.is_superuser
+    assert admin.check_password(password)
     assert Schedule.objects.exists()
     # when: a second start prints no password and loads nothing more
     again = StringIO()

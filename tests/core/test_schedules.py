@@ -19,8 +19,13 @@ def test_every_declared_schedule_is_written_once_and_points_at_a_real_function()
     # then
     names = list(Schedule.objects.values_list("name", flat=True))
     assert sorted(names) == sorted({s.name for s in collect_specs()})
-    assert {"syaga:generate-recurring", "syaga:validate-pending", "syaga:qonto-sync",
-            "syaga:overdue-alerts", "syaga:balance-snapshot"} <= set(names)
+    assert {
+        "syaga:generate-recurring",
+        "syaga:validate-pending",
+        "syaga:qonto-sync",
+        "syaga:overdue-alerts",
+        "syaga:balance-snapshot",
+    } <= set(names)
     for schedule in Schedule.objects.all():
         module, _, func = schedule.func.rpartition(".")
         assert callable(getattr(importlib.import_module(module), func)), schedule.func
@@ -34,15 +39,15 @@ def test_daily_jobs_run_at_their_local_hour():
     local = timezone.localtime(generate.next_run)
     assert (local.date(), local.hour, local.minute) == (dt.date(2026, 3, 11), 5, 30)
     sync = Schedule.objects.get(name="syaga:qonto-sync")
-    assert sync.schedule_type == Schedule.MINUTES and sync.minutes == 15
+    assert sync.schedule_type == Schedule.MINUTES
+    assert sync.minutes == 15
 
 
 def test_daily_tasks_run_end_to_end(seller):
     from banking.tasks import balance_snapshot, overdue_alerts
+    from invoicing.models import Invoice
     from invoicing.tasks import generate_recurring, validate_pending
     from tests.factories import ContractFactory
-
-    from invoicing.models import Invoice
 
     contract = ContractFactory(start_date=timezone.localdate().replace(day=1))
     generate_recurring()

@@ -12,13 +12,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def manage(*args, env_extra=None, tmp_path=None):
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DATABASE_URL", "ALLOWED_HOSTS", "SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "ALLOWED_HOSTS", "SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE")
+    }
     if tmp_path is not None:
         env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'db.sqlite3'}"
     env.update(env_extra or {})
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_runs_with_no_environment_at_all(tmp_path):
@@ -35,8 +39,14 @@ def test_production_mode_without_secret_key_is_a_clear_startup_error(tmp_path):
 
 def test_check_deploy_reports_nothing_in_production_mode(tmp_path):
     result = manage(
-        "check", "--deploy", "--fail-level", "WARNING",
-        env_extra={"ALLOWED_HOSTS": "billing.example.fr", "SECRET_KEY": "x" * 20 + "Yz9-_aBcDeFgHiJkLmNoPqRsTuVwXy0123456789"},
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        env_extra={
+            "ALLOWED_HOSTS": "billing.example.fr",
+            "SECRET_KEY": "x" * 20 + "Yz9-_aBcDeFgHiJkLmNoPqRsTuVwXy0123456789",
+        },
         tmp_path=tmp_path,
     )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -34,8 +34,12 @@ def test_changelist_search_and_add_pages_answer(admin_client, seller, model):
 def test_change_pages_answer(admin_client, seller):
     contract = ContractFactory()
     invoice = make_invoice(client=contract.client)
-    for name, obj in [("sellerprofile", seller), ("client", contract.client), ("contract", contract),
-                      ("invoice", invoice)]:
+    for name, obj in [
+        ("sellerprofile", seller),
+        ("client", contract.client),
+        ("contract", contract),
+        ("invoice", invoice),
+    ]:
         assert admin_client.get(reverse(f"admin:invoicing_{name}_change", args=[obj.pk])).status_code == 200
 
 
@@ -60,14 +64,30 @@ def test_draft_typed_in_the_admin_gets_its_totals(admin_client, seller):
     customer = ClientFactory()
     url = reverse("admin:invoicing_invoice_add")
     data = {
-        "client": customer.pk, "subject": "Audit réseau", "issue_date": "2025-09-01", "due_date": "2025-10-01",
-        "period_start": "", "period_end": "", "purchase_order": "", "notes": "",
-        "lines-TOTAL_FORMS": "2", "lines-INITIAL_FORMS": "0", "lines-MIN_NUM_FORMS": "0",
+        "client": customer.pk,
+        "subject": "Audit réseau",
+        "issue_date": "2025-09-01",
+        "due_date": "2025-10-01",
+        "period_start": "",
+        "period_end": "",
+        "purchase_order": "",
+        "notes": "",
+        "lines-TOTAL_FORMS": "2",
+        "lines-INITIAL_FORMS": "0",
+        "lines-MIN_NUM_FORMS": "0",
         "lines-MAX_NUM_FORMS": "1000",
-        "lines-0-position": "1", "lines-0-description": "Audit", "lines-0-quantity": "3.5", "lines-0-unit": "hour",
-        "lines-0-unit_price": "110", "lines-0-vat_rate": "20",
-        "lines-1-position": "2", "lines-1-description": "Déplacement", "lines-1-quantity": "1",
-        "lines-1-unit": "flat", "lines-1-unit_price": "45.50", "lines-1-vat_rate": "20",
+        "lines-0-position": "1",
+        "lines-0-description": "Audit",
+        "lines-0-quantity": "3.5",
+        "lines-0-unit": "hour",
+        "lines-0-unit_price": "110",
+        "lines-0-vat_rate": "20",
+        "lines-1-position": "2",
+        "lines-1-description": "Déplacement",
+        "lines-1-quantity": "1",
+        "lines-1-unit": "flat",
+        "lines-1-unit_price": "45.50",
+        "lines-1-vat_rate": "20",
     }
     # when
     response = admin_client.post(url, data)
@@ -77,4 +97,7 @@ def test_draft_typed_in_the_admin_gets_its_totals(admin_client, seller):
     assert invoice.status == Status.DRAFT
     assert invoice.number is None
     assert (invoice.total_ht, invoice.total_vat, invoice.total_ttc) == (
-        Decimal("430.50"), Decimal("86.10"), Decimal("516.60"))
+        Decimal("430.50"),
+        Decimal("86.10"),
+        Decimal("516.60"),
+    )

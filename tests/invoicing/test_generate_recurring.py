@@ -1,4 +1,3 @@
-# ruff: noqa: RUF001 - the en dash between label and period is part of the contract (invoice labels)
 import datetime as dt
 import json
 import threading
@@ -19,24 +18,45 @@ from tests.factories import ClientFactory, ContractFactory, make_invoice
 pytestmark = pytest.mark.django_db
 
 SYAGA_CONTRACTS = [
-    ("LAA", "1400.00", Period.MONTHLY), ("PHARMABEST", "500.00", Period.MONTHLY),
-    ("BUQUET", "500.00", Period.MONTHLY), ("PETRAS", "600.00", Period.MONTHLY),
-    ("PROVENCALE", "400.00", Period.MONTHLY), ("SEXTANT", "400.00", Period.MONTHLY),
-    ("QUADRIMEX", "250.00", Period.MONTHLY), ("GENLOG", "100.00", Period.MONTHLY),
+    ("LAA", "1400.00", Period.MONTHLY),
+    ("PHARMABEST", "500.00", Period.MONTHLY),
+    ("BUQUET", "500.00", Period.MONTHLY),
+    ("PETRAS", "600.00", Period.MONTHLY),
+    ("PROVENCALE", "400.00", Period.MONTHLY),
+    ("SEXTANT", "400.00", Period.MONTHLY),
+    ("QUADRIMEX", "250.00", Period.MONTHLY),
+    ("GENLOG", "100.00", Period.MONTHLY),
     ("BELFONTE", "751.60", Period.QUARTERLY),
 ]
 
 
-def contract(name="LAA", *, amount="1400.00", period=Period.MONTHLY, start=dt.date(2024, 1, 1),
-             next_billing=None, terms=None, **kwargs) -> Contract:
+def contract(
+    name="LAA",
+    *,
+    amount="1400.00",
+    period=Period.MONTHLY,
+    start=dt.date(2024, 1, 1),
+    next_billing=None,
+    terms=None,
+    **kwargs,
+) -> Contract:
     client = ClientFactory(name=name, invoice_emails=f"compta@{name.lower()}.fr", payment_terms_days=terms)
-    return ContractFactory(client=client, amount_ht=Decimal(amount), period=period, start_date=start,
-                           next_billing_date=next_billing or start, **kwargs)
+    return ContractFactory(
+        client=client,
+        amount_ht=Decimal(amount),
+        period=period,
+        start_date=start,
+        next_billing_date=next_billing or start,
+        **kwargs,
+    )
 
 
 def billed(c: Contract) -> list[tuple[dt.date, dt.date, str]]:
-    return list(Invoice.objects.filter(contract=c).order_by("period_start")
-                .values_list("period_start", "period_end", "subject"))
+    return list(
+        Invoice.objects.filter(contract=c)
+        .order_by("period_start")
+        .values_list("period_start", "period_end", "subject")
+    )
 
 
 def test_a_monthly_invoice_is_labelled_in_french_and_due_per_the_client_terms(seller):
@@ -51,11 +71,16 @@ def test_a_monthly_invoice_is_labelled_in_french_and_due_per_the_client_terms(se
     assert (invoice.period_start, invoice.period_end) == (dt.date(2025, 8, 1), dt.date(2025, 8, 31))
     assert (invoice.status, invoice.origin, invoice.number) == (Status.PENDING_REVIEW, Origin.RECURRING, None)
     assert (invoice.total_ht, invoice.total_vat, invoice.total_ttc) == (
-        Decimal("1400.00"), Decimal("280.00"), Decimal("1680.00"),
+        Decimal("1400.00"),
+        Decimal("280.00"),
+        Decimal("1680.00"),
     )
     [line] = invoice.lines.all()
     assert (line.description, line.quantity, line.unit, line.unit_price) == (
-        "Forfait infogérance – août 2025", Decimal("1"), Unit.MONTH, Decimal("1400"),
+        "Forfait infogérance – août 2025",
+        Decimal("1"),
+        Unit.MONTH,
+        Decimal("1400"),
     )
     assert (report.created, report.skipped, report.invoice_ids) == (1, 0, [invoice.pk])
     c.refresh_from_db()
@@ -95,10 +120,12 @@ def test_a_contract_that_fell_behind_catches_up_one_invoice_per_missed_month(sel
     report = recurring_generate(on=dt.date(2025, 8, 20))
     # then
     assert [subject for _, _, subject in billed(c)] == [
-        "Forfait infogérance – juillet 2025", "Forfait infogérance – août 2025",
+        "Forfait infogérance – juillet 2025",
+        "Forfait infogérance – août 2025",
     ]
     assert [i.issue_date for i in Invoice.objects.filter(contract=c).order_by("period_start")] == [
-        dt.date(2025, 7, 1), dt.date(2025, 8, 1),
+        dt.date(2025, 7, 1),
+        dt.date(2025, 8, 1),
     ]
     assert report.runs[0].created == [dt.date(2025, 7, 1), dt.date(2025, 8, 1)]
     c.refresh_from_db()
@@ -140,8 +167,13 @@ def test_the_database_itself_refuses_a_second_invoice_for_the_same_contract_and_
 
 def test_quarterly_contract_bills_every_third_month_from_its_start(seller):
     # given: started in January, billed until the second quarter
-    c = contract("BELFONTE", amount="751.60", period=Period.QUARTERLY, start=dt.date(2025, 1, 10),
-                 next_billing=dt.date(2025, 7, 1))
+    c = contract(
+        "BELFONTE",
+        amount="751.60",
+        period=Period.QUARTERLY,
+        start=dt.date(2025, 1, 10),
+        next_billing=dt.date(2025, 7, 1),
+    )
     # when: run every day of the summer, as the schedule would
     for day in range(92):
         recurring_generate(on=dt.date(2025, 7, 1) + dt.timedelta(days=day))
@@ -156,8 +188,12 @@ def test_quarterly_contract_bills_every_third_month_from_its_start(seller):
 
 
 def test_quarters_not_aligned_on_the_calendar_are_named_by_their_months():
-    c = Contract(period=Period.QUARTERLY, start_date=dt.date(2025, 2, 1),
-                 next_billing_date=dt.date(2025, 2, 1), active=True)
+    c = Contract(
+        period=Period.QUARTERLY,
+        start_date=dt.date(2025, 2, 1),
+        next_billing_date=dt.date(2025, 2, 1),
+        active=True,
+    )
     periods = contract_periods_due(contract=c, on=dt.date(2025, 12, 31))
     assert [(p.billing_date, p.label) for p in periods] == [
         (dt.date(2025, 2, 1), "février à avril 2025"),
@@ -169,8 +205,13 @@ def test_quarters_not_aligned_on_the_calendar_are_named_by_their_months():
 
 def test_yearly_contract_bills_on_each_anniversary(seller):
     # given: started on 15 March 2024
-    c = contract("ANNUEL", amount="2600.00", period=Period.YEARLY, start=dt.date(2024, 3, 15),
-                 next_billing=dt.date(2025, 3, 15))
+    c = contract(
+        "ANNUEL",
+        amount="2600.00",
+        period=Period.YEARLY,
+        start=dt.date(2024, 3, 15),
+        next_billing=dt.date(2025, 3, 15),
+    )
     # when
     recurring_generate(on=dt.date(2025, 3, 14))
     recurring_generate(on=dt.date(2025, 3, 15))
@@ -185,11 +226,18 @@ def test_yearly_contract_bills_on_each_anniversary(seller):
 
 
 def test_a_yearly_contract_started_on_29_february_keeps_its_anniversary():
-    c = Contract(period=Period.YEARLY, start_date=dt.date(2024, 2, 29),
-                 next_billing_date=dt.date(2024, 2, 29), active=True)
+    c = Contract(
+        period=Period.YEARLY,
+        start_date=dt.date(2024, 2, 29),
+        next_billing_date=dt.date(2024, 2, 29),
+        active=True,
+    )
     periods = contract_periods_due(contract=c, on=dt.date(2028, 12, 31))
     assert [p.billing_date for p in periods] == [
-        dt.date(2024, 2, 29), dt.date(2025, 2, 28), dt.date(2026, 2, 28), dt.date(2027, 2, 28),
+        dt.date(2024, 2, 29),
+        dt.date(2025, 2, 28),
+        dt.date(2026, 2, 28),
+        dt.date(2027, 2, 28),
         dt.date(2028, 2, 29),
     ]
     assert periods[0].label == "du 29 février 2024 au 27 février 2025"
@@ -226,8 +274,12 @@ def test_detected_contracts_are_billed_from_the_month_after_the_history(seller):
     # given: three months issued by hand, then the contract recorded from the history
     client = ClientFactory(name="QUADRIMEX", invoice_emails="compta@quadrimex.fr")
     for month in (6, 7, 8):
-        make_invoice(client=client, amounts=[Decimal("250.00")], status=Status.ISSUED,
-                     issue_date=dt.date(2025, month, 1))
+        make_invoice(
+            client=client,
+            amounts=[Decimal("250.00")],
+            status=Status.ISSUED,
+            issue_date=dt.date(2025, month, 1),
+        )
     contracts_apply(detected=recurrence_analyze(as_of=dt.date(2025, 8, 20)), as_of=dt.date(2025, 8, 20))
     # when
     recurring_generate(on=dt.date(2025, 8, 20))
@@ -274,9 +326,10 @@ def test_command_refuses_a_bad_date():
 def test_two_workers_generating_at_once_bill_each_period_exactly_once(seller):
     # given: nine contracts three months behind, two workers with their own PostgreSQL connections
     behind = {Period.MONTHLY: dt.date(2025, 6, 1), Period.QUARTERLY: dt.date(2025, 4, 1)}
-    contracts = [contract(name, amount=amount, period=period, start=dt.date(2025, 1, 1),
-                          next_billing=behind[period])
-                 for name, amount, period in SYAGA_CONTRACTS]
+    contracts = [
+        contract(name, amount=amount, period=period, start=dt.date(2025, 1, 1), next_billing=behind[period])
+        for name, amount, period in SYAGA_CONTRACTS
+    ]
     barrier = threading.Barrier(2)
     reports, errors = [], []
 

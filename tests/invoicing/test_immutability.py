@@ -23,9 +23,15 @@ def test_issued_invoice_amounts_cannot_change_through_save(issued):
     assert Invoice.objects.get(pk=issued.pk).total_ht == Decimal("1000.00")
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("client_id", None), ("issue_date", dt.date(2020, 1, 1)), ("number", "F20259999"), ("subject", "x"),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("client_id", None),
+        ("issue_date", dt.date(2020, 1, 1)),
+        ("number", "F20259999"),
+        ("subject", "x"),
+    ],
+)
 def test_issued_invoice_identity_cannot_change(issued, field, value):
     if field == "client_id":
         value = ClientFactory().pk

@@ -45,11 +45,16 @@ def import_text(tmp_path, text: str, **kwargs):
 
 def test_an_export_is_imported_with_numbers_amounts_clients_and_payments(tmp_path):
     # given
-    path = write(tmp_path, "\n".join([
-        HEADER,
-        "F20250001;12/04/2025;SARL Pharmabest;Infogérance avril;1 000,00;200,00;1 200,00;01/05/2025",
-        "F20250002;13/04/2025;Boulangerie Martin;Dépannage;150,50;30,10;180,60;",
-    ]))
+    path = write(
+        tmp_path,
+        "\n".join(
+            [
+                HEADER,
+                "F20250001;12/04/2025;SARL Pharmabest;Infogérance avril;1 000,00;200,00;1 200,00;01/05/2025",
+                "F20250002;13/04/2025;Boulangerie Martin;Dépannage;150,50;30,10;180,60;",
+            ]
+        ),
+    )
     # when
     output = run(path)
     # then
@@ -57,7 +62,10 @@ def test_an_export_is_imported_with_numbers_amounts_clients_and_payments(tmp_pat
     assert "0 rows skipped, already imported" in output
     first = Invoice.objects.get(number="F20250001")
     assert (first.total_ht, first.total_vat, first.total_ttc) == (
-        Decimal("1000.00"), Decimal("200.00"), Decimal("1200.00"))
+        Decimal("1000.00"),
+        Decimal("200.00"),
+        Decimal("1200.00"),
+    )
     assert first.origin == Origin.IMPORTED
     assert first.kind == Kind.INVOICE
     assert first.series == "F"
@@ -70,7 +78,8 @@ def test_an_export_is_imported_with_numbers_amounts_clients_and_payments(tmp_pat
     assert first.client.name == "SARL Pharmabest"
     assert first.buyer_snapshot["name"] == "SARL Pharmabest"
     assert [(line.description, line.total_ht, line.vat_rate) for line in first.lines.all()] == [
-        ("Infogérance avril", Decimal("1000.00"), Decimal("20.00"))]
+        ("Infogérance avril", Decimal("1000.00"), Decimal("20.00"))
+    ]
     second = Invoice.objects.get(number="F20250002")
     assert second.status == Status.ISSUED
     assert second.amount_paid == Decimal("0.00")
@@ -79,10 +88,14 @@ def test_an_export_is_imported_with_numbers_amounts_clients_and_payments(tmp_pat
 
 def test_every_header_alias_is_understood(tmp_path):
     # given: the other spelling of each column, in other case, accents and punctuation
-    header = "N° FACTURE,date d'émission,Date d'échéance,RAISON SOCIALE,libellé,Total HT,Montant TVA," \
-             "Total TTC,Date de paiement"
-    path = write(tmp_path, header + '\nF20240007,03/02/2024,05/03/2024,Acme,Audit,"100,00","20,00","120,00",'
-                 "10/03/2024\n")
+    header = (
+        "N° FACTURE,date d'émission,Date d'échéance,RAISON SOCIALE,libellé,Total HT,Montant TVA,"
+        "Total TTC,Date de paiement"
+    )
+    path = write(
+        tmp_path,
+        header + '\nF20240007,03/02/2024,05/03/2024,Acme,Audit,"100,00","20,00","120,00",10/03/2024\n',
+    )
     # when
     run(path)
     # then
@@ -94,13 +107,44 @@ def test_every_header_alias_is_understood(tmp_path):
     assert invoice.total_ttc == Decimal("120.00")
 
 
-@pytest.mark.parametrize(("number", "date", "due", "client", "label", "ht", "vat", "ttc", "paid"), [
-    ("Numéro", "Date", "Échéance", "Client", "Désignation", "Montant HT", "TVA", "Montant TTC", "Réglée le"),
-    ("Facture", "Date facture", "Echeance", "Nom client", "Objet", "Total HT", "Montant TVA", "Total TTC",
-     "Date règlement"),
-    ("Num", "DATE FACTURE", "date_d_echeance", "nom-client", "OBJET", "montant ht", "tva", "total_ttc",
-     "date de paiement"),
-])
+@pytest.mark.parametrize(
+    ("number", "date", "due", "client", "label", "ht", "vat", "ttc", "paid"),
+    [
+        (
+            "Numéro",
+            "Date",
+            "Échéance",
+            "Client",
+            "Désignation",
+            "Montant HT",
+            "TVA",
+            "Montant TTC",
+            "Réglée le",
+        ),
+        (
+            "Facture",
+            "Date facture",
+            "Echeance",
+            "Nom client",
+            "Objet",
+            "Total HT",
+            "Montant TVA",
+            "Total TTC",
+            "Date règlement",
+        ),
+        (
+            "Num",
+            "DATE FACTURE",
+            "date_d_echeance",
+            "nom-client",
+            "OBJET",
+            "montant ht",
+            "tva",
+            "total_ttc",
+            "date de paiement",
+        ),
+    ],
+)
 def test_alias_sets(tmp_path, number, date, due, client, label, ht, vat, ttc, paid):
     # given
     header = ";".join([number, date, due, client, label, ht, vat, ttc, paid])
@@ -109,8 +153,17 @@ def test_alias_sets(tmp_path, number, date, due, client, label, ht, vat, ttc, pa
     # when
     report = invoices_import_csv(path=path)
     # then
-    assert set(report.columns) == {"number", "issue_date", "due_date", "client", "label", "ht", "vat", "ttc",
-                                   "paid_date"}
+    assert set(report.columns) == {
+        "number",
+        "issue_date",
+        "due_date",
+        "client",
+        "label",
+        "ht",
+        "vat",
+        "ttc",
+        "paid_date",
+    }
     invoice = Invoice.objects.get(number="F20230001")
     assert invoice.status == Status.PAID
     assert invoice.due_date == dt.date(2023, 7, 1)
@@ -150,8 +203,11 @@ def test_tab_separated_export(tmp_path):
 
 def test_utf8_bom_is_ignored(tmp_path):
     # given
-    path = write(tmp_path, HEADER + "\nF20250001;12/04/2025;Société Générale;Audit;100,00;20,00;120,00;\n",
-                 encoding="utf-8-sig")
+    path = write(
+        tmp_path,
+        HEADER + "\nF20250001;12/04/2025;Société Générale;Audit;100,00;20,00;120,00;\n",
+        encoding="utf-8-sig",
+    )
     # when
     report = invoices_import_csv(path=path)
     # then
@@ -162,8 +218,11 @@ def test_utf8_bom_is_ignored(tmp_path):
 
 def test_windows_1252_with_accents(tmp_path):
     # given
-    path = write(tmp_path, HEADER + "\nF20250001;12/04/2025;Crèche Les Étoiles;Maintenance réseau;"
-                 "100,00;20,00;120,00;\n", encoding="cp1252")
+    path = write(
+        tmp_path,
+        HEADER + "\nF20250001;12/04/2025;Crèche Les Étoiles;Maintenance réseau;100,00;20,00;120,00;\n",
+        encoding="cp1252",
+    )
     # when
     report = invoices_import_csv(path=path)
     # then
@@ -173,15 +232,18 @@ def test_windows_1252_with_accents(tmp_path):
     assert invoice.subject == "Maintenance réseau"
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("1 234,56", "1234.56"),
-    ("1\u00a0234,56", "1234.56"),
-    ("1\u202f234,56", "1234.56"),
-    ("1.234,56", "1234.56"),
-    ("1234.56", "1234.56"),
-    ("1 234", "1234.00"),
-    ("1234,5 €", "1234.50"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1 234,56", "1234.56"),
+        ("1\u00a0234,56", "1234.56"),
+        ("1\u202f234,56", "1234.56"),
+        ("1.234,56", "1234.56"),
+        ("1234.56", "1234.56"),
+        ("1 234", "1234.00"),
+        ("1234,5 €", "1234.50"),
+    ],
+)
 def test_thousands_separators_and_decimal_marks(tmp_path, text, expected):
     # when
     import_text(tmp_path, f"Numéro;Date;Client;Montant HT\nF20250020;01/01/2025;Acme;{text}\n")
@@ -191,20 +253,28 @@ def test_thousands_separators_and_decimal_marks(tmp_path, text, expected):
 
 def test_two_digit_years_and_iso_dates(tmp_path):
     # when
-    import_text(tmp_path, "Numéro;Date;Échéance;Client;Montant TTC;Réglée le\n"
-                          "F20190001;05/02/19;2019-03-07;Acme;120,00;2019-03-01 00:00:00\n")
+    import_text(
+        tmp_path,
+        "Numéro;Date;Échéance;Client;Montant TTC;Réglée le\n"
+        "F20190001;05/02/19;2019-03-07;Acme;120,00;2019-03-01 00:00:00\n",
+    )
     # then
     invoice = Invoice.objects.get(number="F20190001")
     assert (invoice.issue_date, invoice.due_date, invoice.paid_date) == (
-        dt.date(2019, 2, 5), dt.date(2019, 3, 7), dt.date(2019, 3, 1))
+        dt.date(2019, 2, 5),
+        dt.date(2019, 3, 7),
+        dt.date(2019, 3, 1),
+    )
 
 
 def test_title_lines_excel_sep_line_extra_columns_and_a_total_line_are_tolerated(tmp_path):
     # given
-    text = "sep=;\nExport des factures au 31/12/2024\n" \
-           "Code;Numéro;Date;Client;Mode;Montant TTC\n" \
-           'C01;="F20240001";01/12/2024;Acme;Virement;120,00\n' \
-           ";;;;Total;120,00\n"
+    text = (
+        "sep=;\nExport des factures au 31/12/2024\n"
+        "Code;Numéro;Date;Client;Mode;Montant TTC\n"
+        'C01;="F20240001";01/12/2024;Acme;Virement;120,00\n'
+        ";;;;Total;120,00\n"
+    )
     # when
     report = import_text(tmp_path, text)
     # then
@@ -217,15 +287,18 @@ def test_title_lines_excel_sep_line_extra_columns_and_a_total_line_are_tolerated
 # -- amounts ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("ht", "vat", "ttc", "expected"), [
-    ("100,00", "", "", ("100.00", "20.00", "120.00")),
-    ("", "", "120,00", ("100.00", "20.00", "120.00")),
-    ("", "", "100,00", ("83.33", "16.67", "100.00")),
-    ("100,00", "5,50", "", ("100.00", "5.50", "105.50")),
-    ("100,00", "", "110,00", ("100.00", "10.00", "110.00")),
-    ("", "20,00", "120,00", ("100.00", "20.00", "120.00")),
-    ("100,00", "20,01", "120,00", ("100.00", "20.00", "120.00")),  # a cent off: HT and TTC win
-])
+@pytest.mark.parametrize(
+    ("ht", "vat", "ttc", "expected"),
+    [
+        ("100,00", "", "", ("100.00", "20.00", "120.00")),
+        ("", "", "120,00", ("100.00", "20.00", "120.00")),
+        ("", "", "100,00", ("83.33", "16.67", "100.00")),
+        ("100,00", "5,50", "", ("100.00", "5.50", "105.50")),
+        ("100,00", "", "110,00", ("100.00", "10.00", "110.00")),
+        ("", "20,00", "120,00", ("100.00", "20.00", "120.00")),
+        ("100,00", "20,01", "120,00", ("100.00", "20.00", "120.00")),  # a cent off: HT and TTC win
+    ],
+)
 def test_missing_amounts_are_derived(tmp_path, ht, vat, ttc, expected):
     # when
     header = "Numéro;Date;Client;Montant HT;TVA;Montant TTC"
@@ -244,11 +317,17 @@ def test_reduced_vat_rate_is_kept_on_the_line(tmp_path):
 
 def test_several_rows_of_one_number_are_the_lines_of_one_invoice(tmp_path):
     # given
-    text = HEADER + "\n" + "\n".join([
-        "F20250040;01/02/2025;Acme;Forfait;500,00;100,00;600,00;",
-        "F20250041;01/02/2025;Other;Audit;100,00;20,00;120,00;",
-        "F20250040;01/02/2025;ACME SAS;Heures;220,00;44,00;264,00;15/03/2025",
-    ])
+    text = (
+        HEADER
+        + "\n"
+        + "\n".join(
+            [
+                "F20250040;01/02/2025;Acme;Forfait;500,00;100,00;600,00;",
+                "F20250041;01/02/2025;Other;Audit;100,00;20,00;120,00;",
+                "F20250040;01/02/2025;ACME SAS;Heures;220,00;44,00;264,00;15/03/2025",
+            ]
+        )
+    )
     # when
     report = import_text(tmp_path, text)
     # then
@@ -257,7 +336,10 @@ def test_several_rows_of_one_number_are_the_lines_of_one_invoice(tmp_path):
     assert report.lines_created == 3
     invoice = Invoice.objects.get(number="F20250040")
     assert (invoice.total_ht, invoice.total_vat, invoice.total_ttc) == (
-        Decimal("720.00"), Decimal("144.00"), Decimal("864.00"))
+        Decimal("720.00"),
+        Decimal("144.00"),
+        Decimal("864.00"),
+    )
     assert [line.description for line in invoice.lines.order_by("position")] == ["Forfait", "Heures"]
     assert invoice.status == Status.PAID
     assert invoice.paid_date == dt.date(2025, 3, 15)
@@ -265,14 +347,20 @@ def test_several_rows_of_one_number_are_the_lines_of_one_invoice(tmp_path):
 
 def test_negative_totals_become_credit_notes_with_positive_amounts(tmp_path):
     # when
-    report = import_text(tmp_path, "Numéro;Date;Client;Désignation;Montant HT;TVA;Montant TTC\n"
-                                   "A20250001;20/04/2025;Acme;Avoir;-50,00;-10,00;-60,00\n")
+    report = import_text(
+        tmp_path,
+        "Numéro;Date;Client;Désignation;Montant HT;TVA;Montant TTC\n"
+        "A20250001;20/04/2025;Acme;Avoir;-50,00;-10,00;-60,00\n",
+    )
     # then
     note = Invoice.objects.get(number="A20250001")
     assert note.kind == Kind.CREDIT_NOTE
     assert note.series == "A"
     assert (note.total_ht, note.total_vat, note.total_ttc) == (
-        Decimal("50.00"), Decimal("10.00"), Decimal("60.00"))
+        Decimal("50.00"),
+        Decimal("10.00"),
+        Decimal("60.00"),
+    )
     assert note.lines.get().total_ht == Decimal("50.00")
     assert report.credit_notes_created == 1
     assert report.invoices_created == 0
@@ -286,13 +374,15 @@ def test_clients_are_reused_by_normalised_name(tmp_path):
     existing = ClientFactory(name="Boulangerie Martin")
     aliased = ClientFactory(name="Cabinet Durand")
     ClientAlias.objects.create(client=aliased, name="DURAND & ASSOCIES")
-    text = "Numéro;Date;Client;Montant TTC\n" + "\n".join([
-        "F20250050;01/01/2025;SARL Pharmabest;120,00",
-        "F20250051;02/01/2025;PHARMABEST;120,00",
-        "F20250052;03/01/2025;Société Pharmabest S.A.R.L.;120,00",
-        "F20250053;04/01/2025;BOULANGERIE MARTIN SAS;120,00",
-        "F20250054;05/01/2025;Durand & Associés;120,00",
-    ])
+    text = "Numéro;Date;Client;Montant TTC\n" + "\n".join(
+        [
+            "F20250050;01/01/2025;SARL Pharmabest;120,00",
+            "F20250051;02/01/2025;PHARMABEST;120,00",
+            "F20250052;03/01/2025;Société Pharmabest S.A.R.L.;120,00",
+            "F20250053;04/01/2025;BOULANGERIE MARTIN SAS;120,00",
+            "F20250054;05/01/2025;Durand & Associés;120,00",
+        ]
+    )
     # when
     report = import_text(tmp_path, text)
     # then
@@ -311,8 +401,11 @@ def test_clients_are_reused_by_normalised_name(tmp_path):
 
 def test_a_bad_amount_stops_the_import_with_exit_code_1_and_writes_nothing(tmp_path):
     # given: a good first row, a bad one on file line 3
-    path = write(tmp_path, HEADER + "\nF20250001;12/04/2025;Acme;Audit;100,00;20,00;120,00;\n"
-                 "F20250002;13/04/2025;Newco;Audit;abc;;;\n")
+    path = write(
+        tmp_path,
+        HEADER + "\nF20250001;12/04/2025;Acme;Audit;100,00;20,00;120,00;\n"
+        "F20250002;13/04/2025;Newco;Audit;abc;;;\n",
+    )
     # when
     with pytest.raises(CommandError, match=r"line 3: amount 'abc' is not a number") as caught:
         run(path)
@@ -328,24 +421,33 @@ def test_the_command_line_exits_with_code_1(tmp_path):
     path = write(tmp_path, HEADER + "\nF20250001;12/04/2025;Acme;Audit;abc;;;\n")
     env = dict(os.environ, DATABASE_URL=f"sqlite:///{tmp_path / 'empty.sqlite3'}")
     # when
-    done = subprocess.run([sys.executable, "manage.py", "import_invoices", str(path)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "manage.py", "import_invoices", str(path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     # then
     assert done.returncode == 1
     assert "line 2: amount 'abc' is not a number" in done.stderr
 
 
-@pytest.mark.parametrize(("row", "message"), [
-    ("F1;31/02/2025;Acme;x;100,00;;;", "line 2: date '31/02/2025' does not exist"),
-    ("F1;demain;Acme;x;100,00;;;", "line 2: date 'demain' is not a date"),
-    ("F1;01/02/2025;Acme;x;100,00;;;hier", "line 2: date 'hier' is not a date"),
-    ("F1;01/02/2025;Acme;x;;;;", "line 2: no amount"),
-    (";01/02/2025;Acme;x;100,00;;;", "line 2: invoice number is empty"),
-    ("F1;01/02/2025;;x;100,00;;;", "line 2: client is empty"),
-    ("F1;;Acme;x;100,00;;;", "line 2: date is empty"),
-    ("F1;01/02/2025;Acme;x;100,00;20,00;130,00;", r"line 2: HT 100.00 \+ VAT 20.00 is not TTC 130.00"),
-    ("F1;01/02/2025;Acme;x;100,00;-20,00;;", "line 2: HT 100.00, VAT -20.00"),
-])
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("F1;31/02/2025;Acme;x;100,00;;;", "line 2: date '31/02/2025' does not exist"),
+        ("F1;demain;Acme;x;100,00;;;", "line 2: date 'demain' is not a date"),
+        ("F1;01/02/2025;Acme;x;100,00;;;hier", "line 2: date 'hier' is not a date"),
+        ("F1;01/02/2025;Acme;x;;;;", "line 2: no amount"),
+        (";01/02/2025;Acme;x;100,00;;;", "line 2: invoice number is empty"),
+        ("F1;01/02/2025;;x;100,00;;;", "line 2: client is empty"),
+        ("F1;;Acme;x;100,00;;;", "line 2: date is empty"),
+        ("F1;01/02/2025;Acme;x;100,00;20,00;130,00;", r"line 2: HT 100.00 \+ VAT 20.00 is not TTC 130.00"),
+        ("F1;01/02/2025;Acme;x;100,00;-20,00;;", "line 2: HT 100.00, VAT -20.00"),
+    ],
+)
 def test_bad_rows_name_the_line_and_the_reason(tmp_path, row, message):
     with pytest.raises(InputError, match=message):
         import_text(tmp_path, f"{HEADER}\n{row}\n")
@@ -353,8 +455,10 @@ def test_bad_rows_name_the_line_and_the_reason(tmp_path, row, message):
 
 
 def test_conflicting_rows_of_one_invoice_are_refused(tmp_path):
-    text = HEADER + "\nF1;01/02/2025;Acme;x;100,00;;;\nF2;01/02/2025;Acme;x;100,00;;;\n" \
-                    "F1;01/02/2025;Other;y;1,00;;;\n"
+    text = (
+        HEADER + "\nF1;01/02/2025;Acme;x;100,00;;;\nF2;01/02/2025;Acme;x;100,00;;;\n"
+        "F1;01/02/2025;Other;y;1,00;;;\n"
+    )
     with pytest.raises(InputError, match=r"line 4: invoice F1 has client 'Other' here but 'Acme' on line 2"):
         import_text(tmp_path, text)
     text = HEADER + "\nF1;01/02/2025;Acme;x;100,00;;;\nF1;02/02/2025;Acme;y;1,00;;;\n"
@@ -405,8 +509,11 @@ def test_dry_run_reports_and_writes_nothing(tmp_path):
 
 def test_running_the_same_file_again_creates_nothing_and_counts_the_skipped_rows(tmp_path):
     # given
-    path = write(tmp_path, HEADER + "\nF20250001;12/04/2025;Acme;a;100,00;;;\n"
-                 "F20250001;12/04/2025;Acme;b;1,00;;;\nF20250002;13/04/2025;Beta;c;100,00;;;\n")
+    path = write(
+        tmp_path,
+        HEADER + "\nF20250001;12/04/2025;Acme;a;100,00;;;\n"
+        "F20250001;12/04/2025;Acme;b;1,00;;;\nF20250002;13/04/2025;Beta;c;100,00;;;\n",
+    )
     run(path)
     # when
     output = run(path)
@@ -429,12 +536,18 @@ def test_json_report(tmp_path):
 
 def test_numbering_continues_after_the_highest_imported_number_of_the_year(tmp_path, seller):
     # given
-    import_text(tmp_path, "Numéro;Date;Client;Montant HT\nF20250012;01/03/2025;Acme;10,00\n"
-                          "F20250412;01/04/2025;Acme;10,00\nF20240900;01/04/2024;Acme;10,00\n")
+    import_text(
+        tmp_path,
+        "Numéro;Date;Client;Montant HT\nF20250012;01/03/2025;Acme;10,00\n"
+        "F20250412;01/04/2025;Acme;10,00\nF20240900;01/04/2024;Acme;10,00\n",
+    )
     client = Client.objects.get()
     # when
-    draft = invoice_create(client=client, lines=[LineSpec(description="Audit", unit_price=Decimal("100"))],
-                           issue_date=dt.date(2025, 6, 1))
+    draft = invoice_create(
+        client=client,
+        lines=[LineSpec(description="Audit", unit_price=Decimal("100"))],
+        issue_date=dt.date(2025, 6, 1),
+    )
     issued = invoice_issue(invoice=draft, issue_date=dt.date(2025, 6, 1))
     # then
     assert issued.number == "F20250413"
@@ -475,8 +588,9 @@ def test_excel_unicode_text_export_utf16_tab_separated(tmp_path):
 
 def test_a_large_file_imported_twice_is_skipped_entirely_the_second_time(tmp_path):
     # given: more numbers than the IN-query path handles, so the second run reads the stored numbers at once
-    rows = [f"F{2010 + i % 15}{i:05d};01/01/{2010 + i % 15};Client {i % 50};{i % 900 + 1},00"
-            for i in range(6000)]
+    rows = [
+        f"F{2010 + i % 15}{i:05d};01/01/{2010 + i % 15};Client {i % 50};{i % 900 + 1},00" for i in range(6000)
+    ]
     path = write(tmp_path, "Numéro;Date;Client;Montant HT\n" + "\n".join(rows) + "\n")
     first = invoices_import_csv(path=path)
     # when

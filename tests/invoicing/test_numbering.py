@@ -30,8 +30,10 @@ def test_invoice_has_no_number_until_issued(seller):
 
 def test_numbers_follow_each_other_per_year_without_gap(seller):
     client = ClientFactory()
-    numbers = [make_invoice(client=client, status=Status.ISSUED, issue_date=dt.date(2025, 12, 30)).number
-               for _ in range(3)]
+    numbers = [
+        make_invoice(client=client, status=Status.ISSUED, issue_date=dt.date(2025, 12, 30)).number
+        for _ in range(3)
+    ]
     numbers.append(make_invoice(client=client, status=Status.ISSUED, issue_date=dt.date(2026, 1, 2)).number)
     assert numbers == ["F20250001", "F20250002", "F20250003", "F20260001"]
 

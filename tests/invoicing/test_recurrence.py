@@ -27,11 +27,21 @@ def history(client, *entries, status=Status.PAID, kind=Kind.INVOICE):
     for day, amount in itertools.chain(*entries):
         ht = Decimal(amount)
         vat = quantize(ht * Decimal("0.20"))
-        invoices.append(Invoice(
-            kind=kind, number=f"H{next(_numbers):07d}", series="F", client=client, status=status,
-            origin=Origin.IMPORTED, issue_date=day, due_date=day + dt.timedelta(days=30), total_ht=ht,
-            total_vat=vat, total_ttc=ht + vat,
-        ))
+        invoices.append(
+            Invoice(
+                kind=kind,
+                number=f"H{next(_numbers):07d}",
+                series="F",
+                client=client,
+                status=status,
+                origin=Origin.IMPORTED,
+                issue_date=day,
+                due_date=day + dt.timedelta(days=30),
+                total_ht=ht,
+                total_vat=vat,
+                total_ttc=ht + vat,
+            )
+        )
     Invoice.objects.bulk_create(invoices)
 
 
@@ -48,12 +58,22 @@ def client_named(name, **kwargs):
 def syaga_history():
     """Three years of SYAGA's invoices: nine live contracts among one-offs, gaps, price changes and noise."""
     laa = client_named("LAA")
-    history(laa, every(dt.date(2023, 1, 1), 18, "1200.00"), every(dt.date(2024, 7, 1), 15, "1400.00"),
-            [(dt.date(2024, 3, 12), "3250.00"), (dt.date(2025, 2, 20), "880.00")])
+    history(
+        laa,
+        every(dt.date(2023, 1, 1), 18, "1200.00"),
+        every(dt.date(2024, 7, 1), 15, "1400.00"),
+        [(dt.date(2024, 3, 12), "3250.00"), (dt.date(2025, 2, 20), "880.00")],
+    )
     pharmabest = client_named("PHARMABEST")
-    history(pharmabest, every(dt.date(2023, 3, 1), 31, "500.00"),
-            [(dt.date(2024, 5, 20), "500.00"), (dt.date(2024, 5, 21), "1320.00"),
-               (dt.date(2025, 6, 3), "1320.00")])
+    history(
+        pharmabest,
+        every(dt.date(2023, 3, 1), 31, "500.00"),
+        [
+            (dt.date(2024, 5, 20), "500.00"),
+            (dt.date(2024, 5, 21), "1320.00"),
+            (dt.date(2025, 6, 3), "1320.00"),
+        ],
+    )
     buquet = client_named("BUQUET")
     history(buquet, every(dt.date(2024, 1, 1), 21, "500.00", skip={dt.date(2025, 3, 1)}))
     petras = client_named("PETRAS")
@@ -68,13 +88,18 @@ def syaga_history():
     genlog = client_named("GENLOG")
     history(genlog, every(dt.date(2023, 1, 1), 33, "100.00"), [(dt.date(2024, 11, 14), "1540.00")])
     belfonte = client_named("BELFONTE")
-    history(belfonte, every(dt.date(2023, 1, 10), 11, "751.60", months=3),
-            [(dt.date(2024, 2, 8), "220.00"), (dt.date(2024, 9, 3), "751.60")])
+    history(
+        belfonte,
+        every(dt.date(2023, 1, 10), 11, "751.60", months=3),
+        [(dt.date(2024, 2, 8), "220.00"), (dt.date(2024, 9, 3), "751.60")],
+    )
     # noise: a contract that stopped in July, a coincidence, plain one-off work
     history(client_named("OLDCO"), every(dt.date(2022, 1, 1), 43, "800.00"))
     history(client_named("TWICE"), every(dt.date(2025, 7, 1), 2, "300.00"))
-    history(client_named("ONEOFF"), [(dt.date(2025, 1, 3), "990.00"), (dt.date(2025, 4, 9), "1650.00"),
-                                     (dt.date(2025, 8, 21), "440.00")])
+    history(
+        client_named("ONEOFF"),
+        [(dt.date(2025, 1, 3), "990.00"), (dt.date(2025, 4, 9), "1650.00"), (dt.date(2025, 8, 21), "440.00")],
+    )
 
 
 def test_syaga_nine_contracts_are_found_with_their_current_amounts():
@@ -117,8 +142,11 @@ def test_after_a_price_change_the_latest_amount_wins():
 def test_a_new_amount_seen_once_is_a_one_off_not_a_price_change():
     # given: 500 every month, one month billed 650 instead
     client = client_named("BUQUET")
-    history(client, every(dt.date(2025, 1, 1), 9, "500.00", skip={dt.date(2025, 5, 1)}),
-            [(dt.date(2025, 5, 1), "650.00")])
+    history(
+        client,
+        every(dt.date(2025, 1, 1), 9, "500.00", skip={dt.date(2025, 5, 1)}),
+        [(dt.date(2025, 5, 1), "650.00")],
+    )
     # when
     [found] = recurrence_analyze(as_of=AS_OF)
     # then
@@ -156,9 +184,16 @@ def test_billing_every_other_month_is_not_a_monthly_contract():
 def test_one_off_work_in_between_does_not_disturb_the_detection():
     # given: the contract, plus extra work of various amounts, one of them twice, one on the contract's amount
     client = client_named("PHARMABEST")
-    history(client, every(dt.date(2024, 9, 1), 13, "500.00"),
-            [(dt.date(2024, 11, 18), "1320.00"), (dt.date(2025, 2, 7), "1320.00"),
-               (dt.date(2025, 3, 25), "500.00"), (dt.date(2025, 6, 12), "75.00")])
+    history(
+        client,
+        every(dt.date(2024, 9, 1), 13, "500.00"),
+        [
+            (dt.date(2024, 11, 18), "1320.00"),
+            (dt.date(2025, 2, 7), "1320.00"),
+            (dt.date(2025, 3, 25), "500.00"),
+            (dt.date(2025, 6, 12), "75.00"),
+        ],
+    )
     # when
     found = recurrence_analyze(as_of=AS_OF)
     # then
@@ -175,14 +210,18 @@ def test_a_client_can_have_two_monthly_contracts():
     found = recurrence_analyze(as_of=AS_OF)
     # then
     assert [(d.amount_ht, d.period, d.occurrences) for d in found] == [
-        (Decimal("1400.00"), Period.MONTHLY, 9), (Decimal("120.00"), Period.MONTHLY, 7),
+        (Decimal("1400.00"), Period.MONTHLY, 9),
+        (Decimal("120.00"), Period.MONTHLY, 7),
     ]
 
 
-@pytest.mark.parametrize(("as_of", "listed"), [
-    (dt.date(2025, 9, 14), True),   # 44 days after the last invoice
-    (dt.date(2025, 9, 20), False),  # 50 days: more than a period and a half
-])
+@pytest.mark.parametrize(
+    ("as_of", "listed"),
+    [
+        (dt.date(2025, 9, 14), True),  # 44 days after the last invoice
+        (dt.date(2025, 9, 20), False),  # 50 days: more than a period and a half
+    ],
+)
 def test_a_contract_whose_billing_stopped_over_a_period_and_a_half_ago_is_not_listed(as_of, listed):
     # given: billed until 1 August
     client = client_named("OLDCO")
@@ -204,20 +243,33 @@ def test_the_same_amount_twice_is_a_coincidence_three_times_a_contract(count, li
     # given: invoices issued through the services
     client = client_named("QUADRIMEX")
     for i in range(count):
-        make_invoice(client=client, amounts=[Decimal("250.00")], status=Status.ISSUED,
-                     issue_date=dt.date(2025, 9 - i, 1))
+        make_invoice(
+            client=client,
+            amounts=[Decimal("250.00")],
+            status=Status.ISSUED,
+            issue_date=dt.date(2025, 9 - i, 1),
+        )
     # when
     found = recurrence_analyze(as_of=AS_OF)
     # then
-    assert [(d.client, d.amount_ht, d.occurrences) for d in found] == ([("QUADRIMEX", Decimal("250.00"), 3)]
-                                                                        if listed else [])
+    assert [(d.client, d.amount_ht, d.occurrences) for d in found] == (
+        [("QUADRIMEX", Decimal("250.00"), 3)] if listed else []
+    )
 
 
 def test_drafts_credit_notes_and_cancelled_invoices_are_not_history():
     # given: three months of drafts, three of credit notes, three cancelled invoices
     client = client_named("NOISE")
-    drafts = [Invoice(client=client, status=Status.DRAFT, issue_date=day, total_ht=Decimal("300.00"),
-                      total_ttc=Decimal("300.00")) for day, _ in every(dt.date(2025, 6, 1), 3, "300.00")]
+    drafts = [
+        Invoice(
+            client=client,
+            status=Status.DRAFT,
+            issue_date=day,
+            total_ht=Decimal("300.00"),
+            total_ttc=Decimal("300.00"),
+        )
+        for day, _ in every(dt.date(2025, 6, 1), 3, "300.00")
+    ]
     Invoice.objects.bulk_create(drafts)
     history(client, every(dt.date(2025, 6, 1), 3, "310.00"), kind=Kind.CREDIT_NOTE, status=Status.ISSUED)
     history(client, every(dt.date(2025, 6, 1), 3, "320.00"), status=Status.CANCELLED)
@@ -242,15 +294,24 @@ def test_quarterly_contract():
 def test_yearly_contract():
     # given: every March (the 2025 invoice a day early), the price raised in 2024, extra work in June
     client = client_named("ANNUEL")
-    history(client, [(dt.date(2022, 3, 15), "2400.00"), (dt.date(2023, 3, 15), "2400.00"),
-                     (dt.date(2024, 3, 15), "2600.00"), (dt.date(2025, 3, 14), "2600.00"),
-                     (dt.date(2024, 6, 3), "180.00")])
+    history(
+        client,
+        [
+            (dt.date(2022, 3, 15), "2400.00"),
+            (dt.date(2023, 3, 15), "2400.00"),
+            (dt.date(2024, 3, 15), "2600.00"),
+            (dt.date(2025, 3, 14), "2600.00"),
+            (dt.date(2024, 6, 3), "180.00"),
+        ],
+    )
     # when
     [found] = recurrence_analyze(as_of=AS_OF)
     # then
     assert (found.period, found.amount_ht, found.occurrences) == (Period.YEARLY, Decimal("2600.00"), 4)
     assert (found.first, found.last, found.next_billing_date) == (
-        dt.date(2022, 3, 15), dt.date(2025, 3, 14), dt.date(2026, 3, 15),
+        dt.date(2022, 3, 15),
+        dt.date(2025, 3, 14),
+        dt.date(2026, 3, 15),
     )
     assert found.yearly_ht == Decimal("2600.00")
 
@@ -258,8 +319,15 @@ def test_yearly_contract():
 def test_a_yearly_invoice_a_month_early_or_late_is_still_that_year_s():
     # given: anniversary in March; 2023 billed in April, 2025 in February
     client = client_named("LICENCE")
-    history(client, [(dt.date(2022, 3, 1), "900.00"), (dt.date(2023, 4, 3), "900.00"),
-                     (dt.date(2024, 3, 1), "900.00"), (dt.date(2025, 2, 26), "900.00")])
+    history(
+        client,
+        [
+            (dt.date(2022, 3, 1), "900.00"),
+            (dt.date(2023, 4, 3), "900.00"),
+            (dt.date(2024, 3, 1), "900.00"),
+            (dt.date(2025, 2, 26), "900.00"),
+        ],
+    )
     # when
     [found] = recurrence_analyze(as_of=AS_OF)
     # then: and next year's invoice is due on the anniversary, not again now
@@ -277,10 +345,22 @@ def test_json_output_has_the_exact_shape():
     call_command("analyze_recurrence", "--as-of", "15/09/2025", "--json", stdout=out)
     # then
     assert json.loads(out.getvalue()) == [
-        {"client": "BELFONTE", "amount_ht": "751.60", "period": "quarterly", "occurrences": 6,
-         "first": "2024-04-10", "last": "2025-07-10"},
-        {"client": "LAA", "amount_ht": "1400.00", "period": "monthly", "occurrences": 9,
-         "first": "2025-01-01", "last": "2025-09-01"},
+        {
+            "client": "BELFONTE",
+            "amount_ht": "751.60",
+            "period": "quarterly",
+            "occurrences": 6,
+            "first": "2024-04-10",
+            "last": "2025-07-10",
+        },
+        {
+            "client": "LAA",
+            "amount_ht": "1400.00",
+            "period": "monthly",
+            "occurrences": 9,
+            "first": "2025-01-01",
+            "last": "2025-09-01",
+        },
     ]
     assert not Contract.objects.exists()
 
@@ -323,15 +403,21 @@ def test_apply_creates_the_contracts_once():
     assert (laa.start_date, laa.next_billing_date) == (dt.date(2023, 1, 1), dt.date(2025, 10, 1))
     belfonte = next(c for c in contracts if c.client.name == "BELFONTE")
     assert (belfonte.period, belfonte.start_date, belfonte.next_billing_date) == (
-        Period.QUARTERLY, dt.date(2023, 1, 10), dt.date(2025, 10, 1),
+        Period.QUARTERLY,
+        dt.date(2023, 1, 10),
+        dt.date(2025, 10, 1),
     )
 
 
 def test_apply_updates_the_amount_of_an_existing_contract_after_a_price_change():
     # given: a contract recorded at 350, the history now says 400
     client = client_named("SEXTANT")
-    existing = ContractFactory(client=client, amount_ht=Decimal("350.00"), start_date=dt.date(2024, 1, 1),
-                               next_billing_date=dt.date(2025, 1, 1))
+    existing = ContractFactory(
+        client=client,
+        amount_ht=Decimal("350.00"),
+        start_date=dt.date(2024, 1, 1),
+        next_billing_date=dt.date(2025, 1, 1),
+    )
     history(client, every(dt.date(2024, 1, 1), 12, "350.00"), every(dt.date(2025, 1, 1), 9, "400.00"))
     # when
     created, updated = contracts_apply(detected=recurrence_analyze(as_of=AS_OF), as_of=AS_OF)

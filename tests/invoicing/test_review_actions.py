@@ -1,7 +1,6 @@
 """People deciding: batch approval with a mix of good and failing invoices, rejection, send back,
 permissions, four-eyes, and the audit rows each transition writes."""
 
-
 import pytest
 from django.contrib.auth.models import Permission
 from django.db import connection
@@ -147,7 +146,11 @@ def test_reject_needs_a_reason_and_records_it(seller):
     assert (invoice.status, invoice.review_reason) == (Status.REJECTED, "Mauvais taux horaire")
     event = invoice.events.get(kind=EventKind.REJECTED)
     assert (event.actor, event.reason, event.from_status, event.to_status) == (
-        user, "Mauvais taux horaire", "pending_review", "rejected")
+        user,
+        "Mauvais taux horaire",
+        "pending_review",
+        "rejected",
+    )
 
 
 def test_send_back_returns_pending_and_rejected_invoices_to_draft(seller):
@@ -163,7 +166,8 @@ def test_send_back_returns_pending_and_rejected_invoices_to_draft(seller):
     assert sorted(i.pk for i in result.succeeded) == sorted([waiting.pk, rejected.pk])
     assert [i.pk for i, _ in result.failed] == [issued.pk]
     assert set(Invoice.objects.filter(pk__in=[waiting.pk, rejected.pk]).values_list("status", flat=True)) == {
-        Status.DRAFT}
+        Status.DRAFT
+    }
     assert InvoiceEvent.objects.filter(kind=EventKind.SENT_BACK).count() == 2
 
 

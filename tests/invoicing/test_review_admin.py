@@ -87,8 +87,9 @@ def test_a_mixed_batch_says_which_succeeded_and_which_failed_and_why(approver_cl
     # then
     texts = messages_of(response)
     assert any("1 facture(s) approuvée(s)" in t and "Bon Client" in t for t in texts)
-    assert any(f"brouillon #{bad.pk} (Sans Mail SARL) : échec" in t and "e-mail de facturation" in t
-               for t in texts)
+    assert any(
+        f"brouillon #{bad.pk} (Sans Mail SARL) : échec" in t and "e-mail de facturation" in t for t in texts
+    )
     assert Invoice.objects.get(pk=bad.pk).status == Status.PENDING_REVIEW
 
 
@@ -159,15 +160,29 @@ def test_the_detail_page_shows_the_printed_invoice_its_lines_and_its_history(app
     invoice = pending(client_with_history(name="Pharmabest SAS"), amount="2500.00")
     invoice_validate(invoice=invoice, actor=approver_client.user)
     # when
-    for url in (reverse("admin:invoicing_invoicetoreview_change", args=[invoice.pk]),
-                reverse("admin:invoicing_invoice_change", args=[invoice.pk])):
+    for url in (
+        reverse("admin:invoicing_invoicetoreview_change", args=[invoice.pk]),
+        reverse("admin:invoicing_invoice_change", args=[invoice.pk]),
+    ):
         html = approver_client.get(url).content.decode()
         # then: the legal mentions of the printed invoice
-        for mention in ("SYAGA Consulting", "SIREN 732829320", "RCS Marseille", "FR44732829320",
-                        "au capital de 10\u202f000,00\xa0€", "Pharmabest SAS", "Prestation 1", "TVA 20.00 %",
-                        "2\u202f500,00\xa0€", "3\u202f000,00\xa0€", "pénalités au taux annuel de 12.15 %",
-                        "40,00\xa0€", "escompte pour paiement anticipé",
-                        "TVA acquittée sur les encaissements", "Échéance"):
+        for mention in (
+            "SYAGA Consulting",
+            "SIREN 732829320",
+            "RCS Marseille",
+            "FR44732829320",
+            "au capital de 10\u202f000,00\xa0€",
+            "Pharmabest SAS",
+            "Prestation 1",
+            "TVA 20.00 %",
+            "2\u202f500,00\xa0€",
+            "3\u202f000,00\xa0€",
+            "pénalités au taux annuel de 12.15 %",
+            "40,00\xa0€",
+            "escompte pour paiement anticipé",
+            "TVA acquittée sur les encaissements",
+            "Échéance",
+        ):
             assert mention in html, (url, mention)
         # and its history
         assert "soumise à validation" in html
@@ -189,8 +204,10 @@ def test_the_audit_trail_exports_as_csv(approver_client, seller):
     assert rows[0][:6] == ["facture_id", "numero", "client", "date", "par", "evenement"]
     kinds = [(r[5], r[6], r[7], r[4]) for r in rows[1:]]
     assert kinds == [
-        ("submitted", "", "pending_review", ""), ("approved", "pending_review", "approved", "valideur"),
-        ("issued", "approved", "issued", "valideur"), ("delivery_queued", "issued", "issued", "valideur"),
+        ("submitted", "", "pending_review", ""),
+        ("approved", "pending_review", "approved", "valideur"),
+        ("issued", "approved", "issued", "valideur"),
+        ("delivery_queued", "issued", "issued", "valideur"),
     ]
     assert all(r[1] == invoice.number and r[2] == "Export SA" for r in rows[1:])
     assert rows[2][10:] == ["1000.00", "200.00", "1200.00"]
@@ -203,10 +220,16 @@ def test_changing_a_threshold_in_the_rule_admin_is_logged(approver_client):
     rule = ValidationRule.objects.get(name="Montant élevé")
     url = reverse("admin:invoicing_validationrule_change", args=[rule.pk])
     data = {f: getattr(rule, f) for f in ValidationRule.AUDITED_FIELDS}
-    data.update(threshold="3000.00", active="on", **{
-        "changes-TOTAL_FORMS": 0, "changes-INITIAL_FORMS": 0, "changes-MIN_NUM_FORMS": 0,
-        "changes-MAX_NUM_FORMS": 1000,
-    })
+    data.update(
+        threshold="3000.00",
+        active="on",
+        **{
+            "changes-TOTAL_FORMS": 0,
+            "changes-INITIAL_FORMS": 0,
+            "changes-MIN_NUM_FORMS": 0,
+            "changes-MAX_NUM_FORMS": 1000,
+        },
+    )
     # when
     response = approver_client.post(url, data)
     # then
@@ -229,8 +252,9 @@ def test_a_rule_the_engine_could_not_run_is_refused_by_the_form(admin_client):
     assert not RuleChangeLog.objects.exists()
 
 
-def test_the_queue_answers_in_a_bounded_number_of_queries(approver_client, seller,
-                                                          django_assert_max_num_queries):
+def test_the_queue_answers_in_a_bounded_number_of_queries(
+    approver_client, seller, django_assert_max_num_queries
+):
     # given: 40 pending invoices, each client with an issued one before
     for _ in range(40):
         pending(client_with_history(), amount="2500.00")
@@ -249,9 +273,15 @@ def test_rule_changelist_edits_a_threshold_inline_and_logs_it(admin_client, admi
     assert "Montant élevé" in admin_client.get(url).content.decode()
     data = {"form-TOTAL_FORMS": len(rules), "form-INITIAL_FORMS": len(rules), "_save": "Enregistrer"}
     for i, rule in enumerate(rules):
-        data.update({f"form-{i}-id": rule.pk, f"form-{i}-order": rule.order,
-                     f"form-{i}-comparison": rule.comparison, f"form-{i}-action": rule.action,
-                     f"form-{i}-threshold": "" if rule.threshold is None else rule.threshold})
+        data.update(
+            {
+                f"form-{i}-id": rule.pk,
+                f"form-{i}-order": rule.order,
+                f"form-{i}-comparison": rule.comparison,
+                f"form-{i}-action": rule.action,
+                f"form-{i}-threshold": "" if rule.threshold is None else rule.threshold,
+            }
+        )
         if rule.active:
             data[f"form-{i}-active"] = "on"
         if rule.name == "Montant élevé":

@@ -38,8 +38,12 @@ def rule(name: str) -> ValidationRule:
 def client_with_history(**kwargs):
     """A client already billed once (an issued invoice last year), so "first invoice" does not decide."""
     client = ClientFactory(**kwargs)
-    make_invoice(client=client, amounts=(Decimal("300.00"),), status=Status.ISSUED,
-                 issue_date=today() - dt.timedelta(days=400))
+    make_invoice(
+        client=client,
+        amounts=(Decimal("300.00"),),
+        status=Status.ISSUED,
+        issue_date=today() - dt.timedelta(days=400),
+    )
     return client
 
 
@@ -51,9 +55,18 @@ def hours_invoice(client, hours, *, issue_date, status=Status.PENDING_REVIEW, or
     from invoicing.services.invoices import invoice_issue
 
     invoice = invoice_create(
-        client=client, origin=origin, issue_date=issue_date, status=Status.PENDING_REVIEW,
-        lines=[LineSpec(description="Assistance", unit=Unit.HOUR, quantity=Decimal(hours),
-                        unit_price=Decimal("110.00"))],
+        client=client,
+        origin=origin,
+        issue_date=issue_date,
+        status=Status.PENDING_REVIEW,
+        lines=[
+            LineSpec(
+                description="Assistance",
+                unit=Unit.HOUR,
+                quantity=Decimal(hours),
+                unit_price=Decimal("110.00"),
+            )
+        ],
     )
     if status == Status.ISSUED:
         invoice = invoice_issue(invoice=invoice, issue_date=issue_date)
@@ -61,8 +74,13 @@ def hours_invoice(client, hours, *, issue_date, status=Status.PENDING_REVIEW, or
 
 
 def recurring_invoice(contract, amount=None) -> Invoice:
-    return make_invoice(client=contract.client, amounts=(amount or contract.amount_ht,),
-                        status=Status.PENDING_REVIEW, origin=Origin.RECURRING, contract=contract)
+    return make_invoice(
+        client=contract.client,
+        amounts=(amount or contract.amount_ht,),
+        status=Status.PENDING_REVIEW,
+        origin=Origin.RECURRING,
+        contract=contract,
+    )
 
 
 # --- reject -----------------------------------------------------------------------------------------
@@ -129,11 +147,14 @@ def test_no_seller_profile_at_all_is_a_missing_mention(db):
     assert "profil vendeur" in decision.message
 
 
-@pytest.mark.parametrize(("due", "rejected"), [
-    (dt.date(2025, 3, 16), False),  # 60 days after 15/01
-    (dt.date(2025, 3, 17), False),  # 45 days after 31/01: the later limit is allowed
-    (dt.date(2025, 3, 18), True),
-])
+@pytest.mark.parametrize(
+    ("due", "rejected"),
+    [
+        (dt.date(2025, 3, 16), False),  # 60 days after 15/01
+        (dt.date(2025, 3, 17), False),  # 45 days after 31/01: the later limit is allowed
+        (dt.date(2025, 3, 18), True),
+    ],
+)
 def test_due_date_beyond_the_legal_limit_is_rejected(seller, due, rejected):
     # given
     issue = dt.date(2025, 1, 15)
@@ -298,7 +319,10 @@ def test_submitting_a_draft_logs_it_and_runs_the_rules(seller):
     decision = invoice_submit(invoice=invoice, user=user)
     # then
     assert decision.rule == rule("Total HT trop faible")
-    assert list(invoice.events.values_list("kind", "actor")) == [("submitted", user.pk), ("rejected", user.pk)]
+    assert list(invoice.events.values_list("kind", "actor")) == [
+        ("submitted", user.pk),
+        ("rejected", user.pk),
+    ]
 
 
 def test_validate_pending_prints_the_counts_as_json(seller):

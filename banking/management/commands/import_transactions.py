@@ -8,8 +8,10 @@ from syaga.core.errors import InputError
 
 
 class Command(BaseCommand):
-    help = ('Load saved Qonto /v2/transactions responses ({"transactions": [...], "meta": {...}}) for '
-            "back-filling. Idempotent; a malformed file stops the import before anything is written.")
+    help = (
+        'Load saved Qonto /v2/transactions responses ({"transactions": [...], "meta": {...}}) for '
+        "back-filling. Idempotent; a malformed file stops the import before anything is written."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("files", nargs="+", metavar="FILE.json")
@@ -29,6 +31,9 @@ class Command(BaseCommand):
             counts = transactions_import(payloads=payloads)
         except InputError as exc:
             raise CommandError(f"{exc}; nothing imported") from exc
-        self.stdout.write(self.style.SUCCESS(
-            f"{len(files)} file(s): {counts.created} created, {counts.updated} updated, "
-            f"{counts.unchanged} unchanged"))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{len(files)} file(s): {counts.created} created, {counts.updated} updated, "
+                f"{counts.unchanged} unchanged"
+            )
+        )

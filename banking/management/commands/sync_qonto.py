@@ -9,13 +9,18 @@ from syaga.core.dates import DateError, parse_date
 
 
 class Command(BaseCommand):
-    help = ("Fetch Qonto bank accounts and the transactions updated since the last sync (or --since DATE). "
-            "Runs every 15 minutes from the schedule; a repeated or interrupted run is harmless.")
+    help = (
+        "Fetch Qonto bank accounts and the transactions updated since the last sync (or --since DATE). "
+        "Runs every 15 minutes from the schedule; a repeated or interrupted run is harmless."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--since", metavar="DATE",
-                            help="re-read transactions updated since this date (yyyy-mm-dd or dd/mm/yyyy) "
-                                 "instead of the last sync")
+        parser.add_argument(
+            "--since",
+            metavar="DATE",
+            help="re-read transactions updated since this date (yyyy-mm-dd or dd/mm/yyyy) "
+            "instead of the last sync",
+        )
 
     def handle(self, *args, since=None, **options):
         start = None
@@ -36,8 +41,13 @@ class Command(BaseCommand):
         self.stdout.write(f"accounts: {report.accounts_created} created, {report.accounts_updated} updated")
         for line in report.accounts:
             c = line.counts
-            self.stdout.write(f"  {line.name or line.qonto_id}: {line.pages} page(s), {c.created} created, "
-                              f"{c.updated} updated, {c.unchanged} unchanged")
+            self.stdout.write(
+                f"  {line.name or line.qonto_id}: {line.pages} page(s), {c.created} created, "
+                f"{c.updated} updated, {c.unchanged} unchanged"
+            )
         t = report.transactions
-        self.stdout.write(self.style.SUCCESS(
-            f"transactions: {t.created} created, {t.updated} updated, {t.unchanged} unchanged"))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"transactions: {t.created} created, {t.updated} updated, {t.unchanged} unchanged"
+            )
+        )

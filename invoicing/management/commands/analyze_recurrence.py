@@ -13,15 +13,21 @@ from syaga.core.money import ZERO, format_eur
 
 
 class Command(BaseCommand):
-    help = ("Lists the contracts still active in the invoice history (the same amount every month, quarter "
-            "or year).")
+    help = (
+        "Lists the contracts still active in the invoice history (the same amount every month, quarter "
+        "or year)."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--as-of", dest="as_of",
-                            help="date of the analysis (default today): dd/mm/yyyy or yyyy-mm-dd")
+        parser.add_argument(
+            "--as-of", dest="as_of", help="date of the analysis (default today): dd/mm/yyyy or yyyy-mm-dd"
+        )
         parser.add_argument("--json", action="store_true", help="print a JSON array, one object per contract")
-        parser.add_argument("--apply", action="store_true",
-                            help="create (or update) the Contract rows, with their next billing dates")
+        parser.add_argument(
+            "--apply",
+            action="store_true",
+            help="create (or update) the Contract rows, with their next billing dates",
+        )
 
     def handle(self, *args, as_of=None, json=False, apply=False, **options):
         try:
@@ -39,9 +45,9 @@ class Command(BaseCommand):
             return
         self._table(detected, day)
         if apply:
-            self.stdout.write(self.style.SUCCESS(
-                f"{len(created)} contrat(s) créé(s), {len(updated)} mis à jour."
-            ))
+            self.stdout.write(
+                self.style.SUCCESS(f"{len(created)} contrat(s) créé(s), {len(updated)} mis à jour.")
+            )
 
     def _table(self, detected, day):
         if not detected:
@@ -50,8 +56,15 @@ class Command(BaseCommand):
         headers = ("Client", "Montant HT", "Périodicité", "Factures", "Première", "Dernière", "Prochaine")
         periods = {"monthly": "mensuel", "quarterly": "trimestriel", "yearly": "annuel"}
         rows = [
-            (d.client, format_eur(d.amount_ht), periods[d.period], str(d.occurrences),
-             f"{d.first:%d/%m/%Y}", f"{d.last:%d/%m/%Y}", f"{d.next_billing_date:%d/%m/%Y}")
+            (
+                d.client,
+                format_eur(d.amount_ht),
+                periods[d.period],
+                str(d.occurrences),
+                f"{d.first:%d/%m/%Y}",
+                f"{d.last:%d/%m/%Y}",
+                f"{d.next_billing_date:%d/%m/%Y}",
+            )
             for d in detected
         ]
         widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]

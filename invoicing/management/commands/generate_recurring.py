@@ -9,13 +9,16 @@ from syaga.core.dates import DateError, parse_date, today
 
 
 class Command(BaseCommand):
-    help = ("Creates the invoices due at the date for every active contract (pending review), catching up on "
-            "missed periods. Running it twice creates nothing more.")
+    help = (
+        "Creates the invoices due at the date for every active contract (pending review), catching up on "
+        "missed periods. Running it twice creates nothing more."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--date", help="billing date (default today): dd/mm/yyyy or yyyy-mm-dd")
-        parser.add_argument("--dry-run", action="store_true",
-                            help="show what would be created, write nothing")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="show what would be created, write nothing"
+        )
         parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
     def handle(self, *args, date=None, dry_run=False, json=False, **options):
@@ -36,10 +39,12 @@ class Command(BaseCommand):
                 if run.error:
                     line += f", ERREUR : {run.error}"
                 self.stdout.write(line)
-            self.stdout.write(self.style.SUCCESS(
-                f"{report.created} facture(s) {verb}, {report.skipped} période(s) déjà facturée(s) au "
-                f"{day:%d/%m/%Y}."
-            ))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"{report.created} facture(s) {verb}, {report.skipped} période(s) déjà facturée(s) au "
+                    f"{day:%d/%m/%Y}."
+                )
+            )
         if report.errors:
             raise CommandError(f"{len(report.errors)} contrat(s) en erreur, voir ci-dessus")
 

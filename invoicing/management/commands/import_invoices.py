@@ -24,7 +24,10 @@ class Command(BaseCommand):
         delimiter = {"tab": "\t", "\\t": "\t"}.get(delimiter, delimiter)
         try:
             report = invoices_import_csv(
-                path=file, dry_run=dry_run, encoding=encoding, delimiter=delimiter,
+                path=file,
+                dry_run=dry_run,
+                encoding=encoding,
+                delimiter=delimiter,
                 progress=lambda rows: out.write(f"… {rows} rows read"),
             )
         except InputError as exc:
@@ -36,4 +39,3 @@ class Command(BaseCommand):
             self.stdout.write(self.style.WARNING(f"warning: {warning}"))
         prefix = "Dry run, nothing written: " if dry_run else ""
         self.stdout.write(self.style.SUCCESS(prefix + report.summary()))
-

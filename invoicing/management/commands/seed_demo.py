@@ -5,7 +5,9 @@ from syaga.core.dates import parse_date, today
 
 
 class Command(BaseCommand):
-    help = "Load demo data (seller profile, SYAGA's nine contracts, a year of invoices) into an empty database."
+    help = (
+        "Load demo data (seller profile, SYAGA's nine contracts, a year of invoices) into an empty database."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--today", help="pretend today is this date (dd/mm/yyyy or yyyy-mm-dd)")
@@ -19,7 +21,9 @@ class Command(BaseCommand):
         if counts.get("skipped"):
             self.stdout.write("Invoices already exist: demo data not loaded.")
             return
-        self.stdout.write(self.style.SUCCESS(
-            f"Demo loaded: {counts['clients']} clients, {counts['contracts']} contracts, "
-            f"{counts['invoices']} invoices ({counts['paid']} paid)."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo loaded: {counts['clients']} clients, {counts['contracts']} contracts, "
+                f"{counts['invoices']} invoices ({counts['paid']} paid)."
+            )
+        )

@@ -9,12 +9,17 @@ from invoicing.services.review import validate_pending
 
 
 class Command(BaseCommand):
-    help = ("Runs the validation rules over every invoice pending review: approves and issues those a rule "
-            "approves, rejects those a rule rejects, leaves the others for review. Prints the counts.")
+    help = (
+        "Runs the validation rules over every invoice pending review: approves and issues those a rule "
+        "approves, rejects those a rule rejects, leaves the others for review. Prints the counts."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--json", action="store_true",
-                            help='print {"approved": n, "rejected": n, "review": n, "details": [...]}')
+        parser.add_argument(
+            "--json",
+            action="store_true",
+            help='print {"approved": n, "rejected": n, "review": n, "details": [...]}',
+        )
         parser.add_argument("--dry-run", action="store_true", help="show the decisions, write nothing")
 
     def handle(self, *args, json=False, dry_run=False, **options):
@@ -35,10 +40,12 @@ class Command(BaseCommand):
             )
         counts = report.counts()
         prefix = "(simulation) " if dry_run else ""
-        self.stdout.write(self.style.SUCCESS(
-            f"{prefix}{counts['approved']} approuvée(s), {counts['rejected']} rejetée(s), "
-            f"{counts['review']} laissée(s) en relecture."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{prefix}{counts['approved']} approuvée(s), {counts['rejected']} rejetée(s), "
+                f"{counts['review']} laissée(s) en relecture."
+            )
+        )
 
 
 def _json_dumps(data) -> str:

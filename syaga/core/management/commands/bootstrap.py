@@ -24,8 +24,12 @@ class Command(BaseCommand):
         if not user_model.objects.filter(is_superuser=True).exists():
             password = secrets.token_urlsafe(12)
             user_model.objects.create_superuser(options["username"], "", password)
-            self.stdout.write(self.style.SUCCESS(
-                f"\nAdmin user created. Sign in at /admin/ as « {options['username']} » with password: {password}\n"
-                "This password is shown only now; change it with `python manage.py changepassword admin`.\n"
-            ))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"\nAdmin user created. Sign in at /admin/ as « {options['username']} » "
+                    f"with password: {password}\n"
+                    "This password is shown only now; change it with "
+                    "`python manage.py changepassword admin`.\n"
+                )
+            )
         call_command("setup_schedules", stdout=self.stdout)
