@@ -50,6 +50,25 @@ def compute_totals(lines) -> tuple[Decimal, Decimal, Decimal, list[dict]]:
     return total_ht, total_vat, total_ht + total_vat, breakdown
 
 
+def _lines_attach(invoice: Invoice, specs: list[LineSpec]) -> None:
+    """Create the lines of a new document and set its totals on it (the caller saves them)."""
+    line_objs = [
+        InvoiceLine(
+            invoice=invoice,
+            position=i,
+            description=spec.description,
+            quantity=spec.quantity,
+            unit=spec.unit,
+            unit_price=spec.unit_price,
+            vat_rate=spec.vat_rate,
+            total_ht=line_total(spec.quantity, spec.unit_price),
+        )
+        for i, spec in enumerate(specs, start=1)
+    ]
+    InvoiceLine.objects.bulk_create(line_objs)
+    invoice.total_ht, invoice.total_vat, invoice.total_ttc, invoice.vat_breakdown = compute_totals(line_objs)
+
+
 def client_payment_terms(client: Client, seller: SellerProfile | None = None) -> int:
     if client.payment_terms_days is not None:
         return client.payment_terms_days
@@ -106,21 +125,7 @@ def invoice_create(
         status=status,
         created_by=created_by,
     )
-    line_objs = [
-        InvoiceLine(
-            invoice=invoice,
-            position=i,
-            description=spec.description,
-            quantity=spec.quantity,
-            unit=spec.unit,
-            unit_price=spec.unit_price,
-            vat_rate=spec.vat_rate,
-            total_ht=line_total(spec.quantity, spec.unit_price),
-        )
-        for i, spec in enumerate(lines, start=1)
-    ]
-    InvoiceLine.objects.bulk_create(line_objs)
-    invoice.total_ht, invoice.total_vat, invoice.total_ttc, invoice.vat_breakdown = compute_totals(line_objs)
+    _lines_attach(invoice, lines)
     invoice.save(update_fields=["total_ht", "total_vat", "total_ttc", "vat_breakdown"])
     if status == Status.PENDING_REVIEW:
         # Audit row in the same transaction (review issue): the invoice entered review as it was created.
@@ -234,21 +239,7 @@ def credit_note_create(
         status=Status.APPROVED,
         created_by=created_by,
     )
-    line_objs = [
-        InvoiceLine(
-            invoice=note,
-            position=i,
-            description=spec.description,
-            quantity=spec.quantity,
-            unit=spec.unit,
-            unit_price=spec.unit_price,
-            vat_rate=spec.vat_rate,
-            total_ht=line_total(spec.quantity, spec.unit_price),
-        )
-        for i, spec in enumerate(lines, start=1)
-    ]
-    InvoiceLine.objects.bulk_create(line_objs)
-    note.total_ht, note.total_vat, note.total_ttc, note.vat_breakdown = compute_totals(line_objs)
+    _lines_attach(note, lines)
     if note.total_ttc + already > original.total_ttc:
         raise BusinessError(
             f"credit notes would exceed {original.number}'s total ({note.total_ttc} + {already} > "
