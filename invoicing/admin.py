@@ -265,6 +265,12 @@ class InvoiceAdmin(admin.ModelAdmin):
             return every_field  # issued: read-only; corrections go through a credit note
         return [f for f in every_field if f not in self.editable_fields]
 
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.status in FROZEN_STATUSES:
+            # Issued: nothing to save, so no save buttons (the page is the document and its history).
+            context.update(show_save=False, show_save_and_continue=False, show_save_and_add_another=False)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
     def has_delete_permission(self, request, obj=None):
         if obj is not None and obj.status in FROZEN_STATUSES:
             return False
