@@ -1,11 +1,12 @@
 """The back-office in a real browser (Debian's chromium driven by Playwright), as a person uses it.
 
 Skipped with a reason when chromium is not installed (``.ci/run`` installs it; REQUIRE_BROWSER=1 makes its
-absence a failure). Playwright's sync API keeps an event loop in the test's thread, where Django refuses
-database calls by default; the test's own queries are synchronous and on its own connection, so
-DJANGO_ALLOW_ASYNC_UNSAFE is set for these tests only.
+absence a failure). Playwright's sync API keeps an event loop in the test's thread while the browser is
+open, and Django refuses database calls there: each test prepares its data before opening the browser and
+checks the database after closing it.
 """
 
+import contextlib
 import datetime as dt
 import os
 import shutil
@@ -49,15 +50,15 @@ def client_with_history(name):
     return client
 
 
-@pytest.fixture
-def browser_page(monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+@contextlib.contextmanager
+def chromium_page():
     playwright = pytest.importorskip("playwright.sync_api")
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="fr-FR")
-        yield page
-        browser.close()
+        try:
+            yield browser.new_page(viewport={"width": 1400, "height": 1000}, locale="fr-FR")
+        finally:
+            browser.close()
 
 
 @pytest.fixture
@@ -73,7 +74,7 @@ def sign_in(page, base_url):
     page.wait_for_selector("#site-name")
 
 
-def test_approve_the_review_queue_in_the_browser(live_server, approver, tmp_path, request):
+def test_approve_the_review_queue_in_the_browser(live_server, approver, tmp_path):
     # given: two invoices waiting for review
     waiting = [
         make_invoice(
@@ -81,43 +82,47 @@ def test_approve_the_review_queue_in_the_browser(live_server, approver, tmp_path
         )
         for name, amount in [("Pharmabest SAS", "2500.00"), ("Boulangerie Martin", "400.00")]
     ]
-    page = request.getfixturevalue("browser_page")
     # when: the approver signs in, opens "À valider", selects everything and approves
-    sign_in(page, live_server.url)
-    page.goto(f"{live_server.url}/admin/invoicing/invoicetoreview/")
-    rows = page.locator("#result_list tbody tr")
-    assert rows.count() == 2
-    assert "Pharmabest SAS" in page.inner_text("#result_list")
-    page.check("#action-toggle")
-    page.select_option("select[name=action]", "approve_selected")
-    page.click("button[name=index]")
-    page.wait_for_selector(".messagelist")
-    messages = page.inner_text(".messagelist")
-    page.screenshot(path=str(tmp_path / "queue-after-approval.png"), full_page=True)
-    # then: the message names the numbers given, and the queue is empty
+    with chromium_page() as page:
+        sign_in(page, live_server.url)
+        page.goto(f"{live_server.url}/admin/invoicing/invoicetoreview/")
+        rows_before = page.locator("#result_list tbody tr").count()
+        listed = page.inner_text("#result_list")
+        page.check("#action-toggle")
+        page.select_option("select[name=action]", "approve_selected")
+        page.click("button[name=index]")
+        page.wait_for_selector(".messagelist")
+        messages = page.inner_text(".messagelist")
+        rows_after = page.locator("#result_list tbody tr").count()
+        page.screenshot(path=str(tmp_path / "queue-after-approval.png"), full_page=True)
+    # then: both were listed, the message names the numbers given, and the queue is empty
+    assert rows_before == 2
+    assert "Pharmabest SAS" in listed
     assert "2 facture(s) approuvée(s) et émise(s)" in messages
-    assert page.locator("#result_list tbody tr").count() == 0
+    assert rows_after == 0
     numbers = sorted(Invoice.objects.filter(pk__in=[i.pk for i in waiting]).values_list("number", flat=True))
     assert len(numbers) == 2
     for number in numbers:
         assert number in messages
 
 
-def test_issued_invoice_page_shows_the_printed_preview_read_only(live_server, approver, tmp_path, request):
+def test_issued_invoice_page_shows_the_printed_preview_read_only(live_server, approver, tmp_path):
     # given
     invoice = make_invoice(
         client=client_with_history("Sextant SAS"), amounts=(Decimal("400.00"),), status=Status.ISSUED
     )
-    page = request.getfixturevalue("browser_page")
     # when
-    sign_in(page, live_server.url)
-    page.goto(f"{live_server.url}/admin/invoicing/invoice/{invoice.pk}/change/")
-    text = page.inner_text("body")
-    page.screenshot(path=str(tmp_path / "invoice.png"), full_page=True)
+    with chromium_page() as page:
+        sign_in(page, live_server.url)
+        page.goto(f"{live_server.url}/admin/invoicing/invoice/{invoice.pk}/change/")
+        text = page.inner_text("body")
+        editable_subject = page.locator("input[name=subject]").count()
+        save_buttons = page.locator("input[name=_save]").count()
+        page.screenshot(path=str(tmp_path / "invoice.png"), full_page=True)
     # then: the number, the buyer, the totals and the legal mentions a person checks before sending
     assert invoice.number in text
     assert "Sextant SAS" in text
     assert "480,00" in text
     assert "40" in text
-    assert page.locator("input[name=subject]").count() == 0  # issued: nothing to edit
-    assert page.locator("input[name=_save]").count() == 0
+    assert editable_subject == 0  # issued: nothing to edit
+    assert save_buttons == 0
