@@ -21,6 +21,8 @@ from banking.models import (
 )
 from banking.services.allocation import payments_match, suggestion_confirm, transaction_mark_unmatched
 from banking.services.matching import clean_payer_name
+from banking.services.overdue import overdue_alerts_acknowledge
+from banking.services.qonto_sync import BANK_FIELDS
 from syaga.core.errors import BusinessError
 
 
@@ -109,23 +111,10 @@ class BankTransactionAdmin(admin.ModelAdmin):
     list_per_page = 100
     inlines = [PaymentAllocationInline]
     actions = ["run_matcher", "mark_unmatched"]
+    # What the bank says is never edited here; the match is changed through the actions and suggestions.
     readonly_fields = (
         "qonto_id",
-        "transaction_id",
-        "account",
-        "amount",
-        "currency",
-        "side",
-        "operation_type",
-        "status",
-        "label",
-        "clean_counterparty_name",
-        "reference",
-        "note",
-        "counterparty_iban",
-        "counterparty_bic",
-        "emitted_at",
-        "settled_at",
+        *(f for f in BANK_FIELDS if f not in ("qonto_updated_at", "raw")),
         "match_status",
         "match_score",
         "reasons_display",
@@ -399,5 +388,5 @@ class OverdueAlertAdmin(admin.ModelAdmin):
 
     @admin.action(description="Marquer comme vues", permissions=["change"])
     def acknowledge(self, request, queryset):
-        count = queryset.filter(acknowledged=False).update(acknowledged=True)
+        count = overdue_alerts_acknowledge(alerts=queryset)
         self.message_user(request, f"{count} alerte(s) marquée(s) comme vue(s).")

@@ -77,3 +77,11 @@ def test_parse_date_errors(text):
 )
 def test_normalize_company_name(name, expected):
     assert normalize_company_name(name) == expected
+
+
+def test_parse_date_of_an_instant_is_its_paris_business_date():
+    import datetime as dt
+
+    # 23:30 UTC on 31 December is already 1 January in Paris
+    instant = dt.datetime(2025, 12, 31, 23, 30, tzinfo=dt.UTC)
+    assert parse_date(instant) == dt.date(2026, 1, 1)

@@ -42,3 +42,8 @@ def overdue_alerts_raise(*, on: dt.date) -> list[OverdueAlert]:
         .order_by("-level", "invoice__due_date", "pk")
     )
     return [alert for alert in stored if (alert.invoice_id, alert.level) in wanted]
+
+
+def overdue_alerts_acknowledge(*, alerts) -> int:
+    """Mark alerts as seen by a person (they stay listed in the history). Returns how many changed."""
+    return alerts.filter(acknowledged=False).update(acknowledged=True)

@@ -26,6 +26,7 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from invoicing.models import Contract, Invoice
 from invoicing.models.contract import PERIOD_MONTHS, Period
@@ -288,7 +289,9 @@ def contracts_apply(
                         f"au {d.last:%d/%m/%Y}.",
                     )
                 )
+    now = timezone.now()
     for contract in to_update:
-        contract.save(update_fields=["amount_ht", "next_billing_date", "updated_at"])
+        contract.updated_at = now
+    Contract.objects.bulk_update(to_update, ["amount_ht", "next_billing_date", "updated_at"])
     created = Contract.objects.bulk_create(to_create)
     return created, updated

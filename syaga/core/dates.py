@@ -53,7 +53,8 @@ def parse_date(text) -> dt.date:
     Two-digit years are 20yy (the history starts in 2010). A time part after the date is ignored.
     """
     if isinstance(text, dt.datetime):
-        return text.date()
+        # An instant becomes the business date it falls on in Paris, not its UTC date.
+        return timezone.localtime(text).date() if timezone.is_aware(text) else text.date()
     if isinstance(text, dt.date):
         return text
     raw = str(text)
