@@ -23,20 +23,8 @@ from banking.services.allocation import payments_match, suggestion_confirm, tran
 from banking.services.matching import clean_payer_name
 from banking.services.overdue import overdue_alerts_acknowledge
 from banking.services.qonto_sync import BANK_FIELDS
+from syaga.core.admin import ReadOnlyMixin
 from syaga.core.errors import BusinessError
-
-
-class ReadOnlyMixin:
-    """Rows that come from the bank or from a service: looked at here, never typed in."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class PaymentAllocationInline(ReadOnlyMixin, admin.TabularInline):

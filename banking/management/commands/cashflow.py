@@ -1,12 +1,11 @@
 """`manage.py cashflow --days 30 [--json]`: the cash-flow forecast, as a table or as JSON."""
 
-import json
-
 from django.core.management.base import BaseCommand, CommandError
 
 from banking.services.cashflow import cashflow_forecast
 from syaga.core.dates import DateError, parse_date, today
 from syaga.core.money import format_eur
+from syaga.core.output import json_dumps
 
 MAX_DAYS = 366
 
@@ -33,7 +32,7 @@ class Command(BaseCommand):
             raise CommandError(f"--date: {exc}") from exc
         forecast = cashflow_forecast(on=on, days=days)
         if as_json:
-            self.stdout.write(json.dumps(forecast.as_json(), ensure_ascii=False, indent=2))
+            self.stdout.write(json_dumps(forecast.as_json()))
             return
         self.stdout.write(f"Prévision de trésorerie au {on:%d/%m/%Y} sur {days} jours")
         self.stdout.write(f"Solde d'ouverture : {format_eur(forecast.opening_balance)}")

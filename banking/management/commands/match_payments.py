@@ -1,11 +1,11 @@
 """``manage.py match_payments [--json] [--dry-run]``: match unprocessed credits to open invoices."""
 
-import json
 from collections import Counter
 
 from django.core.management.base import BaseCommand
 
 from banking.services.allocation import payments_match
+from syaga.core.output import json_dumps
 
 
 class Command(BaseCommand):
@@ -21,7 +21,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         results = payments_match(dry_run=options["dry_run"])
         if options["json"]:
-            self.stdout.write(json.dumps([r.as_json() for r in results], ensure_ascii=False, indent=2))
+            self.stdout.write(json_dumps([r.as_json() for r in results]))
             return
         counts = Counter(r.status for r in results)
         for r in results:

@@ -1,12 +1,11 @@
 """`manage.py overdue_alerts [--date D] [--json]`: raise the J+15/30/60/90 alerts due on a date."""
 
-import json
-
 from django.core.management.base import BaseCommand, CommandError
 
 from banking.services.overdue import overdue_alerts_raise
 from syaga.core.dates import DateError, parse_date, today
 from syaga.core.money import format_eur
+from syaga.core.output import json_dumps
 
 
 class Command(BaseCommand):
@@ -25,7 +24,7 @@ class Command(BaseCommand):
         alerts = overdue_alerts_raise(on=on)
         if as_json:
             self.stdout.write(
-                json.dumps(
+                json_dumps(
                     {
                         "date": on.isoformat(),
                         "raised": [
@@ -39,9 +38,7 @@ class Command(BaseCommand):
                             }
                             for alert in alerts
                         ],
-                    },
-                    ensure_ascii=False,
-                    indent=2,
+                    }
                 )
             )
             return

@@ -3,13 +3,12 @@
 ``analyze_recurrence [--as-of DATE] [--json] [--apply]``
 """
 
-import json
-
 from django.core.management.base import BaseCommand, CommandError
 
 from invoicing.services.recurrence import contracts_apply, recurrence_analyze
 from syaga.core.dates import DateError, parse_date, today
 from syaga.core.money import ZERO, format_eur
+from syaga.core.output import json_dumps
 
 
 class Command(BaseCommand):
@@ -39,7 +38,7 @@ class Command(BaseCommand):
         if apply:
             created, updated = contracts_apply(detected=detected, as_of=day)
         if json:
-            self.stdout.write(_json_dumps([d.as_json() for d in detected]))
+            self.stdout.write(json_dumps([d.as_json() for d in detected]))
             if apply:
                 self.stderr.write(f"{len(created)} contrat(s) créé(s), {len(updated)} mis à jour.")
             return
@@ -82,7 +81,3 @@ class Command(BaseCommand):
             self.stdout.write(fmt(row))
         yearly = sum((d.yearly_ht for d in detected), ZERO)
         self.stdout.write(f"{len(detected)} contrat(s), {format_eur(yearly)} HT par an.")
-
-
-def _json_dumps(data) -> str:
-    return json.dumps(data, ensure_ascii=False, indent=2)

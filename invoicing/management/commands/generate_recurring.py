@@ -1,11 +1,10 @@
 """Bill the recurring contracts: ``generate_recurring [--date DATE] [--dry-run] [--json]``."""
 
-import json
-
 from django.core.management.base import BaseCommand, CommandError
 
 from invoicing.services.recurring import recurring_generate
 from syaga.core.dates import DateError, parse_date, today
+from syaga.core.output import json_dumps
 
 
 class Command(BaseCommand):
@@ -28,7 +27,7 @@ class Command(BaseCommand):
             raise CommandError(f"--date: {exc}") from exc
         report = recurring_generate(on=day, dry_run=dry_run)
         if json:
-            self.stdout.write(_json_dumps(report.as_json()))
+            self.stdout.write(json_dumps(report.as_json()))
         else:
             verb = "à créer" if dry_run else "créée(s)"
             for run in report.runs:
@@ -47,7 +46,3 @@ class Command(BaseCommand):
             )
         if report.errors:
             raise CommandError(f"{len(report.errors)} contrat(s) en erreur, voir ci-dessus")
-
-
-def _json_dumps(data) -> str:
-    return json.dumps(data, ensure_ascii=False, indent=2)

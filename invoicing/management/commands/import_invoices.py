@@ -1,9 +1,8 @@
-import json
-
 from django.core.management.base import BaseCommand, CommandError
 
 from invoicing.services.history_import import invoices_import_csv
 from syaga.core.errors import InputError
+from syaga.core.output import json_dumps
 
 
 class Command(BaseCommand):
@@ -33,7 +32,7 @@ class Command(BaseCommand):
         except InputError as exc:
             raise CommandError(f"{exc}; nothing was written") from exc
         if as_json:
-            self.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+            self.stdout.write(json_dumps(report.as_dict()))
             return
         for warning in report.warnings:
             self.stdout.write(self.style.WARNING(f"warning: {warning}"))

@@ -1,11 +1,10 @@
 """Run the validation rules over every pending invoice: ``validate_pending [--dry-run] [--json]``."""
 
-import json
-
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from invoicing.services.review import validate_pending
+from syaga.core.output import json_dumps
 
 
 class Command(BaseCommand):
@@ -28,7 +27,7 @@ class Command(BaseCommand):
             if dry_run:
                 transaction.set_rollback(True)
         if json:
-            self.stdout.write(_json_dumps({**report.as_dict(), "dry_run": dry_run}))
+            self.stdout.write(json_dumps({**report.as_dict(), "dry_run": dry_run}))
             return
         labels = {"approved": "approuvée", "rejected": "rejetée", "review": "à relire"}
         for row in report.as_dict()["details"]:
@@ -46,7 +45,3 @@ class Command(BaseCommand):
                 f"{counts['review']} laissée(s) en relecture."
             )
         )
-
-
-def _json_dumps(data) -> str:
-    return json.dumps(data, ensure_ascii=False, indent=2)
