@@ -1,10 +1,10 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 # Importing admin_review registers the review queue ("À valider"), the rules and the audit export.
-from invoicing.admin_review import invoice_history_html, invoice_preview_html
+from invoicing.admin_review import four_eyes_warning, invoice_history_html, invoice_preview_html
 from invoicing.models import (
     Client,
     ClientAlias,
@@ -15,7 +15,9 @@ from invoicing.models import (
     SellerProfile,
 )
 from invoicing.models.invoice import FROZEN_STATUSES, Status
-from invoicing.services.invoices import invoice_refresh_totals
+from invoicing.services.invoices import EDITABLE_FIELDS, LineSpec, invoice_create, invoice_update
+from invoicing.services.review import invoices_submit
+from syaga.core.admin import ReadOnlyMixin
 
 
 @admin.register(SellerProfile)
@@ -80,6 +82,11 @@ class SellerProfileAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "GET":
+            four_eyes_warning(request)
+        return super().change_view(request, object_id, form_url, extra_context)
+
 
 class ClientAliasInline(admin.TabularInline):
     model = ClientAlias
@@ -139,10 +146,6 @@ class ClientAdmin(admin.ModelAdmin):
     def invoice_count(self, obj):
         return obj._invoice_count
 
-    def get_search_results(self, request, queryset, search_term):
-        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        return queryset, may_have_duplicates
-
 
 @admin.register(Contract)
 class ContractAdmin(admin.ModelAdmin):
@@ -170,6 +173,8 @@ class ContractAdmin(admin.ModelAdmin):
 class InvoiceLineInline(admin.TabularInline):
     model = InvoiceLine
     extra = 0
+    min_num = 1
+    validate_min = True
     fields = ("position", "description", "quantity", "unit", "unit_price", "vat_rate", "total_ht")
     readonly_fields = ("total_ht",)
 
@@ -184,6 +189,30 @@ class InvoiceLineInline(admin.TabularInline):
 
     def has_delete_permission(self, request, obj=None):
         return not self._frozen(obj) and super().has_delete_permission(request, obj)
+
+
+def lines_from_formsets(formsets) -> list[LineSpec] | None:
+    """The lines a person left in the inline (deleted ones aside), in position order; None: no inline."""
+    for formset in formsets:
+        if formset.model is not InvoiceLine:
+            continue
+        rows = [
+            form.cleaned_data
+            for form in formset.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE")
+        ]
+        rows.sort(key=lambda row: row.get("position") or 0)
+        return [
+            LineSpec(
+                description=row["description"],
+                quantity=row["quantity"],
+                unit=row["unit"],
+                unit_price=row["unit_price"],
+                vat_rate=row["vat_rate"],
+            )
+            for row in rows
+        ]
+    return None
 
 
 class OverdueFilter(admin.SimpleListFilter):
@@ -276,28 +305,69 @@ class InvoiceAdmin(admin.ModelAdmin):
             return False
         return super().has_delete_permission(request, obj)
 
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and obj.status in (Status.PENDING_REVIEW, Status.APPROVED, Status.REJECTED):
+            note = (
+                "Elle n'est pas modifiée sur place : l'enregistrer la renvoie en brouillon, avec vos "
+                "modifications dans son historique ; soumettez-la ensuite à nouveau à validation."
+            )
+            first = (fieldsets[0][0], {**fieldsets[0][1], "description": note})
+            fieldsets = [first, *fieldsets[1:]]
+        return fieldsets
+
+    # Saving goes through the services once the lines are known (save_related): invoice_create for a new
+    # invoice, invoice_update (history before/after, back to draft when it was in review) for a change.
     def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user
-            obj.status = Status.DRAFT
-        super().save_model(request, obj, form, change)
+        pass
+
+    def construct_change_message(self, request, form, formsets, add=False):
+        # The inline formsets were not saved by the admin (the services wrote the lines); the invoice's own
+        # history holds the detail (before → after).
+        return [{"added": {}}] if add else [{"changed": {"fields": form.changed_data}}]
 
     def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        if not form.instance.is_frozen:
-            invoice_refresh_totals(invoice=form.instance)
+        fields = {name: form.cleaned_data[name] for name in EDITABLE_FIELDS if name in form.cleaned_data}
+        lines = lines_from_formsets(formsets)
+        if not change:
+            client = fields.pop("client")
+            created = invoice_create(
+                client=client,
+                lines=lines or [],
+                created_by=request.user,
+                **{name: value for name, value in fields.items() if value not in (None, "")},
+            )
+            form.instance.pk = created.pk
+            form.instance._state.adding = False
+            form.instance.refresh_from_db()
+            return
+        was = Invoice.objects.values_list("status", flat=True).get(pk=form.instance.pk)
+        invoice_update(invoice=form.instance, user=request.user, fields=fields, lines=lines)
+        if was != form.instance.status:
+            messages.warning(
+                request,
+                f"{form.instance} était « {Status(was).label} » : modifiée, elle revient en brouillon. "
+                "Soumettez-la à nouveau à validation.",
+            )
+
+    actions = ["submit_selected"]
+
+    @admin.action(description="Soumettre à validation", permissions=["change"])
+    def submit_selected(self, request, queryset):
+        report = invoices_submit(invoices=list(queryset.values_list("pk", flat=True)), user=request.user)
+        counts = report.counts()
+        if any(counts.values()):
+            self.message_user(
+                request,
+                f"{sum(counts.values())} facture(s) soumise(s) : {counts['approved']} approuvée(s) par une "
+                f"règle, {counts['rejected']} rejetée(s), {counts['review']} à valider.",
+                messages.SUCCESS,
+            )
+        for invoice, reason in report.refused:
+            self.message_user(request, f"{invoice} : non soumise, {reason}", messages.ERROR)
 
 
 @admin.register(InvoiceSequence)
-class InvoiceSequenceAdmin(admin.ModelAdmin):
+class InvoiceSequenceAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ("series", "year", "last_number")
     list_filter = ("series",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from invoicing.documents.context import invoice_document_context
 from invoicing.models import (
     Invoice,
     InvoiceEvent,
@@ -27,74 +28,38 @@ from invoicing.models import (
     ValidationRule,
 )
 from invoicing.models.invoice import FROZEN_STATUSES, Kind, Status
-from invoicing.models.seller import VatRegime
+from invoicing.services.lifecycle import BatchResult
 from invoicing.services.review import (
     APPROVE_PERMISSION,
-    BatchResult,
+    four_eyes_active,
     invoice_label,
     invoices_approve,
     invoices_reject,
     invoices_send_back,
-    rule_config_errors,
-    rule_create,
-    rule_update,
 )
+from invoicing.services.rules import rule_config_errors, rule_create, rule_update
+from syaga.core.admin import ReadOnlyMixin
 from syaga.core.errors import BusinessError
 from syaga.core.money import format_eur, quantize
 
 # --- shared with the invoice admin: the printed view and the history --------------------------------
 
-VAT_REGIME_MENTIONS = {
-    VatRegime.RECEIPTS: "TVA acquittée sur les encaissements.",
-    VatRegime.DEBITS: "Option pour le paiement de la taxe d'après les débits.",
-}
+
+FOUR_EYES_IMPOSSIBLE = (
+    "Une seule personne peut approuver les factures : la validation à quatre yeux ne peut pas s'appliquer. "
+    "Donnez la permission « Peut approuver et émettre les factures » à une deuxième personne."
+)
 
 
-def invoice_preview_context(invoice: Invoice) -> dict:
-    """What the printed invoice shows: the frozen snapshots once issued, the current profiles before."""
-    seller = invoice.seller_snapshot
-    if not seller:
-        profile = SellerProfile.current()
-        seller = profile.snapshot() if profile else {}
-    buyer = invoice.buyer_snapshot or invoice.client.snapshot()
-    lines = [
-        {
-            "description": line.description,
-            "quantity": f"{line.quantity.normalize():f}",
-            "unit": line.get_unit_display(),
-            "unit_price": format_eur(line.unit_price),
-            "vat_rate": f"{quantize(line.vat_rate)} %",
-            "total_ht": format_eur(line.total_ht),
-        }
-        for line in invoice.lines.all()
-    ]
-    vat_rows = [
-        {
-            "rate": f"{row['rate']} %",
-            "base_ht": format_eur(quantize(row["base_ht"])),
-            "vat": format_eur(quantize(row["vat"])),
-        }
-        for row in (invoice.vat_breakdown or [])
-    ]
-    return {
-        "invoice": invoice,
-        "seller": seller,
-        "buyer": buyer,
-        "lines": lines,
-        "vat_rows": vat_rows,
-        "number": invoice.number or "(attribué à l'émission)",
-        "title": "Avoir" if invoice.kind == Kind.CREDIT_NOTE else "Facture",
-        "total_ht": format_eur(invoice.total_ht),
-        "total_vat": format_eur(invoice.total_vat),
-        "total_ttc": format_eur(invoice.total_ttc),
-        "vat_mention": VAT_REGIME_MENTIONS.get(seller.get("vat_regime"), ""),
-        "recovery_indemnity": format_eur(quantize(seller.get("recovery_indemnity") or "40.00")),
-        "share_capital": format_eur(quantize(seller["share_capital"])) if seller.get("share_capital") else "",
-    }
+def four_eyes_warning(request) -> None:
+    """Say it on the pages where approval happens when four-eyes is asked for but cannot hold."""
+    seller = SellerProfile.current()
+    if (seller is None or seller.four_eyes_approval) and not four_eyes_active(seller):
+        messages.warning(request, FOUR_EYES_IMPOSSIBLE)
 
 
 def invoice_preview_html(invoice: Invoice) -> str:
-    return render_to_string("invoicing/invoice_preview.html", invoice_preview_context(invoice))
+    return render_to_string("invoicing/invoice_preview.html", invoice_document_context(invoice))
 
 
 def invoice_history_html(invoice: Invoice) -> str:
@@ -149,7 +114,7 @@ def audit_csv_rows(events):
 # --- the queue --------------------------------------------------------------------------------------
 
 
-class InvoiceLineReadOnlyInline(admin.TabularInline):
+class InvoiceLineReadOnlyInline(ReadOnlyMixin, admin.TabularInline):
     model = InvoiceLine
     extra = 0
     fields = ("position", "description", "quantity", "unit", "unit_price", "vat_rate", "total_ht")
@@ -158,15 +123,6 @@ class InvoiceLineReadOnlyInline(admin.TabularInline):
 
     def has_view_permission(self, request, obj=None):
         return True
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 def _previous_total_subquery():
@@ -318,12 +274,36 @@ class InvoiceToReviewAdmin(admin.ModelAdmin):
 
     @admin.action(description="Approuver et émettre les factures sélectionnées", permissions=["approve"])
     def approve_selected(self, request, queryset):
-        self._run(
+        """Issuing gives each invoice its definitive number: a confirmation page lists them first."""
+        if request.POST.get("post") == "yes":
+            self._run(
+                request,
+                invoices_approve,
+                "approuvée(s) et émise(s)",
+                invoices=list(queryset.values_list("pk", flat=True)),
+            )
+            return None
+        invoices = list(queryset.select_related("client").order_by("issue_date", "pk"))
+        totals = queryset.totals()
+        return self._confirmation(
             request,
-            invoices_approve,
-            "approuvée(s) et émise(s)",
-            invoices=list(queryset.values_list("pk", flat=True)),
+            "admin/invoicing/invoicetoreview/approve_confirmation.html",
+            title="Approuver et émettre des factures",
+            invoices=invoices,
+            total_ht=totals["ht"],
+            total_ttc=totals["ttc"],
         )
+
+    def _confirmation(self, request, template: str, **context):
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "media": self.media,
+            **context,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, template, context)
 
     @admin.action(description="Rejeter les factures sélectionnées (motif demandé)", permissions=["approve"])
     def reject_selected(self, request, queryset):
@@ -340,18 +320,14 @@ class InvoiceToReviewAdmin(admin.ModelAdmin):
                 )
                 return None
             error = "Indiquez le motif du rejet : il est conservé dans l'historique de chaque facture."
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Rejeter des factures",
-            "opts": self.model._meta,
-            "invoices": list(queryset.select_related("client")),
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "error": error,
-            "reason": request.POST.get("reason", ""),
-            "media": self.media,
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, "admin/invoicing/invoicetoreview/reject_confirmation.html", context)
+        return self._confirmation(
+            request,
+            "admin/invoicing/invoicetoreview/reject_confirmation.html",
+            title="Rejeter des factures",
+            invoices=list(queryset.select_related("client")),
+            error=error,
+            reason=request.POST.get("reason", ""),
+        )
 
     @admin.action(description="Renvoyer en brouillon", permissions=["approve"])
     def send_back_selected(self, request, queryset):
@@ -394,6 +370,8 @@ class InvoiceToReviewAdmin(admin.ModelAdmin):
         return response
 
     def changelist_view(self, request, extra_context=None):
+        if request.method == "GET" and self.has_approve_permission(request):
+            four_eyes_warning(request)
         extra_context = {
             **(extra_context or {}),
             "audit_csv_url": reverse("admin:invoicing_invoicetoreview_audit_csv"),

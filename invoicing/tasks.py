@@ -4,6 +4,8 @@ import datetime as dt
 
 from django_q.models import Schedule
 
+from invoicing.services.recurring import recurring_generate
+from invoicing.services.review import validate_pending as validate_pending_run
 from syaga.core.dates import today
 from syaga.core.schedules import ScheduleSpec
 
@@ -25,13 +27,9 @@ SCHEDULES = [
 
 
 def generate_recurring() -> str:
-    from invoicing.services.recurring import recurring_generate
-
     report = recurring_generate(on=today())
     return str(report)
 
 
 def validate_pending() -> str:
-    from invoicing.services.review import validate_pending as run
-
-    return str(run())
+    return str(validate_pending_run())

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_q",
+    "pgtrigger",
     "syaga.core",
     "invoicing",
     "banking",

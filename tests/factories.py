@@ -9,7 +9,9 @@ from django.contrib.auth import get_user_model
 from invoicing.models import Client, Contract, Invoice, InvoiceLine, SellerProfile
 from invoicing.models.contract import Period
 from invoicing.models.invoice import Kind, Origin, Status
-from invoicing.services.invoices import LineSpec, invoice_create, invoice_issue
+from invoicing.models.validation import EventKind
+from invoicing.services import lifecycle
+from invoicing.services.invoices import LineSpec, credit_note_create, invoice_create
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -78,20 +80,37 @@ def make_invoice(
     origin=Origin.MANUAL,
     **kwargs,
 ) -> Invoice:
-    """An invoice built through the services; ``status=Status.ISSUED`` issues it (and numbers it)."""
+    """An invoice brought to ``status`` through the services (the lifecycle's moves, audited as in real use).
+
+    Issued ones are approved "by the system" with the reason « facture de test »; paid ones are paid in full
+    on their due date, partially paid ones for half their total.
+    """
     client = client or ClientFactory()
     lines = [
         LineSpec(description=f"Prestation {i}", unit_price=Decimal(a), vat_rate=vat_rate)
         for i, a in enumerate(amounts, start=1)
     ]
-    initial = Status.PENDING_REVIEW if status == Status.PENDING_REVIEW else Status.DRAFT
     invoice = invoice_create(
-        client=client, lines=lines, origin=origin, issue_date=issue_date, status=initial, **kwargs
+        client=client,
+        lines=lines,
+        origin=origin,
+        issue_date=issue_date,
+        submit=status != Status.DRAFT,
+        **kwargs,
     )
-    if status in (Status.ISSUED,):
-        invoice = invoice_issue(invoice=invoice, issue_date=issue_date)
+    if status == Status.REJECTED:
+        lifecycle.invoice_move(invoice=invoice, to=Status.REJECTED, kind=EventKind.REJECTED, reason="test")
     elif status not in (Status.DRAFT, Status.PENDING_REVIEW):
-        Invoice.objects.filter(pk=invoice.pk).update(status=status)
+        lifecycle.invoice_approve_as_system(invoice=invoice, reason="facture de test", issue_date=issue_date)
+    if status == Status.SENT:
+        lifecycle.invoice_mark_sent(invoice=invoice)
+    elif status == Status.PAID:
+        lifecycle.invoice_record_payment(invoice=invoice, amount=invoice.total_ttc, paid_on=invoice.due_date)
+    elif status == Status.PARTIALLY_PAID:
+        half = (invoice.total_ttc / 2).quantize(Decimal("0.01"))
+        lifecycle.invoice_record_payment(invoice=invoice, amount=half, paid_on=invoice.due_date)
+    elif status == Status.CANCELLED:
+        credit_note_create(invoice=invoice, reason="annulation de test")
         invoice.refresh_from_db()
     return invoice
 

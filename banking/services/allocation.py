@@ -14,7 +14,6 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction as db_transaction
-from django.db.models import F
 from django.utils import timezone
 
 from banking.models import BankTransaction, MatchStatus, PayerIdentity, PaymentAllocation, Side
@@ -33,9 +32,10 @@ from banking.services.matching import (
     to_cents,
 )
 from invoicing.models import Client, ClientAlias, Invoice
-from invoicing.models.invoice import OPEN_STATUSES, Kind, Status
+from invoicing.models.invoice import OPEN_STATUSES, Kind
+from invoicing.services.lifecycle import Payment, invoices_record_payments
 from syaga.core.errors import InputError
-from syaga.core.money import quantize
+from syaga.core.money import format_eur, quantize
 
 # Statuses the matcher may (re)decide; matched and ignored transactions are left alone.
 REDECIDABLE = (MatchStatus.UNPROCESSED, MatchStatus.SUGGESTED, MatchStatus.UNMATCHED)
@@ -199,8 +199,7 @@ def _match(transactions, *, lock: bool, write: bool) -> list[MatchResult]:
 def _write(decisions: list[Decision], txs: dict[int, BankTransaction]) -> None:
     now = timezone.now()
     allocations: list[PaymentAllocation] = []
-    paid_delta: dict[int, Decimal] = defaultdict(Decimal)
-    last_date: dict[int, dt.date] = {}
+    payments: list[Payment] = []
     for d in decisions:
         tx = txs[d.credit.id]
         tx.match_status = d.status
@@ -223,10 +222,16 @@ def _write(decisions: list[Decision], txs: dict[int, BankTransaction]) -> None:
                     reasons=list(d.reasons),
                 )
             )
-            paid_delta[a.invoice_id] += amount + write_off
-            last_date[a.invoice_id] = d.credit.settled_on or timezone.localdate()
+            payments.append(
+                Payment(
+                    invoice_id=a.invoice_id,
+                    amount=amount + write_off,
+                    paid_on=d.credit.settled_on or timezone.localdate(),
+                    reason=_payment_reason(tx, write_off, automatic=True),
+                )
+            )
     PaymentAllocation.objects.bulk_create(allocations, batch_size=500)
-    _invoices_book(paid_delta, last_date)
+    invoices_record_payments(payments=payments)
     # An upsert on the primary key writes the per-row match fields in one statement per batch; bulk_update's
     # CASE WHEN expressions cost a quarter of a second per hundred rows in Python.
     for tx in txs.values():
@@ -247,34 +252,13 @@ def _write(decisions: list[Decision], txs: dict[int, BankTransaction]) -> None:
     )
 
 
-def _invoices_book(paid_delta: dict[int, Decimal], paid_on: dict[int, dt.date]) -> None:
-    """Add the payments to the invoices and move them to paid / partially paid (bulk, frozen-safe).
-
-    Settled invoices are written with one UPDATE per payment date (amount paid = total); only partial
-    payments need a per-row amount. Fully settled includes a shortfall written off as bank fees.
-    """
-    if not paid_delta:
-        return
-    rows = Invoice.objects.filter(pk__in=list(paid_delta)).values_list("pk", "total_ttc", "amount_paid")
-    settled: dict[dt.date, list[int]] = defaultdict(list)
-    partial: list[Invoice] = []
-    for pk, total, already in rows:
-        amount_paid = quantize(already + paid_delta[pk])
-        if amount_paid >= total:
-            settled[paid_on[pk]].append(pk)
-        else:
-            partial.append(Invoice(pk=pk, amount_paid=amount_paid))
-    for day, pks in settled.items():
-        for start in range(0, len(pks), 500):
-            Invoice.objects.filter(pk__in=pks[start : start + 500]).update(
-                amount_paid=F("total_ttc"), paid_date=day, status=Status.PAID
-            )
-    if partial:
-        Invoice.objects.bulk_update(partial, ["amount_paid"], batch_size=500)
-        # status goes apart: bulk_update would write it as a CASE expression, which the frozen guard refuses
-        pks = [i.pk for i in partial]
-        for start in range(0, len(pks), 500):
-            Invoice.objects.filter(pk__in=pks[start : start + 500]).update(status=Status.PARTIALLY_PAID)
+def _payment_reason(tx: BankTransaction, write_off: Decimal, *, automatic: bool) -> str:
+    """What an invoice's history says of a payment: which transfer, how it was matched, any write-off."""
+    how = "rapprochement automatique" if automatic else "rapprochement confirmé"
+    reason = f"virement {tx.transaction_id or tx.qonto_id or tx.pk}, {how}"
+    if write_off:
+        reason += f", dont {format_eur(write_off)} de frais bancaires passés en perte"
+    return reason
 
 
 # ----------------------------------------------------------------------------------------- one click
@@ -350,9 +334,17 @@ def payment_allocate(
             ]
         )
         paid_on = _local_date(tx.settled_at) or timezone.localdate()
-        _invoices_book(
-            {s.invoice_id: quantize(s.amount) + quantize(s.write_off) for s in allocations},
-            {s.invoice_id: paid_on for s in allocations},
+        invoices_record_payments(
+            payments=[
+                Payment(
+                    invoice_id=s.invoice_id,
+                    amount=quantize(s.amount) + quantize(s.write_off),
+                    paid_on=paid_on,
+                    reason=_payment_reason(tx, quantize(s.write_off), automatic=False),
+                )
+                for s in allocations
+            ],
+            actor=user,
         )
         tx.match_status = MatchStatus.MATCHED
         if score is not None:

@@ -3,6 +3,7 @@ from decimal import Decimal
 from django.db import models
 from django.db.models import F, Q, Sum, Value
 
+from invoicing.models.triggers import frozen_invoice_triggers, frozen_line_triggers
 from syaga.core.errors import BusinessError
 
 HALF_CENT = Decimal("0.005")
@@ -22,15 +23,19 @@ class Status(models.TextChoices):
     PENDING_REVIEW = "pending_review", "à valider"
     APPROVED = "approved", "approuvée"
     ISSUED = "issued", "émise"
+    SENT = "sent", "envoyée"
     PARTIALLY_PAID = "partially_paid", "partiellement payée"
     PAID = "paid", "payée"
     REJECTED = "rejected", "rejetée"
     CANCELLED = "cancelled", "annulée (avoir)"
 
 
-# Once an invoice has one of these statuses its content is frozen.
-FROZEN_STATUSES = frozenset({Status.ISSUED, Status.PARTIALLY_PAID, Status.PAID, Status.CANCELLED})
-OPEN_STATUSES = frozenset({Status.ISSUED, Status.PARTIALLY_PAID})
+# Once an invoice has one of these statuses its content is frozen. Which move leads where is said once, in
+# invoicing.services.lifecycle (the only code that writes a status).
+FROZEN_STATUSES = frozenset(
+    {Status.ISSUED, Status.SENT, Status.PARTIALLY_PAID, Status.PAID, Status.CANCELLED}
+)
+OPEN_STATUSES = frozenset({Status.ISSUED, Status.SENT, Status.PARTIALLY_PAID})
 
 
 class Origin(models.TextChoices):
@@ -51,8 +56,32 @@ MUTABLE_AFTER_ISSUE = frozenset(
         "updated_at",
         "review_reason",
         "validation_rule",
-        "cancelled_by_id",
+        "cancelled_by",
+        "disputed_since",
+        "dispute_reason",
     }
+)
+
+# The legal content of an issued document, refused by the database itself once issued (PostgreSQL triggers).
+LEGAL_FIELDS = (
+    "kind",
+    "number",
+    "series",
+    "client_id",
+    "issue_date",
+    "period_start",
+    "period_end",
+    "due_date",
+    "credited_invoice_id",
+    "purchase_order",
+    "subject",
+    "total_ht",
+    "total_vat",
+    "total_ttc",
+    "vat_breakdown",
+    "seller_snapshot",
+    "buyer_snapshot",
+    "issued_at",
 )
 
 
@@ -134,6 +163,18 @@ class Invoice(models.Model):
         "montant réglé", max_digits=14, decimal_places=2, default=Decimal("0.00")
     )
     paid_date = models.DateField("réglée le", null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+        verbose_name="annulée par l'avoir",
+    )
+    # A dispute pauses dunning; it is a flag beside the status, set and cleared by the lifecycle.
+    disputed_since = models.DateTimeField("en litige depuis", null=True, blank=True, editable=False)
+    dispute_reason = models.CharField("motif du litige", max_length=300, blank=True, editable=False)
     seller_snapshot = models.JSONField(default=dict, blank=True, editable=False)
     buyer_snapshot = models.JSONField(default=dict, blank=True, editable=False)
     review_reason = models.CharField("motif de relecture", max_length=300, blank=True)
@@ -158,6 +199,8 @@ class Invoice(models.Model):
 
     class Meta:
         verbose_name = "facture"
+        # Django's internal paths (related managers, refresh, deletion) use the guarded queryset too.
+        base_manager_name = "objects"
         ordering = ["-issue_date", "-number", "-pk"]
         permissions = [("approve_invoice", "Peut approuver et émettre les factures")]
         constraints = [
@@ -185,7 +228,15 @@ class Invoice(models.Model):
                 condition=~Q(status__in=sorted(FROZEN_STATUSES)) | Q(number__isnull=False),
                 name="invoice_issued_has_number",
             ),
+            # Cancellation exists only as the effect of a credit note.
+            models.CheckConstraint(
+                condition=~Q(status=Status.CANCELLED) | Q(cancelled_by__isnull=False),
+                name="invoice_cancelled_by_credit_note",
+            ),
         ]
+        triggers = frozen_invoice_triggers(
+            frozen_statuses=[s.value for s in FROZEN_STATUSES], legal_columns=LEGAL_FIELDS
+        )
         indexes = [
             models.Index(fields=["client", "issue_date"], name="invoice_client_date"),
             models.Index(fields=["status", "due_date"], name="invoice_status_due"),
@@ -248,6 +299,13 @@ class Unit(models.TextChoices):
 
 
 class InvoiceLineQuerySet(models.QuerySet):
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
+        invoice_ids = {line.invoice_id for line in objs}
+        if invoice_ids and Invoice.objects.filter(pk__in=invoice_ids, status__in=FROZEN_STATUSES).exists():
+            raise InvoiceImmutableError("lines cannot be added to an issued invoice; issue a credit note")
+        return super().bulk_create(objs, *args, **kwargs)
+
     def update(self, **kwargs):
         if self.filter(invoice__status__in=FROZEN_STATUSES).exists():
             raise InvoiceImmutableError("lines of an issued invoice cannot change; issue a credit note")
@@ -276,6 +334,10 @@ class InvoiceLine(models.Model):
     class Meta:
         verbose_name = "ligne"
         ordering = ["invoice", "position", "pk"]
+        base_manager_name = "objects"
+        triggers = frozen_line_triggers(
+            frozen_statuses=[s.value for s in FROZEN_STATUSES], invoice_table="invoicing_invoice"
+        )
         constraints = [
             models.CheckConstraint(condition=Q(vat_rate__gte=0), name="invoice_line_vat_rate_positive"),
         ]
@@ -295,3 +357,19 @@ class InvoiceLine(models.Model):
 
     def _invoice_frozen(self) -> bool:
         return Invoice.objects.filter(pk=self.invoice_id, status__in=FROZEN_STATUSES).exists()
+
+
+def history_lines_insert_allow(connection) -> None:
+    """Let this transaction insert lines under invoices it has just inserted as issued: the history import
+    only, which writes old invoices in their final state, then their lines.
+
+    PostgreSQL's trigger otherwise refuses any line under an issued invoice. The switch is django-pgtrigger's
+    own (``pgtrigger.ignore``), set with ``set_config(…, true)``: it ends with the transaction.
+    """
+    if connection.vendor != "postgresql":
+        return
+    if not connection.in_atomic_block:
+        raise RuntimeError("history_lines_insert_allow() must run inside the import's transaction")
+    pgids = [trigger.get_pgid(InvoiceLine) for trigger in InvoiceLine._meta.triggers]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('pgtrigger.ignore', %s, true)", ["{" + ",".join(pgids) + "}"])

@@ -57,9 +57,10 @@ class SellerProfile(models.Model):
     )
     four_eyes_approval = models.BooleanField(
         "validation à quatre yeux",
-        default=False,
-        help_text="Une facture manuelle au-dessus du seuil doit être approuvée par une autre personne "
-        "que son auteur.",
+        default=True,
+        help_text="Une facture au-dessus du seuil de relecture doit être approuvée par une autre personne "
+        "que celles qui l'ont saisie ou modifiée. Ne s'applique que si deux personnes au moins peuvent "
+        "approuver.",
     )
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -7,10 +7,11 @@ and each row says which check, with which threshold and comparison, decides what
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.db.models import Q
 
-from invoicing.models.invoice import Invoice
+from invoicing.models.invoice import Invoice, Status
 from syaga.core.money import quantize
 
 
@@ -142,6 +143,7 @@ class RuleChangeLog(models.Model):
 
 class EventKind(models.TextChoices):
     CREATED = "created", "créée"
+    EDITED = "edited", "modifiée"
     SUBMITTED = "submitted", "soumise à validation"
     REVIEW_REQUIRED = "review_required", "mise en relecture"
     AUTO_APPROVED = "auto_approved", "approuvée par une règle"
@@ -150,6 +152,12 @@ class EventKind(models.TextChoices):
     SENT_BACK = "sent_back", "renvoyée en brouillon"
     ISSUED = "issued", "émise (numérotée)"
     DELIVERY_QUEUED = "delivery_queued", "PDF et envoi programmés"
+    SENT = "sent", "envoyée au client"
+    PAYMENT = "payment", "paiement enregistré"
+    CREDITED = "credited", "avoir émis"
+    CANCELLED = "cancelled", "annulée par avoir"
+    DISPUTE_OPENED = "dispute_opened", "litige ouvert"
+    DISPUTE_CLOSED = "dispute_closed", "litige clos"
 
 
 class InvoiceEvent(models.Model):
@@ -178,6 +186,8 @@ class InvoiceEvent(models.Model):
     )
     reason = models.TextField("motif", blank=True)
     totals = models.JSONField("totaux", default=dict, blank=True)
+    # For an edit: {field: [before, after]} as text, lines included.
+    changes = models.JSONField("modifications", default=dict, blank=True)
 
     class Meta:
         verbose_name = "événement de facture"
@@ -187,6 +197,33 @@ class InvoiceEvent(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()}, {self.at:%d/%m/%Y %H:%M}"
+
+    @staticmethod
+    def _status_label(status: str) -> str:
+        return Status(status).label if status in Status.values else status
+
+    @property
+    def from_status_label(self) -> str:
+        return self._status_label(self.from_status)
+
+    @property
+    def to_status_label(self) -> str:
+        return self._status_label(self.to_status)
+
+    @property
+    def changes_display(self) -> list[tuple[str, str, str]]:
+        """(field label, before, after) of an edit, in French."""
+        rows = []
+        for name, (before, after) in (self.changes or {}).items():
+            if name == "lines":
+                label = "lignes"
+            else:
+                try:
+                    label = str(Invoice._meta.get_field(name).verbose_name)
+                except FieldDoesNotExist:  # a field since removed: show its code
+                    label = name
+            rows.append((label, before, after))
+        return rows
 
 
 class InvoiceToReview(Invoice):

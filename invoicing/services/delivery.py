@@ -1,48 +1,45 @@
-"""What happens to an invoice once approved and issued: its PDF, then its sending.
+"""What follows an issue (the PDF, the e-mail): tasks registered by name, queued after the issue commits.
 
-Approval calls :func:`invoices_delivery_queue` inside its transaction; the audit row is written there and
-the real work is handed to :func:`delivery_dispatch` after commit. The documents and mailing issues plug
-their services into ``delivery_dispatch`` (a plain call, not a signal), so one place says what follows
-an approval.
+Invoicing imports none of the apps that do this work. An app above it registers its task in its
+``AppConfig.ready()``::
+
+    after_issue_register(task="mailbox.tasks.invoices_send", label="envoi au client par e-mail")
+
+and the lifecycle, once invoices are issued, records « programmé : … » on each of them and queues every
+registered task through django-q2 with the invoice ids, after the issuing transaction commits (never while
+it holds the numbering lock). With nothing registered nothing is recorded: the audit trail never says
+that something was scheduled when nothing was.
 """
 
 from django.db import transaction
+from django_q.tasks import async_task
 
-from invoicing.models import Invoice, InvoiceEvent
-from invoicing.models.validation import EventKind
-
-
-def invoices_delivery_queue(*, invoices: list[Invoice], actor=None) -> list[InvoiceEvent]:
-    """Record that these issued invoices await their PDF and sending, and dispatch them after commit."""
-    from invoicing.services.review import event_build
-
-    if not invoices:
-        return []
-    events = InvoiceEvent.objects.bulk_create(
-        [
-            event_build(
-                invoice,
-                EventKind.DELIVERY_QUEUED,
-                from_status=invoice.status,
-                to_status=invoice.status,
-                actor=actor,
-                reason="PDF et envoi au client programmés",
-            )
-            for invoice in invoices
-        ]
-    )
-    invoice_ids = [invoice.pk for invoice in invoices]
-    transaction.on_commit(lambda: delivery_dispatch(invoice_ids=invoice_ids))
-    return events
+_AFTER_ISSUE: dict[str, str] = {}
 
 
-def invoice_delivery_queue(*, invoice: Invoice, actor=None) -> InvoiceEvent:
-    return invoices_delivery_queue(invoices=[invoice], actor=actor)[0]
+def after_issue_register(*, task: str, label: str) -> None:
+    """Queue ``task`` (a dotted path taking ``invoice_ids``) for every issued document; idempotent."""
+    _AFTER_ISSUE[task] = label
 
 
-def delivery_dispatch(*, invoice_ids: list[int]) -> None:
-    """Runs after the approving transaction commits; never holds its locks.
+def after_issue_unregister(*, task: str) -> None:
+    _AFTER_ISSUE.pop(task, None)
 
-    Nothing to do yet: the PDF (documents issue) and the e-mail (sending issue) are queued from here.
-    """
-    return None
+
+def after_issue_labels() -> list[str]:
+    """What is scheduled after an issue, in French, in registration order (empty: nothing)."""
+    return list(_AFTER_ISSUE.values())
+
+
+def after_issue_schedule(*, invoice_ids: list[int]) -> None:
+    """Queue every registered task for these invoices once the current transaction commits."""
+    tasks = list(_AFTER_ISSUE)
+    if not tasks or not invoice_ids:
+        return
+    ids = list(invoice_ids)
+
+    def enqueue():
+        for task in tasks:
+            async_task(task, invoice_ids=ids, task_name=f"{task} ({len(ids)} facture(s))")
+
+    transaction.on_commit(enqueue)

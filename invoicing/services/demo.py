@@ -1,7 +1,8 @@
 """Demo data: SYAGA's seller profile, its nine recurring contracts, a year of history, some one-off work.
 
-Everything goes through the same services as real use (invoice_create, invoice_issue), in date order, so
-numbers are gapless and chronological. Deterministic: the same day gives the same data.
+Everything goes through the same services as real use (invoice_create, the lifecycle's approval and
+payments), in date order, so numbers are gapless and chronological.
+Deterministic: the same day gives the same data.
 """
 
 import datetime as dt
@@ -14,8 +15,9 @@ from stdnum import luhn
 
 from invoicing.models import Client, ClientAlias, Contract, Invoice, SellerProfile
 from invoicing.models.contract import PERIOD_MONTHS, Period
-from invoicing.models.invoice import Origin, Status, Unit
-from invoicing.services.invoices import LineSpec, invoice_create, invoice_issue
+from invoicing.models.invoice import Origin, Unit
+from invoicing.services.invoices import LineSpec, invoice_create
+from invoicing.services.lifecycle import invoice_approve_as_system, invoice_record_payment
 from syaga.core.dates import add_months, end_of_month, french_month_label
 
 HOURLY_RATE = Decimal("110.00")
@@ -186,14 +188,17 @@ def demo_seed(*, today: dt.date) -> dict:
             contract=plan.contract,
             period_start=plan.period_start,
             period_end=plan.period_end,
+            submit=True,
         )
-        invoice = invoice_issue(invoice=invoice, issue_date=plan.date)
+        invoice = invoice_approve_as_system(
+            invoice=invoice, reason="données de démonstration", issue_date=plan.date
+        )
         issued += 1
         # Most clients pay within a few days of the due date; the last two months are still open.
         if plan.date < add_months(today, -2) or (plan.date < add_months(today, -1) and rng.random() < 0.6):
             paid_on = min(invoice.due_date + dt.timedelta(days=rng.randint(-10, 25)), today)
-            Invoice.objects.filter(pk=invoice.pk).update(
-                status=Status.PAID, amount_paid=invoice.total_ttc, paid_date=paid_on
+            invoice_record_payment(
+                invoice=invoice, amount=invoice.total_ttc, paid_on=paid_on, reason="données de démonstration"
             )
             paid += 1
     return {"clients": len(SYAGA_CONTRACTS), "contracts": len(contracts), "invoices": issued, "paid": paid}

@@ -21,7 +21,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from invoicing.models import Client, ClientAlias, Invoice, InvoiceLine
-from invoicing.models.invoice import Kind, Origin, Status, Unit
+from invoicing.models.invoice import Kind, Origin, Status, Unit, history_lines_insert_allow
 from invoicing.services.numbering import parse_number, sequences_continue_after
 from syaga.core.dates import DateError, parse_date
 from syaga.core.errors import InputError
@@ -782,6 +782,7 @@ def _write(built: list[_Built], clients: dict[str, Client], new_clients: list[Cl
         for line in item.lines:
             line[0] = invoice_id
             lines.append(line)
+    history_lines_insert_allow(connection)
     _BulkInsert(InvoiceLine, LINE_COLUMNS).run(lines)
     return sequences_continue_after([item.number for item in built])
 

@@ -1,4 +1,8 @@
-"""Writing invoices: drafts, totals, issuing, credit notes."""
+"""Writing invoices: drafts and their lines, totals, edits before the issue, credit notes.
+
+Statuses are not written here: creation leaves the draft default, and every move (submit, issue, cancel)
+goes through ``lifecycle``.
+"""
 
 import datetime as dt
 from collections import defaultdict
@@ -6,15 +10,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
-from django.utils import timezone
 
 from invoicing.models import Client, Invoice, InvoiceLine, SellerProfile
-from invoicing.models.invoice import FROZEN_STATUSES, Kind, Origin, Status, Unit
+from invoicing.models.invoice import FROZEN_STATUSES, InvoiceImmutableError, Kind, Origin, Status, Unit
 from invoicing.models.validation import EventKind
-from invoicing.services.numbering import SERIES_CREDIT_NOTE, SERIES_INVOICE, number_take
+from invoicing.services import lifecycle
 from syaga.core.dates import today
 from syaga.core.errors import BusinessError
-from syaga.core.money import ZERO, quantize, vat_amount
+from syaga.core.money import ZERO, format_eur, quantize, vat_amount
 
 
 @dataclass(frozen=True)
@@ -76,19 +79,6 @@ def client_payment_terms(client: Client, seller: SellerProfile | None = None) ->
     return seller.payment_terms_days if seller else 30
 
 
-def invoice_refresh_totals(*, invoice: Invoice) -> Invoice:
-    """Recompute each line's total (quantity × unit price, half-up) and the invoice's totals."""
-    if invoice.is_frozen:
-        raise BusinessError(f"{invoice} is issued; its totals are frozen")
-    lines = list(invoice.lines.all())
-    for line in lines:
-        line.total_ht = line_total(line.quantity, line.unit_price)
-    InvoiceLine.objects.bulk_update(lines, ["total_ht"])
-    invoice.total_ht, invoice.total_vat, invoice.total_ttc, invoice.vat_breakdown = compute_totals(lines)
-    invoice.save(update_fields=["total_ht", "total_vat", "total_ttc", "vat_breakdown", "updated_at"])
-    return invoice
-
-
 @transaction.atomic
 def invoice_create(
     *,
@@ -101,14 +91,18 @@ def invoice_create(
     period_start: dt.date | None = None,
     period_end: dt.date | None = None,
     contract=None,
-    status: str = Status.DRAFT,
+    purchase_order: str = "",
+    notes: str = "",
+    submit: bool = False,
     created_by=None,
 ) -> Invoice:
-    """A draft (or pending-review) invoice with its lines and totals. It gets its number only when issued."""
+    """A draft invoice with its lines and totals, its creation in the history; ``submit`` puts it in the
+    review queue at once (the rules run with the daily validation). It gets its number only when issued.
+
+    The due date, when not given, follows the client's payment terms (the seller profile's by default).
+    """
     if not lines:
-        raise BusinessError("an invoice needs at least one line")
-    if status not in (Status.DRAFT, Status.PENDING_REVIEW):
-        raise BusinessError("a new invoice starts as a draft or pending review")
+        raise BusinessError("une facture a au moins une ligne")
     issue_date = issue_date or today()
     if due_date is None:
         due_date = issue_date + dt.timedelta(days=client_payment_terms(client))
@@ -122,79 +116,95 @@ def invoice_create(
         period_start=period_start,
         period_end=period_end,
         contract=contract,
-        status=status,
+        purchase_order=purchase_order,
+        notes=notes,
         created_by=created_by,
     )
     _lines_attach(invoice, lines)
     invoice.save(update_fields=["total_ht", "total_vat", "total_ttc", "vat_breakdown"])
-    if status == Status.PENDING_REVIEW:
-        # Audit row in the same transaction (review issue): the invoice entered review as it was created.
-        from invoicing.services.review import event_build
-
-        event_build(
-            invoice, EventKind.SUBMITTED, from_status="", to_status=Status.PENDING_REVIEW, actor=created_by
-        ).save()
+    lifecycle.invoice_created_record(invoice=invoice, actor=created_by)
+    if submit:
+        lifecycle.move([invoice], to=Status.PENDING_REVIEW, kind=EventKind.SUBMITTED, actor=created_by)
     return invoice
 
 
-def _issue_locked(
-    invoice: Invoice,
-    *,
-    issue_date: dt.date,
-    seller: SellerProfile | None,
-    actor=None,
-    events: list | None = None,
-) -> Invoice:
-    """Number, freeze and mark issued an invoice already locked by the caller's transaction.
+# What a person may change on an invoice before it is issued (lines aside).
+EDITABLE_FIELDS = (
+    "client",
+    "subject",
+    "issue_date",
+    "due_date",
+    "period_start",
+    "period_end",
+    "purchase_order",
+    "notes",
+)
 
-    The "issued" audit row is written here, or appended to ``events`` when the caller bulk-writes them.
-    """
-    if invoice.is_frozen:
-        raise BusinessError(f"{invoice} is already issued")
-    if invoice.status in (Status.REJECTED,):
-        raise BusinessError(f"{invoice} was rejected and cannot be issued")
-    if invoice.total_ttc <= 0 and invoice.kind == Kind.INVOICE:
-        raise BusinessError(f"{invoice} has a zero total")
-    series = SERIES_CREDIT_NOTE if invoice.kind == Kind.CREDIT_NOTE else SERIES_INVOICE
-    terms = (invoice.due_date - invoice.issue_date).days if invoice.due_date and invoice.issue_date else None
-    invoice.issue_date = issue_date
-    if terms is not None:
-        invoice.due_date = issue_date + dt.timedelta(days=terms)
-    invoice.series = series
-    invoice.number = number_take(series=series, year=issue_date.year)
-    invoice.seller_snapshot = seller.snapshot() if seller else {}
-    invoice.buyer_snapshot = invoice.client.snapshot()
-    invoice.issued_at = timezone.now()
-    from_status = invoice.status
-    invoice.status = Status.ISSUED
-    invoice.save()
-    from invoicing.services.review import event_build
 
-    event = event_build(
-        invoice,
-        EventKind.ISSUED,
-        from_status=from_status,
-        to_status=Status.ISSUED,
-        actor=actor,
-        reason=invoice.number,
-        at=invoice.issued_at,
+def _shown(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.date):
+        return f"{value:%d/%m/%Y}"
+    return str(value)
+
+
+def _lines_text(lines) -> str:
+    return "\n".join(
+        f"{line.description} : {Decimal(line.quantity).normalize():f} × {quantize(Decimal(line.unit_price))} "
+        f"(TVA {quantize(Decimal(line.vat_rate))} %)"
+        for line in lines
     )
-    if events is None:
-        event.save()
-    else:
-        events.append(event)
-    return invoice
 
 
-def invoice_issue(*, invoice: Invoice, issue_date: dt.date | None = None) -> Invoice:
-    """Give the invoice its number and freeze it, in one transaction.
+def invoice_update(
+    *, invoice: Invoice, user, fields: dict | None = None, lines: list[LineSpec] | None = None
+) -> Invoice:
+    """Change an invoice that is not issued yet: its fields and, when given, its lines (all replaced).
 
-    The issue date is today unless given; the due date keeps the number of days the draft had. The
-    seller's and the buyer's identities are copied onto the invoice. Credit notes take the A series.
+    Who changed what (before → after) goes into its history. A pending, approved or rejected invoice is
+    not edited in place: the change sends it back to draft, to be submitted again, and the rules run again
+    then. No change, nothing written.
     """
+    fields = dict(fields or {})
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise BusinessError(f"champ(s) non modifiable(s) : {', '.join(sorted(unknown))}")
+    if lines is not None and not lines:
+        raise BusinessError("une facture a au moins une ligne")
     with transaction.atomic():
-        locked = Invoice.objects.select_for_update().select_related("client").get(pk=invoice.pk)
-        return _issue_locked(locked, issue_date=issue_date or today(), seller=SellerProfile.current())
+        current = lifecycle.lock([invoice.pk])[0]
+        if current.is_frozen:
+            raise InvoiceImmutableError(f"{current} est émise : corrigez-la par un avoir")
+        changes = {}
+        for name, value in fields.items():
+            before = getattr(current, name)
+            if before != value:
+                changes[name] = [_shown(before), _shown(value)]
+                setattr(current, name, value)
+        old_lines = list(current.lines.all())
+        new_lines = [
+            InvoiceLine(
+                description=spec.description,
+                quantity=spec.quantity,
+                unit=spec.unit,
+                unit_price=spec.unit_price,
+                vat_rate=spec.vat_rate,
+            )
+            for spec in lines or []
+        ]
+        if lines is not None and _lines_text(old_lines) != _lines_text(new_lines):
+            changes["lines"] = [_lines_text(old_lines), _lines_text(new_lines)]
+            current.lines.all().delete()
+            _lines_attach(current, lines)
+        if not changes:
+            return invoice
+        current.save(
+            update_fields=[*fields, "total_ht", "total_vat", "total_ttc", "vat_breakdown", "updated_at"]
+        )
+        lifecycle.invoice_edited_record(invoice=current, actor=user, changes=changes)
+    invoice.refresh_from_db()
+    return invoice
 
 
 @transaction.atomic
@@ -203,20 +213,22 @@ def credit_note_create(
     invoice: Invoice,
     reason: str,
     lines: list[LineSpec] | None = None,
-    issue: bool = True,
     created_by=None,
 ) -> Invoice:
-    """A credit note (avoir) that corrects an issued invoice, by default for its whole amount.
+    """A credit note (avoir) that corrects an issued invoice, by default for its whole amount, issued now.
 
-    A full credit note cancels the invoice. The credit note refers to the invoice's number and date.
+    The credit note refers to the invoice's number and date. When it (with the earlier ones) covers the
+    whole amount, the invoice is cancelled: cancellation exists only this way. Both histories say so.
     """
-    original = Invoice.objects.select_for_update().select_related("client").get(pk=invoice.pk)
+    reason = (reason or "").strip()
+    if not reason:
+        raise BusinessError("un avoir indique son motif")
+    original = lifecycle.lock([invoice.pk])[0]
     if original.kind != Kind.INVOICE or original.status not in FROZEN_STATUSES:
-        raise BusinessError("only an issued invoice can be corrected by a credit note")
+        raise BusinessError("seule une facture émise peut être corrigée par un avoir")
     if original.status == Status.CANCELLED:
-        raise BusinessError(f"{original} is already cancelled")
+        raise BusinessError(f"{original} est déjà annulée")
     if lines is None:
-        source = list(original.lines.all())
         lines = [
             LineSpec(
                 description=line.description,
@@ -225,7 +237,7 @@ def credit_note_create(
                 unit_price=line.unit_price,
                 vat_rate=line.vat_rate,
             )
-            for line in source
+            for line in original.lines.all()
         ]
     already = sum((cn.total_ttc for cn in original.credit_notes.filter(status__in=FROZEN_STATUSES)), ZERO)
     note = Invoice.objects.create(
@@ -236,19 +248,21 @@ def credit_note_create(
         subject=f"Avoir sur facture {original.number} du {original.issue_date:%d/%m/%Y} – {reason}",
         issue_date=today(),
         due_date=today(),
-        status=Status.APPROVED,
         created_by=created_by,
     )
     _lines_attach(note, lines)
     if note.total_ttc + already > original.total_ttc:
         raise BusinessError(
-            f"credit notes would exceed {original.number}'s total ({note.total_ttc} + {already} > "
-            f"{original.total_ttc})"
+            f"les avoirs dépasseraient le total de {original.number} ({format_eur(note.total_ttc)} + "
+            f"{format_eur(already)} > {format_eur(original.total_ttc)})"
         )
     note.save(update_fields=["total_ht", "total_vat", "total_ttc", "vat_breakdown"])
-    if issue:
-        _issue_locked(note, issue_date=today(), seller=SellerProfile.current())
-        if note.total_ttc + already == original.total_ttc:
-            original.status = Status.CANCELLED
-            original.save(update_fields=["status", "updated_at"])
+    lifecycle.invoice_created_record(invoice=note, actor=created_by, reason=reason)
+    lifecycle.credit_note_issue(credit_note=note, actor=created_by)
+    lifecycle.invoice_credited_record(
+        invoice=original,
+        credit_note=note,
+        actor=created_by,
+        cancels=note.total_ttc + already == original.total_ttc,
+    )
     return note

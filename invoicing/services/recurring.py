@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 
 from invoicing.models import Contract, Invoice
 from invoicing.models.contract import PERIOD_MONTHS, Period
-from invoicing.models.invoice import Origin, Status, Unit
+from invoicing.models.invoice import Origin, Unit
 from invoicing.services.invoices import LineSpec, invoice_create
 from syaga.core.dates import FRENCH_MONTHS, add_months, french_month_label, month_index
 from syaga.core.errors import BusinessError
@@ -119,7 +119,7 @@ def _bill(contract: Contract, period: BillingPeriod) -> Invoice | None:
                 period_start=period.start,
                 period_end=period.end,
                 contract=contract,
-                status=Status.PENDING_REVIEW,
+                submit=True,
             )
     except IntegrityError:
         if Invoice.objects.filter(contract=contract, period_start=period.start).exists():

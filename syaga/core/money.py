@@ -114,3 +114,11 @@ def format_eur(value: Decimal) -> str:
         integer = integer[:-3]
     thin = "\u202f"
     return f"{sign}{thin.join(groups)},{cents}\u00a0€"
+
+
+def format_rate(percent: Decimal) -> str:
+    """French display of a percentage: ``20 %``, ``5,5 %``, ``12,15 %`` (no trailing zeros)."""
+    text = f"{Decimal(percent).normalize():f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return f"{text.replace('.', ',')}\u00a0%"

@@ -94,13 +94,20 @@ def test_approve_the_review_queue_in_the_browser(live_server, approver, tmp_path
         page.check("#action-toggle")
         page.select_option("select[name=action]", "approve_selected")
         page.click("button[name=index]")
-        page.wait_for_selector(".messagelist")
+        page.wait_for_selector("text=numéro définitif")
+        confirmation = page.inner_text("#content")
+        page.screenshot(path=str(tmp_path / "queue-approve-confirmation.png"), full_page=True)
+        page.click("input[type=submit][value^='Approuver et émettre']")
+        page.wait_for_selector(".messagelist .success")
         messages = page.inner_text(".messagelist")
         rows_after = page.locator("#result_list tbody tr").count()
         page.screenshot(path=str(tmp_path / "queue-after-approval.png"), full_page=True)
     # then: both were listed, the message names the numbers given, and the queue is empty
     assert rows_before == 2
     assert "Pharmabest SAS" in listed
+    assert "Pharmabest SAS" in confirmation
+    assert "Boulangerie Martin" in confirmation
+    assert "2\u202f900,00\xa0€" in confirmation
     assert "2 facture(s) approuvée(s) et émise(s)" in messages
     assert rows_after == 0
     numbers = sorted(Invoice.objects.filter(pk__in=[i.pk for i in waiting]).values_list("number", flat=True))

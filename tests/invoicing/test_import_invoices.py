@@ -14,7 +14,8 @@ from django.core.management.base import CommandError
 from invoicing.models import Client, ClientAlias, Invoice, InvoiceLine, InvoiceSequence
 from invoicing.models.invoice import Kind, Origin, Status
 from invoicing.services.history_import import invoices_import_csv
-from invoicing.services.invoices import LineSpec, invoice_create, invoice_issue
+from invoicing.services.invoices import LineSpec, invoice_create
+from invoicing.services.lifecycle import invoice_approve_as_system
 from syaga.core.errors import InputError
 from tests.factories import ClientFactory
 
@@ -547,8 +548,9 @@ def test_numbering_continues_after_the_highest_imported_number_of_the_year(tmp_p
         client=client,
         lines=[LineSpec(description="Audit", unit_price=Decimal("100"))],
         issue_date=dt.date(2025, 6, 1),
+        submit=True,
     )
-    issued = invoice_issue(invoice=draft, issue_date=dt.date(2025, 6, 1))
+    issued = invoice_approve_as_system(invoice=draft, reason="test", issue_date=dt.date(2025, 6, 1))
     # then
     assert issued.number == "F20250413"
 

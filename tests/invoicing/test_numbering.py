@@ -7,7 +7,7 @@ from django.db import connection, connections
 
 from invoicing.models import Invoice, InvoiceSequence
 from invoicing.models.invoice import Status
-from invoicing.services.invoices import invoice_issue
+from invoicing.services.lifecycle import TransitionError, invoice_approve_as_system, invoice_issue
 from invoicing.services.numbering import number_take, sequences_continue_after
 from tests.factories import ClientFactory, make_invoice
 
@@ -16,11 +16,11 @@ pytestmark = pytest.mark.django_db
 
 def test_invoice_has_no_number_until_issued(seller):
     # given
-    invoice = make_invoice(issue_date=dt.date(2025, 8, 1))
+    invoice = make_invoice(issue_date=dt.date(2025, 8, 1), status=Status.PENDING_REVIEW)
     # then
     assert invoice.number is None
     # when
-    issued = invoice_issue(invoice=invoice, issue_date=dt.date(2025, 8, 1))
+    issued = invoice_approve_as_system(invoice=invoice, reason="test", issue_date=dt.date(2025, 8, 1))
     # then
     assert issued.number == "F20250001"
     assert issued.status == Status.ISSUED
@@ -42,10 +42,9 @@ def test_a_failed_issue_gives_its_number_back(seller):
     # given: an issue that fails after taking a number (zero total refuses to issue, before numbering)
     client = ClientFactory()
     first = make_invoice(client=client, status=Status.ISSUED, issue_date=dt.date(2025, 3, 1))
-    rejected = make_invoice(client=client)
-    Invoice.objects.filter(pk=rejected.pk).update(status=Status.REJECTED)
+    rejected = make_invoice(client=client, status=Status.REJECTED)
     # when
-    with pytest.raises(Exception, match="rejected"):
+    with pytest.raises(TransitionError, match="seule une facture approuvée est émise"):
         invoice_issue(invoice=rejected, issue_date=dt.date(2025, 3, 1))
     second = make_invoice(client=client, status=Status.ISSUED, issue_date=dt.date(2025, 3, 1))
     # then
@@ -83,7 +82,10 @@ def test_sequence_continues_after_imported_numbers():
 def test_two_workers_issuing_at_once_get_distinct_gapless_numbers(seller):
     # given: 40 drafts, issued by two threads, each on its own PostgreSQL connection
     client = ClientFactory()
-    drafts = [make_invoice(client=client, issue_date=dt.date(2025, 6, 1)) for _ in range(40)]
+    drafts = [
+        make_invoice(client=client, issue_date=dt.date(2025, 6, 1), status=Status.PENDING_REVIEW)
+        for _ in range(40)
+    ]
     barrier = threading.Barrier(2)
     errors = []
 
@@ -91,7 +93,7 @@ def test_two_workers_issuing_at_once_get_distinct_gapless_numbers(seller):
         try:
             barrier.wait()
             for invoice in chunk:
-                invoice_issue(invoice=invoice, issue_date=dt.date(2025, 6, 2))
+                invoice_approve_as_system(invoice=invoice, reason="test", issue_date=dt.date(2025, 6, 2))
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
         finally:

@@ -272,7 +272,8 @@ def test_drafts_credit_notes_and_cancelled_invoices_are_not_history():
     ]
     Invoice.objects.bulk_create(drafts)
     history(client, every(dt.date(2025, 6, 1), 3, "310.00"), kind=Kind.CREDIT_NOTE, status=Status.ISSUED)
-    history(client, every(dt.date(2025, 6, 1), 3, "320.00"), status=Status.CANCELLED)
+    for day, amount in every(dt.date(2025, 6, 1), 3, "320.00"):
+        make_invoice(client=client, amounts=[Decimal(amount)], status=Status.CANCELLED, issue_date=day)
     # then
     assert recurrence_analyze(as_of=AS_OF) == []
 

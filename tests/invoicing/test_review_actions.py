@@ -67,10 +67,10 @@ def test_batch_approval_writes_the_audit_rows_with_totals(seller):
     # then
     rows = list(invoice.events.order_by("pk").values_list("kind", "from_status", "to_status", "actor"))
     assert rows == [
-        ("submitted", "", "pending_review", None),
+        ("created", "draft", "draft", None),
+        ("submitted", "draft", "pending_review", None),
         ("approved", "pending_review", "approved", user.pk),
         ("issued", "approved", "issued", user.pk),
-        ("delivery_queued", "issued", "issued", user.pk),
     ]
     approved = invoice.events.get(kind=EventKind.APPROVED)
     assert approved.totals == {"total_ht": "1000.00", "total_vat": "200.00", "total_ttc": "1200.00"}

@@ -63,7 +63,16 @@ def test_walk_the_queue_select_and_approve_then_see_the_numbers(approver_client,
     assert "+2\u202f200,00\xa0€ (préc. 300,00\xa0€)" in html
     assert 'value="approve_selected"' in html
     # when: both are selected and approved
-    response = act(approver_client, "approve_selected", [big, small])
+    confirm = act(approver_client, "approve_selected", [big, small])
+    # then: a confirmation page lists what will be issued, nothing is numbered yet
+    page = confirm.content.decode()
+    assert "numéro définitif" in page
+    assert "Pharmabest SAS" in page
+    assert "Boulangerie Martin" in page
+    assert "2 900,00 €" in page  # total HT of the batch
+    assert Invoice.objects.filter(pk__in=[big.pk, small.pk], number__isnull=False).count() == 0
+    # when: confirmed
+    response = act(approver_client, "approve_selected", [big, small], post="yes")
     # then: they are issued with their numbers, and the message names them
     big.refresh_from_db()
     small.refresh_from_db()
@@ -83,7 +92,7 @@ def test_a_mixed_batch_says_which_succeeded_and_which_failed_and_why(approver_cl
     bad_client.invoice_emails = ""
     bad_client.save()
     # when
-    response = act(approver_client, "approve_selected", [good, bad])
+    response = act(approver_client, "approve_selected", [good, bad], post="yes")
     # then
     texts = messages_of(response)
     assert any("1 facture(s) approuvée(s)" in t and "Bon Client" in t for t in texts)
@@ -134,7 +143,7 @@ def test_a_staff_user_without_approve_invoice_sees_no_actions_and_cannot_post_th
     assert "Client Visible" in page.content.decode()
     assert 'value="approve_selected"' not in page.content.decode()
     # when: the action is posted anyway
-    act(client, "approve_selected", [invoice])
+    act(client, "approve_selected", [invoice], post="yes")
     act(client, "reject_selected", [invoice], post="yes", reason="x")
     # then
     assert Invoice.objects.get(pk=invoice.pk).status == Status.PENDING_REVIEW
@@ -142,14 +151,13 @@ def test_a_staff_user_without_approve_invoice_sees_no_actions_and_cannot_post_th
 
 
 def test_four_eyes_in_the_admin(client, seller):
-    # given
-    seller.four_eyes_approval = True
-    seller.save()
+    # given: two people may approve; one of them typed the invoice
     author = staff("auteur", "approve_invoice", "view_invoice")
+    staff("collegue", "approve_invoice", "view_invoice")
     invoice = pending(client_with_history(), amount="3000.00", created_by=author)
     client.force_login(author)
     # when
-    response = act(client, "approve_selected", [invoice])
+    response = act(client, "approve_selected", [invoice], post="yes")
     # then
     assert any("quatre yeux" in t for t in messages_of(response))
     assert Invoice.objects.get(pk=invoice.pk).status == Status.PENDING_REVIEW
@@ -174,10 +182,10 @@ def test_the_detail_page_shows_the_printed_invoice_its_lines_and_its_history(app
             "au capital de 10\u202f000,00\xa0€",
             "Pharmabest SAS",
             "Prestation 1",
-            "TVA 20.00 %",
+            "TVA 20\xa0%",
             "2\u202f500,00\xa0€",
             "3\u202f000,00\xa0€",
-            "pénalités au taux annuel de 12.15 %",
+            "pénalités au taux annuel de 12,15\xa0%",
             "40,00\xa0€",
             "escompte pour paiement anticipé",
             "TVA acquittée sur les encaissements",
@@ -193,7 +201,7 @@ def test_the_detail_page_shows_the_printed_invoice_its_lines_and_its_history(app
 def test_the_audit_trail_exports_as_csv(approver_client, seller):
     # given
     invoice = pending(client_with_history(name="Export SA"), amount="1000.00")
-    act(approver_client, "approve_selected", [invoice])
+    act(approver_client, "approve_selected", [invoice], post="yes")
     invoice.refresh_from_db()
     # when
     url = reverse("admin:invoicing_invoicetoreview_audit_csv") + f"?invoice={invoice.pk}"
@@ -204,13 +212,13 @@ def test_the_audit_trail_exports_as_csv(approver_client, seller):
     assert rows[0][:6] == ["facture_id", "numero", "client", "date", "par", "evenement"]
     kinds = [(r[5], r[6], r[7], r[4]) for r in rows[1:]]
     assert kinds == [
-        ("submitted", "", "pending_review", ""),
+        ("created", "draft", "draft", ""),
+        ("submitted", "draft", "pending_review", ""),
         ("approved", "pending_review", "approved", "valideur"),
         ("issued", "approved", "issued", "valideur"),
-        ("delivery_queued", "issued", "issued", "valideur"),
     ]
     assert all(r[1] == invoice.number and r[2] == "Export SA" for r in rows[1:])
-    assert rows[2][10:] == ["1000.00", "200.00", "1200.00"]
+    assert rows[3][10:] == ["1000.00", "200.00", "1200.00"]
 
 
 def test_changing_a_threshold_in_the_rule_admin_is_logged(approver_client):

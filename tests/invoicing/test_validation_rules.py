@@ -12,13 +12,10 @@ from invoicing.models import Invoice, InvoiceEvent, RuleChangeLog, ValidationRul
 from invoicing.models.invoice import Origin, Status, Unit
 from invoicing.models.validation import Check, EventKind
 from invoicing.services.invoices import LineSpec, invoice_create
-from invoicing.services.review import (
-    invoice_submit,
-    invoice_validate,
-    legal_due_date_limit,
-    rule_update,
-    validate_pending,
-)
+from invoicing.services.legal import legal_due_date_limit
+from invoicing.services.lifecycle import invoice_approve_as_system
+from invoicing.services.review import invoice_submit, invoice_validate, validate_pending
+from invoicing.services.rules import rule_update
 from syaga.core.dates import today
 from syaga.core.errors import InputError
 from tests.factories import ClientFactory, ContractFactory, UserFactory, make_invoice
@@ -52,13 +49,11 @@ def pending(client, amount="500.00", **kwargs) -> Invoice:
 
 
 def hours_invoice(client, hours, *, issue_date, status=Status.PENDING_REVIEW, origin=Origin.TIMESHEET):
-    from invoicing.services.invoices import invoice_issue
-
     invoice = invoice_create(
         client=client,
         origin=origin,
         issue_date=issue_date,
-        status=Status.PENDING_REVIEW,
+        submit=True,
         lines=[
             LineSpec(
                 description="Assistance",
@@ -69,7 +64,9 @@ def hours_invoice(client, hours, *, issue_date, status=Status.PENDING_REVIEW, or
         ],
     )
     if status == Status.ISSUED:
-        invoice = invoice_issue(invoice=invoice, issue_date=issue_date)
+        invoice = invoice_approve_as_system(
+            invoice=invoice, reason="historique de test", issue_date=issue_date
+        )
     return invoice
 
 
@@ -246,10 +243,10 @@ def test_a_recurring_invoice_equal_to_its_contract_is_auto_approved_and_issued(s
     assert invoice.number.startswith(f"F{today().year}")
     kinds = list(invoice.events.values_list("kind", "from_status", "to_status"))
     assert kinds == [
-        ("submitted", "", "pending_review"),
+        ("created", "draft", "draft"),
+        ("submitted", "draft", "pending_review"),
         ("auto_approved", "pending_review", "approved"),
         ("issued", "approved", "issued"),
-        ("delivery_queued", "issued", "issued"),
     ]
     assert invoice.events.get(kind=EventKind.AUTO_APPROVED).rule == decision.rule
 
@@ -320,6 +317,7 @@ def test_submitting_a_draft_logs_it_and_runs_the_rules(seller):
     # then
     assert decision.rule == rule("Total HT trop faible")
     assert list(invoice.events.values_list("kind", "actor")) == [
+        ("created", None),
         ("submitted", user.pk),
         ("rejected", user.pk),
     ]

@@ -1,0 +1,80 @@
+"""Database triggers (PostgreSQL) that keep an issued document frozen whatever path a write takes.
+
+The ORM guards in ``invoice.py`` stop the application's own writes; these stop the rest (raw SQL, another
+program on the same database). They raise a class-23 error, which Django reports as ``IntegrityError``.
+On SQLite django-pgtrigger installs nothing; there the ORM guards and the documents' hash chain hold.
+"""
+
+import pgtrigger
+
+RESTRICT = "restrict_violation"
+
+
+def _sql_list(values) -> str:
+    return ", ".join(f"'{value}'" for value in sorted(values))
+
+
+def frozen_invoice_triggers(*, frozen_statuses, legal_columns) -> list[pgtrigger.Trigger]:
+    frozen = _sql_list(frozen_statuses)
+    old_row = ", ".join(f"OLD.{column}" for column in legal_columns)
+    new_row = ", ".join(f"NEW.{column}" for column in legal_columns)
+    return [
+        pgtrigger.Trigger(
+            name="issued_invoice_frozen",
+            when=pgtrigger.Before,
+            operation=pgtrigger.Update,
+            condition=pgtrigger.Condition(f"OLD.status IN ({frozen})"),
+            func=f"""
+                IF NEW.status NOT IN ({frozen}) THEN
+                    RAISE EXCEPTION 'facture % émise : elle ne peut pas revenir au statut %', OLD.number,
+                        NEW.status USING ERRCODE = '{RESTRICT}';
+                END IF;
+                IF ROW({new_row}) IS DISTINCT FROM ROW({old_row}) THEN
+                    RAISE EXCEPTION
+                        'facture % émise : son contenu légal ne peut plus changer (émettez un avoir)',
+                        OLD.number USING ERRCODE = '{RESTRICT}';
+                END IF;
+                RETURN NEW;
+            """,
+        ),
+        pgtrigger.Trigger(
+            name="issued_invoice_kept",
+            when=pgtrigger.Before,
+            operation=pgtrigger.Delete,
+            condition=pgtrigger.Condition(f"OLD.status IN ({frozen})"),
+            func=f"""
+                RAISE EXCEPTION 'facture % émise : elle ne peut pas être supprimée (émettez un avoir)',
+                    OLD.number USING ERRCODE = '{RESTRICT}';
+            """,
+        ),
+    ]
+
+
+def frozen_line_triggers(*, frozen_statuses, invoice_table: str) -> list[pgtrigger.Trigger]:
+    frozen = _sql_list(frozen_statuses)
+    return [
+        pgtrigger.Trigger(
+            name="issued_invoice_lines_frozen",
+            when=pgtrigger.Before,
+            operation=pgtrigger.Insert | pgtrigger.Update | pgtrigger.Delete,
+            # Built from our own constants (statuses, table name), never from input.
+            func=f"""
+                IF EXISTS (
+                    SELECT 1 FROM {invoice_table}
+                    WHERE status IN ({frozen})
+                      AND id IN (
+                          CASE WHEN TG_OP = 'INSERT' THEN NULL ELSE OLD.invoice_id END,
+                          CASE WHEN TG_OP = 'DELETE' THEN NULL ELSE NEW.invoice_id END
+                      )
+                ) THEN
+                    RAISE EXCEPTION
+                        'les lignes d''une facture émise ne peuvent plus changer (émettez un avoir)'
+                        USING ERRCODE = '{RESTRICT}';
+                END IF;
+                IF TG_OP = 'DELETE' THEN
+                    RETURN OLD;
+                END IF;
+                RETURN NEW;
+            """,  # noqa: S608
+        ),
+    ]
