@@ -1,85 +1,219 @@
-"""Reads on unpaid invoices: the overdue state (what dunning and alerts share), DSO."""
+"""Reads that need the bank: the cash-flow forecast and the overdue alerts raised.
+
+Reads that need only invoices (overdue state, receivables, DSO, payment behaviour) are in
+``invoicing/selectors.py``.
+
+Cash-flow forecast: today's bank balance plus what clients are expected to pay, day by day.
+
+Rules (what the numbers mean):
+
+* Opening balance: the sum of the balances of the active bank accounts, as the Qonto sync last stored
+  them; for a forecast dated in the past, each account's latest daily snapshot on or before that date.
+* Day 1 is the forecast date itself (a receipt expected today has not arrived yet), the last day is
+  ``on + days - 1``.
+* Open invoices: their balance due (TTC - already paid) is expected on due date + the client's habit
+  (average days late, rounded to whole days, see
+  :func:`invoicing.selectors.client_payment_behaviour`).
+* An open invoice whose expected date is already past is NOT spread over the days: it is listed apart
+  as "overdue, date unknown" (``Forecast.overdue``). Counting a 90-day-late invoice as cash tomorrow
+  would make the forecast optimistic exactly when cash is tight.
+* Recurring invoices not yet issued: for each active contract, every billing date from
+  ``next_billing_date`` stepping by its period (calendar months, clamped to month ends) inside the
+  horizon and not after the contract's end; a billing date already past (the run is late) is taken
+  as issued on day 1. Amount TTC = quantize(amount_ht x (1 + vat_rate / 100)); expected on billing
+  date + the client's payment terms + the client's habit.
+* Only receipts are forecast: outgoing payments are not known to the billing system.
+"""
 
 import datetime as dt
+from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Case, Count, DateField, F, IntegerField, Q, Sum, Value, When
-from django.db.models.expressions import Func
+from django.db.models import OuterRef, Subquery, Sum
 
-from banking.models import OverdueAlert
-from invoicing.models import Invoice
-from invoicing.models.invoice import FROZEN_STATUSES, OPEN_STATUSES, Kind
+from banking.models import BalanceSnapshot, BankAccount, OverdueAlert
+from invoicing.models import Contract, Invoice, SellerProfile
+from invoicing.models.contract import PERIOD_MONTHS
+from invoicing.models.invoice import OPEN_STATUSES, Kind
+from invoicing.selectors import client_payment_behaviour
+from invoicing.services.invoices import client_payment_terms
+from syaga.core.dates import add_months, today
 from syaga.core.money import ZERO, quantize
 
-LEVELS = OverdueAlert.LEVELS
+
+@dataclass(frozen=True)
+class ForecastDay:
+    date: dt.date
+    from_invoices: Decimal
+    from_recurring: Decimal
+    balance: Decimal
+
+    @property
+    def receipts(self) -> Decimal:
+        return self.from_invoices + self.from_recurring
 
 
-class DaysBetween(Func):
-    """Whole days from ``start`` to ``end`` (``end - start``) as an integer, computed by the database.
+@dataclass(frozen=True)
+class OverdueReceipt:
+    """An open invoice whose expected payment date is already past: cash of unknown date."""
 
-    Django's date subtraction yields a duration, which SQLite cannot extract days from; this gives an
-    integer that can be filtered, summed and averaged on both SQLite and PostgreSQL.
+    invoice_id: int
+    number: str
+    client: str
+    due_date: dt.date
+    expected_date: dt.date
+    days_late: int
+    balance_due: Decimal
+
+
+@dataclass(frozen=True)
+class Forecast:
+    as_of: dt.date
+    opening_balance: Decimal
+    days: list[ForecastDay]
+    overdue: list[OverdueReceipt] = field(default_factory=list)
+
+    @property
+    def total_expected(self) -> Decimal:
+        return sum((day.receipts for day in self.days), ZERO)
+
+    @property
+    def overdue_total(self) -> Decimal:
+        return sum((item.balance_due for item in self.overdue), ZERO)
+
+    def total_for(self, days: int) -> Decimal:
+        """Receipts expected over the first ``days`` days."""
+        return sum((day.receipts for day in self.days[:days]), ZERO)
+
+    def balance_after(self, days: int) -> Decimal:
+        """The running balance at the end of day ``days`` (the opening balance for 0 days)."""
+        return self.days[days - 1].balance if days else self.opening_balance
+
+    def as_json(self) -> dict:
+        """The command's ``--json`` shape; amounts are strings with two decimals, never floats."""
+        return {
+            "as_of": self.as_of.isoformat(),
+            "opening_balance": str(self.opening_balance),
+            "days": [
+                {
+                    "date": day.date.isoformat(),
+                    "receipts": str(day.receipts),
+                    "from_invoices": str(day.from_invoices),
+                    "from_recurring": str(day.from_recurring),
+                    "balance": str(day.balance),
+                }
+                for day in self.days
+            ],
+            "total_expected": str(self.total_expected),
+            "overdue": {
+                "total": str(self.overdue_total),
+                "invoices": [
+                    {
+                        "invoice": item.number,
+                        "client": item.client,
+                        "due_date": item.due_date.isoformat(),
+                        "expected_date": item.expected_date.isoformat(),
+                        "days_late": item.days_late,
+                        "balance_due": str(item.balance_due),
+                    }
+                    for item in self.overdue
+                ],
+            },
+        }
+
+
+def opening_balance(*, on: dt.date) -> Decimal:
+    """The cash on hand on ``on``, summed over the active accounts.
+
+    Today (or later): each account's balance as the Qonto sync last stored it. For a past date: each
+    account's latest daily snapshot on or before that date, its stored balance when it has none.
     """
-
-    arity = 2
-    output_field = IntegerField()
-
-    def __init__(self, end, start, **extra):
-        super().__init__(_as_date(end), _as_date(start), **extra)
-
-    def as_sql(self, compiler, connection, **extra_context):
-        # PostgreSQL: date - date is an integer number of days.
-        return super().as_sql(
-            compiler,
-            connection,
-            template="((%(expressions)s)::date)",
-            arg_joiner=")::date - (",
-            **extra_context,
-        )
-
-    def as_sqlite(self, compiler, connection, **extra_context):
-        return super().as_sql(
-            compiler,
-            connection,
-            template="CAST(julianday(%(expressions)s) AS INTEGER)",
-            arg_joiner=") - julianday(",
-            **extra_context,
-        )
-
-
-def _as_date(value):
-    if isinstance(value, dt.date):
-        return Value(value, output_field=DateField())
-    return F(value) if isinstance(value, str) else value
-
-
-def overdue_state(*, on: dt.date):
-    """Open invoices past their due date on ``on``, each annotated with its overdue state.
-
-    ``days_late`` (int, days since the due date), ``overdue_level`` (the highest of J+15/30/60/90
-    reached, 0 before J+15) and ``amount_due`` (TTC still unpaid). A paid invoice is not open, so it
-    leaves this list the moment its payment is recorded. Ordered from the most late. Alert raising and
-    the dunning mails read the same state from here.
-    """
-    level = Case(
-        *[
-            When(due_date__lte=on - dt.timedelta(days=days), then=Value(days))
-            for days in sorted(LEVELS, reverse=True)
-        ],
-        default=Value(0),
-        output_field=IntegerField(),
+    accounts = BankAccount.objects.filter(status="active")
+    if on >= today():
+        return quantize(accounts.aggregate(total=Sum("balance"))["total"] or ZERO)
+    latest = BalanceSnapshot.objects.filter(account=OuterRef("pk"), date__lte=on).order_by("-date")
+    rows = accounts.annotate(snapshot=Subquery(latest.values("balance")[:1])).values_list(
+        "balance", "snapshot"
     )
-    return (
-        Invoice.objects.overdue(on)
-        .filter(due_date__isnull=False)
+    return quantize(sum((balance if snapshot is None else snapshot for balance, snapshot in rows), ZERO))
+
+
+def contract_billing_dates(contract: Contract, *, until: dt.date) -> list[dt.date]:
+    """The contract's coming billing dates up to ``until`` (included), not after its end date."""
+    months = PERIOD_MONTHS[contract.period]
+    dates, step = [], 0
+    while True:
+        day = add_months(contract.next_billing_date, months * step)
+        if day > until or (contract.end_date and day > contract.end_date):
+            return dates
+        dates.append(day)
+        step += 1
+
+
+def recurring_amount_ttc(contract: Contract) -> Decimal:
+    return quantize(contract.amount_ht * (1 + contract.vat_rate / Decimal(100)))
+
+
+def cashflow_forecast(*, on: dt.date, days: int) -> Forecast:
+    """Day-by-day expected receipts and running balance over ``days`` days from ``on`` (see module doc)."""
+    if days < 1:
+        raise ValueError(f"days: {days} is not a positive number of days")
+    last = on + dt.timedelta(days=days - 1)
+    invoices = list(
+        Invoice.objects.open()
         .select_related("client")
-        .annotate(
-            days_late=DaysBetween(on, "due_date"),
-            overdue_level=level,
-            amount_due=F("total_ttc") - F("amount_paid"),
+        .only(
+            "pk", "number", "client__name", "client_id", "due_date", "issue_date", "total_ttc", "amount_paid"
         )
-        .order_by("due_date", "pk")
     )
+    contracts = list(Contract.objects.active().filter(next_billing_date__lte=last).select_related("client"))
+    client_ids = {inv.client_id for inv in invoices} | {c.client_id for c in contracts}
+    behaviour = client_payment_behaviour(on=on, clients=client_ids)
+    from_invoices: dict[dt.date, Decimal] = {}
+    from_recurring: dict[dt.date, Decimal] = {}
+    overdue = []
+    for invoice in invoices:
+        due = invoice.due_date or invoice.issue_date or on
+        expected = due + dt.timedelta(days=behaviour[invoice.client_id].habit_days)
+        amount = invoice.total_ttc - invoice.amount_paid
+        if amount <= 0:
+            continue
+        if expected < on:
+            overdue.append(
+                OverdueReceipt(
+                    invoice_id=invoice.pk,
+                    number=invoice.number or "",
+                    client=invoice.client.name,
+                    due_date=due,
+                    expected_date=expected,
+                    days_late=(on - due).days,
+                    balance_due=quantize(amount),
+                )
+            )
+        elif expected <= last:
+            from_invoices[expected] = from_invoices.get(expected, ZERO) + amount
+    seller = SellerProfile.current()
+    for contract in contracts:
+        amount = recurring_amount_ttc(contract)
+        shift = client_payment_terms(contract.client, seller) + behaviour[contract.client_id].habit_days
+        for billing in contract_billing_dates(contract, until=last):
+            expected = max(billing, on) + dt.timedelta(days=shift)
+            if expected <= last:
+                from_recurring[expected] = from_recurring.get(expected, ZERO) + amount
+    balance = opening = opening_balance(on=on)
+    forecast_days = []
+    for offset in range(days):
+        day = on + dt.timedelta(days=offset)
+        invoiced, recurring = quantize(from_invoices.get(day, ZERO)), quantize(from_recurring.get(day, ZERO))
+        balance = quantize(balance + invoiced + recurring)
+        forecast_days.append(
+            ForecastDay(date=day, from_invoices=invoiced, from_recurring=recurring, balance=balance)
+        )
+    overdue.sort(key=lambda item: (item.due_date, item.invoice_id))
+    return Forecast(as_of=on, opening_balance=opening, days=forecast_days, overdue=overdue)
+
+
+# ------------------------------------------------------------------------------------------ overdue alerts
 
 
 def overdue_alerts_current():
@@ -92,61 +226,3 @@ def overdue_alerts_current():
 def overdue_alerts_raised_on(*, on: dt.date):
     """Alerts raised on one day (the daily report's "new today"), still unpaid ones only."""
     return overdue_alerts_current().filter(raised_on=on).order_by("-level", "invoice__due_date")
-
-
-def overdue_summary_by_level(*, on: dt.date) -> list[dict]:
-    """Unpaid overdue invoices grouped by the highest level reached: count and amount, J+90 first.
-
-    Level 0 gathers invoices past due by fewer than 15 days (late, not yet alerted).
-    """
-    rows = (
-        overdue_state(on=on)
-        .order_by()
-        .values("overdue_level")
-        .annotate(count=Count("pk"), amount=Sum("amount_due"))
-    )
-    by_level = {row["overdue_level"]: row for row in rows}
-    return [
-        {
-            "level": level,
-            "count": by_level.get(level, {}).get("count", 0),
-            "amount": quantize(by_level.get(level, {}).get("amount") or ZERO),
-        }
-        for level in (*sorted(LEVELS, reverse=True), 0)
-    ]
-
-
-DSO_WINDOW_DAYS = 90
-
-
-def receivables_total(*, on: dt.date) -> Decimal:
-    """TTC still unpaid on every open invoice (issued on or before ``on``)."""
-    total = (
-        Invoice.objects.open()
-        .filter(Q(issue_date__lte=on) | Q(issue_date__isnull=True))
-        .aggregate(total=Sum(F("total_ttc") - F("amount_paid")))["total"]
-    )
-    return quantize(total or ZERO)
-
-
-def sales_total(*, start: dt.date, end: dt.date) -> Decimal:
-    """TTC invoiced from ``start`` to ``end`` included, net of credit notes issued in that window."""
-    issued = Invoice.objects.filter(status__in=FROZEN_STATUSES, issue_date__gte=start, issue_date__lte=end)
-    agg = issued.aggregate(
-        invoiced=Sum("total_ttc", filter=Q(kind=Kind.INVOICE)),
-        credited=Sum("total_ttc", filter=Q(kind=Kind.CREDIT_NOTE)),
-    )
-    return quantize((agg["invoiced"] or ZERO) - (agg["credited"] or ZERO))
-
-
-def days_sales_outstanding(*, on: dt.date, window_days: int = DSO_WINDOW_DAYS) -> Decimal | None:
-    """DSO = receivables / sales of the last ``window_days`` days x ``window_days``, in days (0.1).
-
-    Receivables: TTC unpaid on open invoices on ``on``. Sales: TTC invoiced in the ``window_days``
-    days ending on ``on`` (credit notes deducted). ``None`` when nothing was sold in the window: the
-    ratio means nothing then.
-    """
-    sales = sales_total(start=on - dt.timedelta(days=window_days - 1), end=on)
-    if sales <= 0:
-        return None
-    return quantize(receivables_total(on=on) / sales * window_days, Decimal("0.1"))

@@ -4,6 +4,9 @@ import datetime as dt
 
 from django_q.models import Schedule
 
+from banking.services.allocation import payments_match
+from banking.services.overdue import overdue_alerts_raise
+from banking.services.qonto_sync import balances_snapshot, qonto_sync, transaction_refetch
 from syaga.core.dates import today
 from syaga.core.schedules import ScheduleSpec
 
@@ -32,9 +35,6 @@ SCHEDULES = [
 
 
 def qonto_sync_and_match() -> str:
-    from banking.services.allocation import payments_match
-    from banking.services.qonto_sync import qonto_sync
-
     report = qonto_sync()
     results = payments_match()
     matched = sum(1 for r in results if r.status == "matched")
@@ -43,21 +43,14 @@ def qonto_sync_and_match() -> str:
 
 def qonto_refetch_transaction(qonto_id: str) -> str:
     """Queued by the webhook: fetch the transaction again from Qonto (the webhook is only a signal)."""
-    from banking.services.allocation import payments_match
-    from banking.services.qonto_sync import transaction_refetch
-
     transaction_refetch(qonto_id=qonto_id)
     results = payments_match()
     return f"refetched {qonto_id}; {len(results)} credits considered"
 
 
 def overdue_alerts() -> str:
-    from banking.services.overdue import overdue_alerts_raise
-
     return f"{len(overdue_alerts_raise(on=today()))} overdue alerts raised"
 
 
 def balance_snapshot() -> str:
-    from banking.services.qonto_sync import balances_snapshot
-
     return f"{len(balances_snapshot())} balance snapshots"

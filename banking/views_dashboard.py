@@ -4,15 +4,15 @@ from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
 from django.shortcuts import render
 
-from banking.selectors import (
+from banking.selectors import cashflow_forecast
+from invoicing.selectors import (
     DSO_WINDOW_DAYS,
     days_sales_outstanding,
     overdue_state,
     overdue_summary_by_level,
     receivables_total,
+    top_late_payers,
 )
-from banking.services.behaviour import top_late_payers
-from banking.services.cashflow import cashflow_forecast
 from syaga.core.dates import today
 from syaga.core.money import format_eur
 

@@ -44,7 +44,3 @@ def validate_iban(value: str) -> None:
         stdnum_iban.validate(_compact(value))
     except StdnumError as exc:
         raise ValidationError(f"IBAN « {value} » invalide : {exc}", code="invalid_iban") from exc
-
-
-def compact_identifier(value: str) -> str:
-    return _compact(value)

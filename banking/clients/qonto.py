@@ -25,6 +25,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from syaga.core.money import quantize
+
 log = logging.getLogger(__name__)
 
 STAGING_HEADER = "X-Qonto-Staging-Token"
@@ -76,7 +78,7 @@ def amount_from_api(obj: dict, field: str = "amount") -> Decimal | None:
         if isinstance(cents, int):
             return Decimal(cents) / 100
         try:
-            return Decimal(str(cents)).quantize(Decimal(1)) / 100
+            return quantize(str(cents), Decimal(1)) / 100
         except InvalidOperation as exc:
             raise ValueError(f"{field}_cents {cents!r} is not a number") from exc
     value = obj.get(field)

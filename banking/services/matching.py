@@ -34,6 +34,7 @@ from decimal import Decimal
 from rapidfuzz import fuzz, process
 from stdnum.iso7064 import mod_97_10
 
+from syaga.core.money import quantize
 from syaga.core.text import fold, normalize_company_name
 
 MATCHED = "matched"
@@ -54,11 +55,12 @@ def invoice_rf_reference(number: str) -> str:
 
 
 def to_cents(amount: Decimal) -> int:
-    return int((Decimal(amount) * 100).to_integral_value())
+    """The amount in whole cents, rounded by :func:`quantize` (stored amounts have two decimals: exact)."""
+    return int(quantize(amount) * 100)
 
 
 def from_cents(cents: int) -> Decimal:
-    return (Decimal(cents) / 100).quantize(Decimal("0.01"))
+    return quantize(Decimal(cents) / 100)
 
 
 def fmt(cents: int) -> str:
@@ -155,9 +157,14 @@ class MatchingConfig:
     subset_max_invoices: int = 40  # oldest open invoices of a client tried in a combination
     subset_max_size: int = 4
 
-    def fee_tolerance(self, balance_cents: int) -> int:
-        by_share = int(Decimal(balance_cents) * self.fee_tolerance_percent / 100)
-        return max(self.fee_tolerance_cents, by_share)
+    def fee_tolerance(self, balance_cents: int) -> Decimal:
+        """The largest shortfall, in cents, taken as bank fees on this balance.
+
+        Not rounded: it only bounds whole-cent shortfalls, and ``gap <= x`` is ``gap <= floor(x)`` for a
+        whole number of cents, so the bound holds exactly as the truncated figure did.
+        """
+        by_share = Decimal(balance_cents) * self.fee_tolerance_percent / 100
+        return max(Decimal(self.fee_tolerance_cents), by_share)
 
 
 # ------------------------------------------------------------------------------------------- text parsing

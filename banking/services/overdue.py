@@ -3,7 +3,8 @@
 import datetime as dt
 
 from banking.models import OverdueAlert
-from banking.selectors import LEVELS, overdue_state
+from invoicing.selectors import OVERDUE_LEVELS as LEVELS
+from invoicing.selectors import overdue_state
 from syaga.core.money import quantize
 
 

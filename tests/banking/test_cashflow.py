@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from banking.models import BalanceSnapshot, BankAccount
-from banking.services.cashflow import cashflow_forecast, contract_billing_dates
+from banking.selectors import cashflow_forecast, contract_billing_dates
 from invoicing.models.contract import Period
 from invoicing.models.invoice import Status
 from syaga.core.dates import today

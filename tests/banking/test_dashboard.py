@@ -6,9 +6,9 @@ from django.contrib.auth.models import AnonymousUser
 from django.test import RequestFactory
 
 from banking.models import BankAccount
-from banking.selectors import days_sales_outstanding
 from banking.views_dashboard import dashboard
 from invoicing.models.invoice import Status
+from invoicing.selectors import days_sales_outstanding
 from syaga.core.dates import today
 from tests.factories import ClientFactory, UserFactory, make_invoice
 

@@ -7,14 +7,10 @@ import pytest
 from django.core.management import call_command
 
 from banking.models import OverdueAlert
-from banking.selectors import (
-    overdue_alerts_current,
-    overdue_alerts_raised_on,
-    overdue_state,
-    overdue_summary_by_level,
-)
+from banking.selectors import overdue_alerts_current, overdue_alerts_raised_on
 from banking.services.overdue import overdue_alerts_raise
 from invoicing.models.invoice import Status
+from invoicing.selectors import overdue_state, overdue_summary_by_level
 from tests.factories import make_invoice
 
 pytestmark = pytest.mark.django_db

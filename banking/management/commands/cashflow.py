@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from banking.services.cashflow import cashflow_forecast
+from banking.selectors import cashflow_forecast
 from syaga.core.dates import DateError, parse_date, today
 from syaga.core.money import format_eur
 from syaga.core.output import json_dumps

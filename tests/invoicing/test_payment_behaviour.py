@@ -3,8 +3,8 @@ from decimal import Decimal
 
 import pytest
 
-from banking.services.behaviour import client_payment_behaviour, risk_score, top_late_payers
 from invoicing.models.invoice import Status
+from invoicing.selectors import client_payment_behaviour, risk_score, top_late_payers
 from tests.factories import ClientFactory, make_invoice
 
 pytestmark = pytest.mark.django_db

@@ -1,0 +1,279 @@
+"""Reads on invoices: the overdue state (what alerts and dunning share), receivables, sales, DSO, and how
+each client pays (average days late, share paid late, a 0-100 risk score, the worst late payers).
+
+Only invoicing's models are read here; what also needs the bank (the cash-flow forecast, the overdue
+alerts raised) lives in ``banking/selectors.py``.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Case, Count, DateField, F, IntegerField, Q, Sum, Value, When
+from django.db.models.expressions import Func
+from django.db.models.functions import Greatest
+
+from invoicing.models import Client, Invoice
+from invoicing.models.invoice import FROZEN_STATUSES, OPEN_STATUSES, Kind, Status
+from syaga.core.money import ZERO, quantize
+
+# Days after the due date at which an unpaid invoice reaches each overdue level (J+15/30/60/90).
+OVERDUE_LEVELS = (15, 30, 60, 90)
+DSO_WINDOW_DAYS = 90
+# Past this average delay the "how late" half of the risk score is full.
+RISK_DAYS_CAP = 60
+TENTH = Decimal("0.1")
+HUNDREDTH = Decimal("0.01")
+UNIT = Decimal(1)
+
+
+class DaysBetween(Func):
+    """Whole days from ``start`` to ``end`` (``end - start``) as an integer, computed by the database.
+
+    Django's date subtraction yields a duration, which SQLite cannot extract days from; this gives an
+    integer that can be filtered, summed and averaged on both SQLite and PostgreSQL.
+    """
+
+    arity = 2
+    output_field = IntegerField()
+
+    def __init__(self, end, start, **extra):
+        super().__init__(_as_date(end), _as_date(start), **extra)
+
+    def as_sql(self, compiler, connection, **extra_context):
+        # PostgreSQL: date - date is an integer number of days.
+        return super().as_sql(
+            compiler,
+            connection,
+            template="((%(expressions)s)::date)",
+            arg_joiner=")::date - (",
+            **extra_context,
+        )
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return super().as_sql(
+            compiler,
+            connection,
+            template="CAST(julianday(%(expressions)s) AS INTEGER)",
+            arg_joiner=") - julianday(",
+            **extra_context,
+        )
+
+
+def _as_date(value):
+    if isinstance(value, dt.date):
+        return Value(value, output_field=DateField())
+    return F(value) if isinstance(value, str) else value
+
+
+# ------------------------------------------------------------------------------------------------ overdue
+
+
+def overdue_state(*, on: dt.date):
+    """Open invoices past their due date on ``on``, each annotated with its overdue state.
+
+    ``days_late`` (int, days since the due date), ``overdue_level`` (the highest of J+15/30/60/90
+    reached, 0 before J+15) and ``amount_due`` (TTC still unpaid). A paid invoice is not open, so it
+    leaves this list the moment its payment is recorded. Ordered from the most late. Alert raising and
+    the dunning mails read the same state from here.
+    """
+    level = Case(
+        *[
+            When(due_date__lte=on - dt.timedelta(days=days), then=Value(days))
+            for days in sorted(OVERDUE_LEVELS, reverse=True)
+        ],
+        default=Value(0),
+        output_field=IntegerField(),
+    )
+    return (
+        Invoice.objects.overdue(on)
+        .filter(due_date__isnull=False)
+        .select_related("client")
+        .annotate(
+            days_late=DaysBetween(on, "due_date"),
+            overdue_level=level,
+            amount_due=F("total_ttc") - F("amount_paid"),
+        )
+        .order_by("due_date", "pk")
+    )
+
+
+def overdue_summary_by_level(*, on: dt.date) -> list[dict]:
+    """Unpaid overdue invoices grouped by the highest level reached: count and amount, J+90 first.
+
+    Level 0 gathers invoices past due by fewer than 15 days (late, not yet alerted).
+    """
+    rows = (
+        overdue_state(on=on)
+        .order_by()
+        .values("overdue_level")
+        .annotate(count=Count("pk"), amount=Sum("amount_due"))
+    )
+    by_level = {row["overdue_level"]: row for row in rows}
+    return [
+        {
+            "level": level,
+            "count": by_level.get(level, {}).get("count", 0),
+            "amount": quantize(by_level.get(level, {}).get("amount") or ZERO),
+        }
+        for level in (*sorted(OVERDUE_LEVELS, reverse=True), 0)
+    ]
+
+
+# ------------------------------------------------------------------------------------ receivables and DSO
+
+
+def receivables_total(*, on: dt.date) -> Decimal:
+    """TTC still unpaid on every open invoice (issued on or before ``on``)."""
+    total = (
+        Invoice.objects.open()
+        .filter(Q(issue_date__lte=on) | Q(issue_date__isnull=True))
+        .aggregate(total=Sum(F("total_ttc") - F("amount_paid")))["total"]
+    )
+    return quantize(total or ZERO)
+
+
+def sales_total(*, start: dt.date, end: dt.date) -> Decimal:
+    """TTC invoiced from ``start`` to ``end`` included, net of credit notes issued in that window."""
+    issued = Invoice.objects.filter(status__in=FROZEN_STATUSES, issue_date__gte=start, issue_date__lte=end)
+    agg = issued.aggregate(
+        invoiced=Sum("total_ttc", filter=Q(kind=Kind.INVOICE)),
+        credited=Sum("total_ttc", filter=Q(kind=Kind.CREDIT_NOTE)),
+    )
+    return quantize((agg["invoiced"] or ZERO) - (agg["credited"] or ZERO))
+
+
+def days_sales_outstanding(*, on: dt.date, window_days: int = DSO_WINDOW_DAYS) -> Decimal | None:
+    """DSO = receivables / sales of the last ``window_days`` days x ``window_days``, in days (0.1).
+
+    Receivables: TTC unpaid on open invoices on ``on``. Sales: TTC invoiced in the ``window_days``
+    days ending on ``on`` (credit notes deducted). ``None`` when nothing was sold in the window: the
+    ratio means nothing then.
+    """
+    sales = sales_total(start=on - dt.timedelta(days=window_days - 1), end=on)
+    if sales <= 0:
+        return None
+    return quantize(receivables_total(on=on) / sales * window_days, TENTH)
+
+
+# ------------------------------------------------------------------------------------- payment behaviour
+
+
+@dataclass(frozen=True)
+class PaymentBehaviour:
+    """A client's payment record up to a date.
+
+    The sample is every invoice paid (``paid_date`` known) plus every open invoice already past due.
+    ``average_days_late``: mean of max(paid_date - due_date, 0) over paid invoices and of the days
+    since the due date over open overdue ones. ``share_late``: the part of the sample paid after its
+    due date or still unpaid past it, from 0 to 1. ``paid_average_days_late``: the same mean over the
+    paid invoices only, the client's habit when it does pay (what the cash-flow forecast shifts by).
+    """
+
+    client_id: int
+    invoices_paid: int
+    paid_late: int
+    open_overdue: int
+    average_days_late: Decimal
+    share_late: Decimal
+    risk_score: int
+    paid_average_days_late: Decimal = Decimal("0.0")
+
+    @property
+    def sample_size(self) -> int:
+        return self.invoices_paid + self.open_overdue
+
+    @property
+    def habit_days(self) -> int:
+        """How many days after the due date this client pays, on average, when it pays (whole days).
+
+        Only paid invoices count: an unpaid one has no payment date to learn from, and counting its
+        days so far would move its own expected date to today.
+        """
+        return int(quantize(self.paid_average_days_late, UNIT))
+
+
+def risk_score(*, share_late: Decimal, average_days_late: Decimal) -> int:
+    """0 (always on time) to 100 (always late, by 60 days or more on average).
+
+    score = 50 x share_late + 50 x min(average_days_late, 60) / 60, rounded half-up. Half says how
+    often the client pays late, half how late; the cap keeps one disaster from dominating.
+    """
+    how_late = min(average_days_late, Decimal(RISK_DAYS_CAP)) / RISK_DAYS_CAP
+    return int(quantize(50 * share_late + 50 * how_late, UNIT))
+
+
+def _no_history(client_id: int) -> PaymentBehaviour:
+    return PaymentBehaviour(
+        client_id=client_id,
+        invoices_paid=0,
+        paid_late=0,
+        open_overdue=0,
+        average_days_late=Decimal("0.0"),
+        share_late=Decimal("0.00"),
+        risk_score=0,
+    )
+
+
+def client_payment_behaviour(*, on: dt.date, clients=None) -> dict[int, PaymentBehaviour]:
+    """Payment behaviour per client id on ``on``, from one aggregate query over the invoices.
+
+    ``clients`` (ids or Client objects, or a queryset) limits the result; those without any history
+    get a zero record. Without ``clients`` every client with a history is returned. Invoices paid
+    after ``on`` count as still unpaid then, so a past date gives the picture as it was.
+    """
+    paid = Q(status=Status.PAID, paid_date__isnull=False, due_date__isnull=False, paid_date__lte=on)
+    # Unpaid past due on ``on``: still open, or paid only later (so a past date sees it as it was).
+    overdue = Q(due_date__lt=on) & (
+        Q(status__in=OPEN_STATUSES) | Q(status=Status.PAID, paid_date__isnull=False, paid_date__gt=on)
+    )
+    invoices = Invoice.objects.invoices().filter(paid | overdue)
+    wanted_ids = None
+    if clients is not None:
+        wanted_ids = [getattr(c, "pk", c) for c in clients]
+        invoices = invoices.filter(client_id__in=wanted_ids)
+    rows = (
+        invoices.order_by()
+        .values("client_id")
+        .annotate(
+            invoices_paid=Count("pk", filter=paid),
+            paid_late=Count("pk", filter=paid & Q(paid_date__gt=F("due_date"))),
+            open_overdue=Count("pk", filter=overdue),
+            paid_days=Sum(Greatest(DaysBetween("paid_date", "due_date"), 0), filter=paid),
+            open_days=Sum(DaysBetween(on, "due_date"), filter=overdue),
+        )
+    )
+    result = {}
+    for row in rows:
+        sample = row["invoices_paid"] + row["open_overdue"]
+        days = Decimal((row["paid_days"] or 0) + (row["open_days"] or 0))
+        average = quantize(days / sample, TENTH)
+        paid_average = (
+            quantize(Decimal(row["paid_days"] or 0) / row["invoices_paid"], TENTH)
+            if row["invoices_paid"]
+            else Decimal("0.0")
+        )
+        share = quantize(Decimal(row["paid_late"] + row["open_overdue"]) / sample, HUNDREDTH)
+        result[row["client_id"]] = PaymentBehaviour(
+            client_id=row["client_id"],
+            invoices_paid=row["invoices_paid"],
+            paid_late=row["paid_late"],
+            open_overdue=row["open_overdue"],
+            average_days_late=average,
+            share_late=share,
+            risk_score=risk_score(share_late=share, average_days_late=average),
+            paid_average_days_late=paid_average,
+        )
+    for client_id in wanted_ids or ():
+        result.setdefault(client_id, _no_history(client_id))
+    return result
+
+
+def top_late_payers(*, on: dt.date, limit: int = 10) -> list[tuple[Client, PaymentBehaviour]]:
+    """The clients with the highest risk score (then the longest average delay), score above 0."""
+    ranked = sorted(
+        (b for b in client_payment_behaviour(on=on).values() if b.risk_score > 0),
+        key=lambda b: (-b.risk_score, -b.average_days_late, b.client_id),
+    )[:limit]
+    clients = Client.objects.in_bulk([b.client_id for b in ranked])
+    return [(clients[b.client_id], b) for b in ranked]
