@@ -95,8 +95,17 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(exist_ok=True)
-    # A busy timeout so that the web server and the django-q2 cluster can share one SQLite file.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # The web server and the django-q2 cluster write to one SQLite file. A transaction that reads first and
+    # writes later (issuing an invoice) cannot wait for the other writer: SQLite answers "database is locked"
+    # at once. IMMEDIATE takes the write lock at BEGIN, where the busy timeout applies; WAL lets readers go
+    # on while one process writes; synchronous=NORMAL is the durable setting for WAL.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
