@@ -6,6 +6,7 @@ HTTPS): SECRET_KEY becomes mandatory and the security settings that ``check --de
 Every variable is documented in ``.env.example``.
 """
 
+import datetime as dt
 import secrets
 from pathlib import Path
 
@@ -54,6 +55,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_q",
+    "axes",
     "syaga.core",
     "invoicing",
     "banking",
@@ -72,6 +74,8 @@ MIDDLEWARE = [
     "syaga.core.middleware.StaffRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "syaga.urls"
@@ -127,6 +131,25 @@ MEDIA_URL = "media/"
 
 LOGIN_URL = "admin:login"
 
+# Sign-in throttling (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one username from one IP
+# address, that pair is locked for AXES_COOLOFF_MINUTES (a French page, HTTP 429); a success resets the count.
+# An administrator unlocks earlier by deleting the attempt in the admin or with `manage.py axes_reset`.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
+# Behind a reverse proxy every request comes from the proxy's address: give the number of proxies so that
+# the client's address is read from X-Forwarded-For (only what those proxies append is trusted).
+AXES_IPWARE_PROXY_COUNT = env.int("AXES_IPWARE_PROXY_COUNT", default=None)
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if AXES_IPWARE_PROXY_COUNT else ("REMOTE_ADDR",)
+)
+
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = env.str("EMAIL_HOST", default="127.0.0.1")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
@@ -134,9 +157,6 @@ EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="facturation@localhost")
-
-# Business defaults (the seller profile in the admin overrides what it holds).
-BILLING_DEFAULT_HOURLY_RATE = env.str("BILLING_DEFAULT_HOURLY_RATE", default="110.00")
 
 # Payment matching: what a bank may deduct (the larger of the amount and the percentage) and what to do with
 # it (write_off: the invoice is paid; leave_open: the shortfall stays due), and a tolerated overpayment.
@@ -156,6 +176,8 @@ QONTO_OAUTH_TOKEN_URL = env.str("QONTO_OAUTH_TOKEN_URL", default="https://oauth.
 QONTO_OAUTH_REDIRECT_URI = env.str("QONTO_OAUTH_REDIRECT_URI", default="")
 QONTO_OAUTH_REFRESH_TOKEN = env.str("QONTO_OAUTH_REFRESH_TOKEN", default="")
 QONTO_WEBHOOK_SECRET = env.str("QONTO_WEBHOOK_SECRET", default="")
+# A Qonto event is a few kilobytes; larger bodies are refused (413) before they are read.
+QONTO_WEBHOOK_MAX_BYTES = env.int("QONTO_WEBHOOK_MAX_BYTES", default=256 * 1024)
 
 Q_CLUSTER = {
     "name": "syaga",
@@ -177,7 +199,11 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # Failed sign-ins and lockouts are warnings; the start-up banner and each success would be noise.
+        "axes": {"level": "WARNING"},
+    },
 }
 
 if PRODUCTION:
