@@ -4,7 +4,8 @@ from django.urls import path
 from banking import views, views_dashboard
 
 # The bank balance and every receivable: staff users need the permission too (403 without it).
-dashboard = permission_required("banking.view_cash_dashboard", raise_exception=True)(views_dashboard.dashboard)
+can_read_cash = permission_required("banking.view_cash_dashboard", raise_exception=True)
+dashboard = can_read_cash(views_dashboard.dashboard)
 
 app_name = "banking"
 urlpatterns: list = [

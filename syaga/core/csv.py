@@ -26,4 +26,3 @@ def csv_safe(value: Any) -> Any:
 def csv_safe_row(values) -> list:
     """:func:`csv_safe` applied to every cell of a row."""
     return [csv_safe(value) for value in values]
-

@@ -79,3 +79,26 @@ def test_a_successful_sign_in_resets_the_count(client, gerant):
         assert sign_in(client, "guess").status_code == 200
     # then: not locked (nine failures in all, never five in a row)
     assert signed_in(sign_in(client, PASSWORD))
+
+
+def test_behind_a_reverse_proxy_the_lock_follows_the_client_not_the_proxy(client, gerant, settings):
+    # given: nginx in front (every request comes from 127.0.0.1), appending the client to X-Forwarded-For
+    settings.REVERSE_PROXY_COUNT = 1
+
+    def via_proxy(password, client_address, sent_by_client=""):
+        forwarded = f"{sent_by_client}, {client_address}" if sent_by_client else client_address
+        return client.post(
+            LOGIN,
+            {"username": "gerant", "password": password, "next": "/admin/"},
+            REMOTE_ADDR="127.0.0.1",
+            HTTP_X_FORWARDED_FOR=forwarded,
+        )
+
+    # when: someone at 203.0.113.5 fails five times
+    for _ in range(5):
+        via_proxy("guess", "203.0.113.5")
+    # then: locked there, even when it sends a forged X-Forwarded-For of its own
+    assert via_proxy(PASSWORD, "203.0.113.5").status_code == 429
+    assert via_proxy(PASSWORD, "203.0.113.5", sent_by_client="198.51.100.1").status_code == 429
+    # and: the real user at another address, behind the same proxy, still signs in
+    assert signed_in(via_proxy(PASSWORD, "198.51.100.9"))
