@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from banking.models import (
     BalanceSnapshot,
@@ -208,7 +209,12 @@ class BankTransactionAdmin(admin.ModelAdmin):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         tx = get_object_or_404(BankTransaction, pk=pk)
-        back = request.POST.get("next") or reverse("admin:banking_banktransaction_change", args=[pk])
+        back = request.POST.get("next", "")
+        # Only back to a page of this site: a forged form must not send the user elsewhere.
+        if not url_has_allowed_host_and_scheme(
+            back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            back = reverse("admin:banking_banktransaction_change", args=[pk])
         if not self.has_change_permission(request, tx):
             self.message_user(
                 request, "Vous n'avez pas le droit de rapprocher des paiements.", messages.ERROR

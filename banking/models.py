@@ -26,6 +26,8 @@ class BankAccount(models.Model):
     class Meta:
         verbose_name = "compte bancaire"
         verbose_name_plural = "comptes bancaires"
+        # The dashboard shows the bank balance and every receivable: not for every staff user.
+        permissions = [("view_cash_dashboard", "Peut voir le tableau de trésorerie et d'impayés")]
 
     def __str__(self):
         return self.name or self.iban or self.qonto_id
@@ -41,7 +43,6 @@ class MatchStatus(models.TextChoices):
     MATCHED = "matched", "rapproché"
     SUGGESTED = "suggested", "suggestion à confirmer"
     UNMATCHED = "unmatched", "sans facture"
-    IGNORED = "ignored", "ignoré"
 
 
 class BankTransactionQuerySet(models.QuerySet):
@@ -243,6 +244,8 @@ class QontoCredential(models.Model):
     class Meta:
         verbose_name = "jeton Qonto"
         verbose_name_plural = "jetons Qonto"
+        # Authorizing Qonto gives this application read access to the firm's bank account.
+        permissions = [("connect_qonto", "Peut connecter le compte Qonto (autorisation OAuth)")]
 
     def __str__(self):
         return f"jeton Qonto (expire {self.expires_at:%d/%m/%Y %H:%M})" if self.expires_at else "jeton Qonto"

@@ -1,10 +1,15 @@
-"""Banking endpoints: the Qonto webhook (public, signed) and the OAuth authorization flow (staff)."""
+"""Banking endpoints: the Qonto webhook (public, signed) and the OAuth authorization flow (staff with the
+``banking.connect_qonto`` permission)."""
 
 import logging
 import secrets
 
-from django.contrib import messages
-from django.http import HttpResponseBadRequest, HttpResponseRedirect, JsonResponse
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpResponseRedirect, JsonResponse
+from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -16,13 +21,35 @@ from syaga.core.middleware import public_endpoint
 log = logging.getLogger(__name__)
 
 
+def _declared_length(request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0  # Django reads a body of unknown length as empty
+
+
+def _too_large(limit: int) -> JsonResponse:
+    log.warning("Qonto webhook refused: body over %s bytes", limit)
+    return JsonResponse({"error": f"body too large (limit {limit} bytes)"}, status=413)
+
+
 @public_endpoint
 @csrf_exempt
 @require_POST
 def qonto_webhook(request):
-    """Qonto wants a 2xx within a second: verify, store the event, queue the re-fetch, answer."""
+    """Qonto wants a 2xx within a second: verify, store the event, queue the re-fetch, answer.
+
+    A Qonto event is a few kilobytes: a body over ``QONTO_WEBHOOK_MAX_BYTES`` is refused (413) before it
+    is read, so an anonymous caller cannot make the server hold megabytes or log a traceback."""
+    limit = settings.QONTO_WEBHOOK_MAX_BYTES
+    if _declared_length(request) > limit:
+        return _too_large(limit)
     try:
-        result = webhook_receive(body=request.body, signature=request.headers.get("X-Qonto-Signature"))
+        body = request.body
+    except RequestDataTooBig:  # a limit set above Django's DATA_UPLOAD_MAX_MEMORY_SIZE
+        return _too_large(limit)
+    try:
+        result = webhook_receive(body=body, signature=request.headers.get("X-Qonto-Signature"))
     except WebhookSignatureError as exc:
         log.warning("Qonto webhook refused: %s", exc)
         return JsonResponse({"error": "invalid signature"}, status=401)
@@ -34,34 +61,49 @@ def qonto_webhook(request):
 _STATE_KEY = "qonto_oauth_state"
 
 
+def _oauth_error(request, reason: str, detail: str = ""):
+    """The French error page of the OAuth flow; what Qonto (or anyone) put in the URL is escaped."""
+    context = {
+        **admin.site.each_context(request),
+        "title": "Connexion à Qonto",
+        "reason": reason,
+        "detail": detail,
+    }
+    return render(request, "banking/qonto_oauth_error.html", context, status=400)
+
+
 @require_GET
+@permission_required("banking.connect_qonto", raise_exception=True)
 def qonto_oauth_start(request):
-    """Send a staff user to Qonto to authorize the application (authorization-code flow)."""
+    """Send a user allowed to connect Qonto to authorize the application (authorization-code flow)."""
     try:
         auth = oauth_from_settings()
     except QontoError as exc:
-        return HttpResponseBadRequest(str(exc))
+        return _oauth_error(request, "La configuration OAuth de Qonto est incomplète.", str(exc))
     state = secrets.token_urlsafe(24)
     request.session[_STATE_KEY] = state
     return HttpResponseRedirect(auth.authorize_url(state=state))
 
 
 @require_GET
+@permission_required("banking.connect_qonto", raise_exception=True)
 def qonto_oauth_callback(request):
     """Qonto comes back with ``code`` and ``state``: exchange the code, store the tokens encrypted."""
     expected = request.session.pop(_STATE_KEY, None)
     if not expected or not secrets.compare_digest(expected, request.GET.get("state", "")):
-        return HttpResponseBadRequest("Qonto OAuth: unknown or expired 'state'; start the authorization over")
+        return _oauth_error(request, "Autorisation inconnue ou expirée (paramètre « state ») : recommencez.")
     if request.GET.get("error"):
-        return HttpResponseBadRequest(
-            f"Qonto OAuth refused: {request.GET.get('error')} {request.GET.get('error_description', '')}"
+        return _oauth_error(
+            request,
+            "Qonto a refusé l'autorisation.",
+            f"{request.GET.get('error')} {request.GET.get('error_description', '')}".strip(),
         )
     code = request.GET.get("code", "")
     if not code:
-        return HttpResponseBadRequest("Qonto OAuth: no 'code' in the callback")
+        return _oauth_error(request, "Qonto n'a renvoyé aucun code d'autorisation : recommencez.")
     try:
         oauth_from_settings().exchange_code(code)
     except QontoError as exc:
-        return HttpResponseBadRequest(str(exc))
+        return _oauth_error(request, "L'échange du code d'autorisation avec Qonto a échoué.", str(exc))
     messages.success(request, "Qonto est autorisé : la synchronisation bancaire peut démarrer.")
     return HttpResponseRedirect(reverse("admin:index"))

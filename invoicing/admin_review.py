@@ -39,6 +39,7 @@ from invoicing.services.review import (
 )
 from invoicing.services.rules import rule_config_errors, rule_create, rule_update
 from syaga.core.admin import ReadOnlyMixin
+from syaga.core.csv import csv_safe_row
 from syaga.core.errors import BusinessError
 from syaga.core.money import format_eur, quantize
 
@@ -94,7 +95,7 @@ def audit_csv_rows(events):
     yield AUDIT_CSV_HEADER
     for event in events:
         totals = event.totals or {}
-        yield [
+        row = [
             event.invoice_id,
             event.invoice.number or "",
             event.invoice.client.name,
@@ -109,6 +110,7 @@ def audit_csv_rows(events):
             totals.get("total_vat", ""),
             totals.get("total_ttc", ""),
         ]
+        yield csv_safe_row(row)
 
 
 # --- the queue --------------------------------------------------------------------------------------

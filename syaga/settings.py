@@ -6,6 +6,7 @@ HTTPS): SECRET_KEY becomes mandatory and the security settings that ``check --de
 Every variable is documented in ``.env.example``.
 """
 
+import datetime as dt
 import secrets
 from pathlib import Path
 
@@ -55,6 +56,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_q",
     "pgtrigger",
+    "axes",
     "syaga.core",
     "invoicing",
     "banking",
@@ -73,6 +75,8 @@ MIDDLEWARE = [
     "syaga.core.middleware.StaffRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "syaga.urls"
@@ -96,8 +100,17 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(exist_ok=True)
-    # A busy timeout so that the web server and the django-q2 cluster can share one SQLite file.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # The web server and the django-q2 cluster write to one SQLite file. A transaction that reads first and
+    # writes later (issuing an invoice) cannot wait for the other writer: SQLite answers "database is locked"
+    # at once. IMMEDIATE takes the write lock at BEGIN, where the busy timeout applies; WAL lets readers go
+    # on while one process writes; synchronous=NORMAL is the durable setting for WAL.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -119,6 +132,23 @@ MEDIA_URL = "media/"
 
 LOGIN_URL = "admin:login"
 
+# Sign-in throttling (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one username from one IP
+# address, that pair is locked for AXES_COOLOFF_MINUTES (a French page, HTTP 429); a success resets the count.
+# An administrator unlocks earlier by deleting the attempt in the admin or with `manage.py axes_reset`.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
+# Behind a reverse proxy every request comes from the proxy's address: REVERSE_PROXY_COUNT (nginx alone: 1)
+# makes the lockout read the client's address from what the proxies append to X-Forwarded-For.
+REVERSE_PROXY_COUNT = env.int("REVERSE_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "syaga.core.access.client_ip"
+
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = env.str("EMAIL_HOST", default="127.0.0.1")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
@@ -126,9 +156,6 @@ EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="facturation@localhost")
-
-# Business defaults (the seller profile in the admin overrides what it holds).
-BILLING_DEFAULT_HOURLY_RATE = env.str("BILLING_DEFAULT_HOURLY_RATE", default="110.00")
 
 # Payment matching: what a bank may deduct (the larger of the amount and the percentage) and what to do with
 # it (write_off: the invoice is paid; leave_open: the shortfall stays due), and a tolerated overpayment.
@@ -148,6 +175,8 @@ QONTO_OAUTH_TOKEN_URL = env.str("QONTO_OAUTH_TOKEN_URL", default="https://oauth.
 QONTO_OAUTH_REDIRECT_URI = env.str("QONTO_OAUTH_REDIRECT_URI", default="")
 QONTO_OAUTH_REFRESH_TOKEN = env.str("QONTO_OAUTH_REFRESH_TOKEN", default="")
 QONTO_WEBHOOK_SECRET = env.str("QONTO_WEBHOOK_SECRET", default="")
+# A Qonto event is a few kilobytes; larger bodies are refused (413) before they are read.
+QONTO_WEBHOOK_MAX_BYTES = env.int("QONTO_WEBHOOK_MAX_BYTES", default=256 * 1024)
 
 Q_CLUSTER = {
     "name": "syaga",
@@ -169,7 +198,11 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # Failed sign-ins and lockouts are warnings; the start-up banner and each success would be noise.
+        "axes": {"level": "WARNING"},
+    },
 }
 
 if PRODUCTION:

@@ -202,3 +202,29 @@ def test_overdue_alerts_are_acknowledged_by_action(admin_client, data):
     assert alert.acknowledged
     page = admin_client.get(reverse("admin:banking_overduealert_changelist"), {"level__exact": 15})
     assert page.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "next_url", ["https://evil.example/", "//evil.example/", "http://testserver.evil.example/admin/"]
+)
+def test_confirm_never_sends_the_user_to_another_site(admin_client, next_url):
+    # given: a forged form posting to the confirm view with a `next` outside the site
+    tx = credit("120.00", "REMBOURSEMENT URSSAF", n=11)
+    # when
+    response = admin_client.post(
+        reverse("admin:banking_banktransaction_confirm", args=[tx.pk]), {"unmatched": "1", "next": next_url}
+    )
+    # then: the action is done and the user lands on the transaction's own page
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:banking_banktransaction_change", args=[tx.pk])
+    tx.refresh_from_db()
+    assert tx.match_status == MatchStatus.UNMATCHED
+
+
+def test_confirm_goes_back_to_a_page_of_the_site(admin_client):
+    tx = credit("120.00", "REMBOURSEMENT URSSAF", n=12)
+    back = reverse("admin:banking_banktransaction_suggestions") + "?p=2"
+    response = admin_client.post(
+        reverse("admin:banking_banktransaction_confirm", args=[tx.pk]), {"unmatched": "1", "next": back}
+    )
+    assert response["Location"] == back

@@ -2,11 +2,11 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import Permission
 from django.test import RequestFactory
+from django.urls import resolve
 
 from banking.models import BankAccount
-from banking.views_dashboard import dashboard
 from invoicing.models.invoice import Status
 from invoicing.selectors import days_sales_outstanding
 from syaga.core.dates import today
@@ -47,15 +47,26 @@ def books(seller):
     return {"late": late}
 
 
+URL = "/banking/dashboard/"
+
+
+def cfo(username="cfo"):
+    """A staff user allowed to read the cash dashboard."""
+    user = UserFactory(username=username, is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_cash_dashboard"))
+    return user
+
+
 def render(user):
-    request = RequestFactory().get("/banking/dashboard/")
+    """The view as its URL serves it (with the URL's permission check)."""
+    request = RequestFactory().get(URL)
     request.user = user
-    return dashboard(request)
+    return resolve(URL).func(request)
 
 
 def test_staff_sees_balance_forecast_overdue_dso_and_late_payers(books):
     # when
-    response = render(UserFactory(is_staff=True))
+    response = render(cfo())
     # then
     assert response.status_code == 200
     html = response.content.decode()
@@ -74,19 +85,40 @@ def test_staff_sees_balance_forecast_overdue_dso_and_late_payers(books):
     assert "Ponctuel SARL</td><td>" not in html
 
 
-def test_non_staff_is_sent_to_the_login(books):
+def test_non_staff_and_anonymous_are_sent_to_the_login(client, books):
     # when
-    response = render(UserFactory(is_staff=False))
-    anonymous = render(AnonymousUser())
+    anonymous = client.get(URL)
+    client.force_login(UserFactory(username="visitor", is_staff=False))
+    non_staff = client.get(URL)
     # then
-    assert response.status_code == 302
-    assert "/admin/login/" in response["Location"]
-    assert anonymous.status_code == 302
+    assert anonymous.status_code == non_staff.status_code == 302
+    assert "/admin/login/" in anonymous["Location"]
+    assert "/admin/login/" in non_staff["Location"]
+
+
+def test_a_staff_user_without_the_permission_is_refused(client, books):
+    # given: staff, e.g. someone who only enters time, without « Peut voir le tableau de trésorerie »
+    client.force_login(UserFactory(username="assistant", is_staff=True))
+    # when
+    response = client.get(URL)
+    # then: 403 with a French page, and neither the balance nor the receivables
+    html = response.content.decode()
+    assert response.status_code == 403
+    assert "Accès refusé" in html
+    assert "2\u202f500,00" not in html
+    assert books["late"].number not in html
+
+
+def test_the_permission_or_superuser_opens_the_dashboard(client, books):
+    client.force_login(cfo())
+    assert client.get(URL).status_code == 200
+    client.force_login(UserFactory(username="boss", is_staff=True, is_superuser=True))
+    assert client.get(URL).status_code == 200
 
 
 def test_empty_books_render(seller):
     # when
-    response = render(UserFactory(is_staff=True))
+    response = render(cfo())
     # then
     html = response.content.decode()
     assert response.status_code == 200
@@ -103,12 +135,12 @@ def test_dso_formula(books):
 
 def test_dashboard_through_its_url_needs_staff_and_shows_the_balance(client, books):
     # given: nobody signed in
-    response = client.get("/banking/dashboard/")
+    response = client.get(URL)
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
-    # when: a staff user opens it
-    client.force_login(UserFactory(username="cfo", is_staff=True))
-    page = client.get("/banking/dashboard/")
+    # when: a staff user allowed to read it opens it
+    client.force_login(cfo())
+    page = client.get(URL)
     # then
     assert page.status_code == 200
     assert '<td class="balance">2\u202f500,00\u00a0€</td>' in page.content.decode()

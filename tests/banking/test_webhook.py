@@ -1,4 +1,5 @@
 import json
+import logging
 import time
 from decimal import Decimal
 
@@ -222,3 +223,34 @@ def test_both_documented_payload_renderings_are_understood(
 def test_parse_refuses_data_without_id():
     with pytest.raises(WebhookPayloadError, match=r"data\.id"):
         webhook_transaction_parse({"amount": "12.00"})
+
+
+@pytest.mark.parametrize("size", [5 * 1024 * 1024, 300 * 1024])
+def test_an_oversized_body_is_413_in_json_without_a_traceback(client, caplog, size):
+    # given: a correctly signed event padded to 5 MB (over Django's own limit) or 300 KB (under it)
+    event = webhook_event(make_transaction())
+    event["padding"] = "x" * size
+    body, header = signed(event)
+    # when
+    with caplog.at_level(logging.DEBUG):
+        response = post(client, body, header)
+    # then: a machine-readable refusal, nothing stored, no traceback in the logs
+    assert response.status_code == 413
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"error": "body too large (limit 262144 bytes)"}
+    assert not WebhookEvent.objects.exists()
+    assert [r for r in caplog.records if r.exc_info] == []
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_a_body_at_the_limit_is_read(client, settings):
+    # given: a signed event just under a 4 KB limit
+    settings.QONTO_WEBHOOK_MAX_BYTES = 4096
+    event = webhook_event(make_transaction())
+    body, header = signed(event)
+    event["padding"] = "x" * (4096 - len(body) - len(',"padding":""'))
+    body, header = signed(event)
+    assert len(body) == 4096
+    # when / then
+    assert post(client, body, header).status_code == 200
+    assert post(client, body + b" ", sign(SECRET, body + b" ", int(time.time()))).status_code == 413

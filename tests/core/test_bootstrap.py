@@ -1,5 +1,11 @@
+import os
 import re
+import sqlite3
+import subprocess
+import sys
+from contextlib import closing
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -10,6 +16,8 @@ from invoicing.models import Contract, Invoice, SellerProfile
 from invoicing.models.invoice import Status
 
 pytestmark = pytest.mark.django_db
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_first_start_loads_demo_creates_admin_with_random_password_and_schedules():
@@ -47,3 +55,50 @@ def test_demo_numbers_are_gapless_per_year():
         by_year.setdefault(number[1:5], []).append(int(number[5:]))
     for seqs in by_year.values():
         assert sorted(seqs) == list(range(1, len(seqs) + 1))
+
+
+def test_first_start_in_production_loads_no_demo_and_seed_demo_still_can(tmp_path):
+    # given: an empty production database (ALLOWED_HOSTS and SECRET_KEY set, as on a real server)
+    db = tmp_path / "db.sqlite3"
+    env = {
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("DATABASE_URL", "DEBUG", "DJANGO_SETTINGS_MODULE")
+        },
+        "DATABASE_URL": f"sqlite:///{db}",
+        "ALLOWED_HOSTS": "billing.example.fr",
+        "SECRET_KEY": "production-" + "k" * 50,
+    }
+
+    def manage(*args):
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done
+
+    def count(table):
+        with closing(sqlite3.connect(db)) as conn:
+            return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+    manage("migrate", "--noinput")
+    # when: the first start
+    out = manage("bootstrap").stdout
+    # then: no demo invoice was issued, no demo contract waits for the schedule, the admin user exists
+    assert count("invoicing_invoice") == 0
+    assert count("invoicing_contract") == 0
+    assert count("invoicing_sellerprofile") == 0
+    assert count("auth_user") == 1
+    assert "démo non chargées" in out
+    # when: someone asks for the demo explicitly
+    seeded = manage("seed_demo")
+    # then: it is there, with a word on what it means in production
+    assert count("invoicing_contract") == 9
+    assert count("invoicing_invoice") > 100
+    assert "seront facturés par la planification" in seeded.stderr

@@ -37,20 +37,37 @@ def test_production_mode_without_secret_key_is_a_clear_startup_error(tmp_path):
     assert "SECRET_KEY is not set" in result.stderr
 
 
-def test_check_deploy_reports_nothing_in_production_mode(tmp_path):
+PRODUCTION = {
+    "ALLOWED_HOSTS": "billing.example.fr",
+    "SECRET_KEY": "x" * 20 + "Yz9-_aBcDeFgHiJkLmNoPqRsTuVwXy0123456789",
+}
+
+
+def test_check_deploy_reports_nothing_in_production_mode_on_postgresql():
+    # `check` opens no connection: the URL only has to name PostgreSQL
     result = manage(
         "check",
         "--deploy",
         "--fail-level",
         "WARNING",
-        env_extra={
-            "ALLOWED_HOSTS": "billing.example.fr",
-            "SECRET_KEY": "x" * 20 + "Yz9-_aBcDeFgHiJkLmNoPqRsTuVwXy0123456789",
-        },
-        tmp_path=tmp_path,
+        env_extra={**PRODUCTION, "DATABASE_URL": "postgres://syaga@db.example.fr:5432/syaga"},
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_check_deploy_says_plainly_that_production_runs_on_sqlite():
+    # given: production mode without DATABASE_URL, i.e. on the embedded SQLite
+    # when
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env_extra=PRODUCTION)
+    # then: one warning, in French, naming the file and the way out
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "syaga.W001" in output
+    assert "tourne sur SQLite" in output
+    assert "var/db.sqlite3" in output
+    assert "DATABASE_URL=postgres://" in output
+    assert output.count("?: (") == 1, output  # nothing else to fix
 
 
 def test_settings_defaults(settings):

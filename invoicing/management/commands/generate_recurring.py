@@ -1,17 +1,20 @@
-"""Bill the recurring contracts: ``generate_recurring [--date DATE] [--dry-run] [--json]``."""
+"""Bill the recurring contracts: ``generate_recurring [--date DATE] [--dry-run] [--json] [--force]``."""
 
 from django.core.management.base import BaseCommand, CommandError
 
 from invoicing.services.recurring import recurring_generate
-from syaga.core.dates import DateError, parse_date, today
+from syaga.core.dates import DateError, add_months, parse_date, today
 from syaga.core.output import json_dumps
 
 
 class Command(BaseCommand):
     help = (
         "Creates the invoices due at the date for every active contract (pending review), catching up on "
-        "missed periods. Running it twice creates nothing more."
+        "missed periods. Running it twice creates nothing more. A date more than a month ahead needs --force."
     )
+
+    # Billing ahead of time is normal up to the next period; further is most likely a typo in the year.
+    AHEAD_MONTHS = 1
 
     def add_arguments(self, parser):
         parser.add_argument("--date", help="billing date (default today): dd/mm/yyyy or yyyy-mm-dd")
@@ -19,12 +22,25 @@ class Command(BaseCommand):
             "--dry-run", action="store_true", help="show what would be created, write nothing"
         )
         parser.add_argument("--json", action="store_true", help="print the report as JSON")
+        parser.add_argument(
+            "--force", action="store_true", help="bill up to a --date more than a month after today"
+        )
 
-    def handle(self, *args, date=None, dry_run=False, json=False, **options):
+    def handle(self, *args, date=None, dry_run=False, json=False, force=False, **options):
         try:
             day = parse_date(date) if date else today()
         except DateError as exc:
             raise CommandError(f"--date: {exc}") from exc
+        limit = add_months(today(), self.AHEAD_MONTHS)
+        if day > limit and not dry_run and not force:
+            plan = recurring_generate(on=day, dry_run=True)
+            contracts = sum(1 for run in plan.runs if run.created)
+            raise CommandError(
+                f"--date {day:%d/%m/%Y} est à plus d'un mois d'aujourd'hui (limite {limit:%d/%m/%Y}) : "
+                f"{plan.created} facture(s) seraient créées d'un coup pour {contracts} contrat(s), une par "
+                "période. Rien n'a été créé. Vérifiez la date (--dry-run montre le détail) ; "
+                "--force si c'est bien voulu."
+            )
         report = recurring_generate(on=day, dry_run=dry_run)
         if json:
             self.stdout.write(json_dumps(report.as_json()))

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from invoicing.services.demo import demo_seed
@@ -6,7 +7,8 @@ from syaga.core.dates import parse_date, today
 
 class Command(BaseCommand):
     help = (
-        "Load demo data (seller profile, SYAGA's nine contracts, a year of invoices) into an empty database."
+        "Load demo data (seller profile, SYAGA's nine contracts, a year of invoices) into an empty database. "
+        "`bootstrap` calls it only in development; in production it runs only when asked for."
     )
 
     def add_arguments(self, parser):
@@ -27,3 +29,8 @@ class Command(BaseCommand):
                 f"{counts['invoices']} invoices ({counts['paid']} paid)."
             )
         )
+        if settings.PRODUCTION:
+            self.stderr.write(
+                "Attention : base de production. Les factures de démo ont pris de vrais numéros et les "
+                f"{counts['contracts']} contrats de démo seront facturés par la planification."
+            )

@@ -1,5 +1,6 @@
 import secrets
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
@@ -9,8 +10,9 @@ from invoicing.models import Invoice, SellerProfile
 
 class Command(BaseCommand):
     help = (
-        "First-start chores for `make run`: load the demo data when the database is empty, create the admin "
-        "user with a random password printed once, write the schedules. Harmless when run again."
+        "First-start chores for `make run`: in development (no ALLOWED_HOSTS) load the demo data when the "
+        "database is empty, create the admin user with a random password printed once, write the schedules. "
+        "Harmless when run again. In production the demo is never loaded: `seed_demo` loads it explicitly."
     )
 
     def add_arguments(self, parser):
@@ -18,7 +20,14 @@ class Command(BaseCommand):
         parser.add_argument("--username", default="admin")
 
     def handle(self, *args, **options):
-        if not options["no_demo"] and not SellerProfile.objects.exists() and not Invoice.objects.exists():
+        empty = not SellerProfile.objects.exists() and not Invoice.objects.exists()
+        if empty and settings.PRODUCTION:
+            # Demo invoices would take real numbers and demo contracts would be billed by the schedule.
+            self.stdout.write(
+                "Production (ALLOWED_HOSTS défini) : données de démo non chargées. "
+                "`python manage.py seed_demo` les charge si vous le voulez vraiment."
+            )
+        elif empty and not options["no_demo"]:
             call_command("seed_demo", stdout=self.stdout)
         user_model = get_user_model()
         if not user_model.objects.filter(is_superuser=True).exists():
