@@ -3,7 +3,8 @@
 ``python -m tests.core.issue_worker seed`` creates the seller and one client and prints the client's id;
 ``python -m tests.core.issue_worker issue CLIENT_ID COUNT BARRIER_DIR NAME`` waits until every worker
 announced itself in BARRIER_DIR, then creates and approves (so issues) COUNT invoices, one transaction
-each, as the web server and the django-q2 worker do. It prints a JSON report: the numbers issued and each error's text.
+each, as the web server and the django-q2 worker do. It prints a JSON report: the numbers issued and
+each error's text.
 The database is the one ``DATABASE_URL`` names, read by the project's own settings.
 """
 
