@@ -213,8 +213,6 @@ class BalanceSnapshot(models.Model):
 class OverdueAlert(models.Model):
     """An overdue invoice crossed J+15/30/60/90 after its due date: raised once per level."""
 
-    LEVELS = (15, 30, 60, 90)
-
     invoice = models.ForeignKey("invoicing.Invoice", on_delete=models.CASCADE, related_name="overdue_alerts")
     level = models.PositiveSmallIntegerField("niveau (jours)")
     days_late = models.PositiveIntegerField("jours de retard")

@@ -32,11 +32,10 @@ from decimal import Decimal
 from django.db.models import OuterRef, Subquery, Sum
 
 from banking.models import BalanceSnapshot, BankAccount, OverdueAlert
-from invoicing.models import Contract, Invoice, SellerProfile
+from invoicing.models import Contract, Invoice
 from invoicing.models.contract import PERIOD_MONTHS
 from invoicing.models.invoice import OPEN_STATUSES, Kind
-from invoicing.selectors import client_payment_behaviour
-from invoicing.services.invoices import client_payment_terms
+from invoicing.selectors import client_payment_behaviour, client_payment_terms, default_payment_terms
 from syaga.core.dates import add_months, today
 from syaga.core.money import ZERO, quantize
 
@@ -192,10 +191,11 @@ def cashflow_forecast(*, on: dt.date, days: int) -> Forecast:
             )
         elif expected <= last:
             from_invoices[expected] = from_invoices.get(expected, ZERO) + amount
-    seller = SellerProfile.current()
+    firm_terms = default_payment_terms()
     for contract in contracts:
         amount = recurring_amount_ttc(contract)
-        shift = client_payment_terms(contract.client, seller) + behaviour[contract.client_id].habit_days
+        terms = client_payment_terms(contract.client, default_days=firm_terms)
+        shift = terms + behaviour[contract.client_id].habit_days
         for billing in contract_billing_dates(contract, until=last):
             expected = max(billing, on) + dt.timedelta(days=shift)
             if expected <= last:

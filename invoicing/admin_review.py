@@ -28,9 +28,9 @@ from invoicing.models import (
     ValidationRule,
 )
 from invoicing.models.invoice import FROZEN_STATUSES, Kind, Status
+from invoicing.selectors import APPROVE_PERMISSION
 from invoicing.services.lifecycle import BatchResult
 from invoicing.services.review import (
-    APPROVE_PERMISSION,
     four_eyes_active,
     invoice_label,
     invoices_approve,

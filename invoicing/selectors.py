@@ -9,11 +9,13 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.db.models import Case, Count, DateField, F, IntegerField, Q, Sum, Value, When
 from django.db.models.expressions import Func
 from django.db.models.functions import Greatest
 
-from invoicing.models import Client, Invoice
+from invoicing.models import Client, Invoice, SellerProfile
 from invoicing.models.invoice import FROZEN_STATUSES, OPEN_STATUSES, Kind, Status
 from syaga.core.money import ZERO, quantize
 
@@ -277,3 +279,40 @@ def top_late_payers(*, on: dt.date, limit: int = 10) -> list[tuple[Client, Payme
     )[:limit]
     clients = Client.objects.in_bulk([b.client_id for b in ranked])
     return [(clients[b.client_id], b) for b in ranked]
+
+
+# --- payment terms -----------------------------------------------------------------------------------
+
+DEFAULT_PAYMENT_TERMS_DAYS = 30
+
+
+def default_payment_terms() -> int:
+    """The seller profile's payment terms in days (30 without a profile)."""
+    seller = SellerProfile.current()
+    return seller.payment_terms_days if seller else DEFAULT_PAYMENT_TERMS_DAYS
+
+
+def client_payment_terms(client: Client, *, default_days: int | None = None) -> int:
+    """A client's own payment terms, else the firm's (``default_days`` when the caller already read them)."""
+    if client.payment_terms_days is not None:
+        return client.payment_terms_days
+    return default_payment_terms() if default_days is None else default_days
+
+
+# --- who may approve -------------------------------------------------------------------------------------
+
+APPROVE_PERMISSION = "invoicing.approve_invoice"
+
+
+def approvers():
+    """Active users who may approve invoices: superusers, and holders of the permission (direct or group)."""
+    app_label, codename = APPROVE_PERMISSION.split(".")
+    permission = Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+    return (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(
+            Q(is_superuser=True) | Q(user_permissions__in=permission) | Q(groups__permissions__in=permission)
+        )
+        .distinct()
+    )

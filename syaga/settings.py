@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "timetracking",
     "mailbox",
     "reconciliation",
+    "syaga.ops",
 ]
 
 MIDDLEWARE = [

@@ -25,6 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from banking.models import QontoCredential
 from syaga.core.money import quantize
 
 log = logging.getLogger(__name__)
@@ -174,8 +175,6 @@ class DbTokenStore:
     """The OAuth tokens in the single :class:`QontoCredential` row, encrypted with a key from SECRET_KEY."""
 
     def load(self) -> TokenState:
-        from banking.models import QontoCredential
-
         row = QontoCredential.objects.order_by("pk").first()
         if row is None:
             return TokenState()
@@ -193,8 +192,6 @@ class DbTokenStore:
         Refresh tokens rotate: two workers refreshing with the same one would race, so the row is locked
         (PostgreSQL) for the duration of the token call (bounded by the HTTP timeout).
         """
-        from banking.models import QontoCredential
-
         with transaction.atomic():
             row = QontoCredential.objects.select_for_update().order_by("pk").first()
             current = TokenState()

@@ -11,9 +11,10 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from invoicing.models import Client, Invoice, InvoiceLine, SellerProfile
+from invoicing.models import Client, Invoice, InvoiceLine
 from invoicing.models.invoice import FROZEN_STATUSES, InvoiceImmutableError, Kind, Origin, Status, Unit
 from invoicing.models.validation import EventKind
+from invoicing.selectors import client_payment_terms
 from invoicing.services import lifecycle
 from syaga.core.dates import today
 from syaga.core.errors import BusinessError
@@ -70,13 +71,6 @@ def _lines_attach(invoice: Invoice, specs: list[LineSpec]) -> None:
     ]
     InvoiceLine.objects.bulk_create(line_objs)
     invoice.total_ht, invoice.total_vat, invoice.total_ttc, invoice.vat_breakdown = compute_totals(line_objs)
-
-
-def client_payment_terms(client: Client, seller: SellerProfile | None = None) -> int:
-    if client.payment_terms_days is not None:
-        return client.payment_terms_days
-    seller = seller or SellerProfile.current()
-    return seller.payment_terms_days if seller else 30
 
 
 @transaction.atomic

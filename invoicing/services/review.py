@@ -10,14 +10,12 @@ not, and why. Rules, clients, contracts, lines and history are loaded once per b
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 from django.db import DatabaseError, transaction
-from django.db.models import Q
 
 from invoicing.models import Invoice, InvoiceEvent, SellerProfile
 from invoicing.models.invoice import Kind, Status
 from invoicing.models.validation import Action, EventKind
+from invoicing.selectors import APPROVE_PERMISSION, approvers
 from invoicing.services import lifecycle
 from invoicing.services.lifecycle import BatchResult
 from invoicing.services.rules import (
@@ -29,8 +27,6 @@ from invoicing.services.rules import (
 )
 from syaga.core.errors import BusinessError, InputError
 from syaga.core.money import format_eur
-
-APPROVE_PERMISSION = "invoicing.approve_invoice"
 
 
 class ApprovalPermissionError(BusinessError):
@@ -54,20 +50,6 @@ def _require_permission(user) -> None:
 
 
 # --- four-eyes ----------------------------------------------------------------------------------------
-
-
-def approvers():
-    """Active users who may approve invoices: superusers, and holders of the permission (direct or group)."""
-    app_label, codename = APPROVE_PERMISSION.split(".")
-    permission = Permission.objects.filter(content_type__app_label=app_label, codename=codename)
-    return (
-        get_user_model()
-        .objects.filter(is_active=True)
-        .filter(
-            Q(is_superuser=True) | Q(user_permissions__in=permission) | Q(groups__permissions__in=permission)
-        )
-        .distinct()
-    )
 
 
 def four_eyes_active(seller: SellerProfile | None) -> bool:
