@@ -4,7 +4,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 
 from invoicing.validators import validate_siren, validate_siret, validate_vat_number
-from syaga.core.text import normalize_company_name
+from syaga.core.text import normalize_company_name, postal_address
 
 
 class ClientQuerySet(models.QuerySet):
@@ -76,8 +76,7 @@ class Client(models.Model):
 
     @property
     def address_text(self) -> str:
-        lines = [self.address_line1, self.address_line2, f"{self.postal_code} {self.city}".strip()]
-        return "\n".join(line for line in lines if line)
+        return postal_address(self.address_line1, self.address_line2, self.postal_code, self.city)
 
     def snapshot(self) -> dict:
         """The buyer's identity as printed, frozen onto the invoice at issue."""

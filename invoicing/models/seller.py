@@ -4,6 +4,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 
 from invoicing.validators import validate_iban, validate_siren, validate_siret, validate_vat_number
+from syaga.core.text import postal_address
 
 
 class VatRegime(models.TextChoices):
@@ -77,8 +78,7 @@ class SellerProfile(models.Model):
 
     @property
     def address_text(self) -> str:
-        lines = [self.address_line1, self.address_line2, f"{self.postal_code} {self.city}".strip()]
-        return "\n".join(line for line in lines if line)
+        return postal_address(self.address_line1, self.address_line2, self.postal_code, self.city)
 
     def snapshot(self) -> dict:
         """What the law asks an invoice to show of its issuer, frozen onto the invoice at issue."""

@@ -155,14 +155,6 @@ def invoices_send_back(*, invoices, user, reason: str = "") -> BatchResult:
         )
 
 
-def invoice_send_back(*, invoice: Invoice, user, reason: str = "") -> Invoice:
-    return _single(invoices_send_back(invoices=[invoice], user=user, reason=reason))
-
-
-def invoice_reject(*, invoice: Invoice, user, reason: str) -> Invoice:
-    return _single(invoices_reject(invoices=[invoice], user=user, reason=reason))
-
-
 # --- the rules' decisions -------------------------------------------------------------------------------
 
 

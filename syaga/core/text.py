@@ -71,3 +71,9 @@ def normalize_company_name(name: str) -> str:
 def header_key(text: str) -> str:
     """A column header reduced to letters and digits, for alias matching (``N° facture`` -> ``nfacture``)."""
     return re.sub(r"[^a-z0-9]", "", strip_accents(text or "").lower())
+
+
+def postal_address(line1: str, line2: str, postal_code: str, city: str) -> str:
+    """An address as printed, one line each, empty parts left out: ``12 rue X\n13001 Marseille``."""
+    lines = [line1, line2, f"{postal_code} {city}".strip()]
+    return "\n".join(line for line in lines if line)
