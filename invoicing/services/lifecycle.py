@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from invoicing.models import Invoice, InvoiceEvent, SellerProfile
@@ -501,9 +502,34 @@ def invoices_record_payments(*, payments: list[Payment], actor=None) -> list[Inv
                         reason=reason,
                     )
                 )
-        _save(rows, ["amount_paid", "paid_date"])
+        _save_payments(rows)
         _record(events)
     return rows
+
+
+def _save_payments(invoices: list[Invoice]) -> None:
+    """Settled invoices in one UPDATE per payment day (amount paid = total); partial ones row by row in bulk.
+
+    A matching run settles thousands of invoices at once: ``bulk_update``'s CASE expressions cost about a
+    quarter of a second per hundred rows, one UPDATE per day costs nothing.
+    """
+    if len(invoices) == 1:
+        _save(invoices, ["amount_paid", "paid_date"])
+        return
+    now = timezone.now()
+    settled: dict[dt.date, list[int]] = defaultdict(list)
+    partial = []
+    for invoice in invoices:
+        if invoice.status == S.PAID:
+            settled[invoice.paid_date].append(invoice.pk)
+        else:
+            partial.append(invoice)
+    for day, pks in settled.items():
+        for start in range(0, len(pks), 500):
+            Invoice.objects.filter(pk__in=pks[start : start + 500]).update(
+                status=S.PAID, amount_paid=F("total_ttc"), paid_date=day, updated_at=now
+            )
+    _save(partial, ["amount_paid"])
 
 
 def invoice_record_payment(
