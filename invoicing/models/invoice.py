@@ -59,6 +59,9 @@ MUTABLE_AFTER_ISSUE = frozenset(
         "cancelled_by",
         "disputed_since",
         "dispute_reason",
+        "payment_promised_for",
+        "delay_granted_until",
+        "acknowledged_at",
     }
 )
 
@@ -175,6 +178,11 @@ class Invoice(models.Model):
     # A dispute pauses dunning; it is a flag beside the status, set and cleared by the lifecycle.
     disputed_since = models.DateTimeField("en litige depuis", null=True, blank=True, editable=False)
     dispute_reason = models.CharField("motif du litige", max_length=300, blank=True, editable=False)
+    # What the client said (mail replies): a payment announced for a date, a delay the firm agreed to, a
+    # plain acknowledgement. Flags beside the status, set by the lifecycle; dunning waits while they hold.
+    payment_promised_for = models.DateField("paiement annoncé pour le", null=True, blank=True, editable=False)
+    delay_granted_until = models.DateField("délai accordé jusqu'au", null=True, blank=True, editable=False)
+    acknowledged_at = models.DateTimeField("reçue par le client le", null=True, blank=True, editable=False)
     seller_snapshot = models.JSONField(default=dict, blank=True, editable=False)
     buyer_snapshot = models.JSONField(default=dict, blank=True, editable=False)
     review_reason = models.CharField("motif de relecture", max_length=300, blank=True)
@@ -240,6 +248,8 @@ class Invoice(models.Model):
         indexes = [
             models.Index(fields=["client", "issue_date"], name="invoice_client_date"),
             models.Index(fields=["status", "due_date"], name="invoice_status_due"),
+            # The review queue: status = pending_review ORDER BY issue_date, id.
+            models.Index(fields=["status", "issue_date", "id"], name="invoice_status_issue_date"),
         ]
 
     def __str__(self):

@@ -158,6 +158,9 @@ class EventKind(models.TextChoices):
     CANCELLED = "cancelled", "annulée par avoir"
     DISPUTE_OPENED = "dispute_opened", "litige ouvert"
     DISPUTE_CLOSED = "dispute_closed", "litige clos"
+    PAYMENT_PROMISED = "payment_promised", "paiement annoncé"
+    DELAY_GRANTED = "delay_granted", "délai accordé"
+    ACKNOWLEDGED = "acknowledged", "reçue par le client"
 
 
 class InvoiceEvent(models.Model):

@@ -66,6 +66,9 @@ ANNOTATIONS: dict[str, frozenset[str]] = {
     EventKind.CREDITED: FROZEN_STATUSES - {S.CANCELLED},
     EventKind.DISPUTE_OPENED: OPEN_STATUSES,
     EventKind.DISPUTE_CLOSED: FROZEN_STATUSES,
+    EventKind.PAYMENT_PROMISED: OPEN_STATUSES,
+    EventKind.DELAY_GRANTED: OPEN_STATUSES,
+    EventKind.ACKNOWLEDGED: OPEN_STATUSES | {S.PAID},
 }
 
 
@@ -588,3 +591,53 @@ def invoice_dispute_close(*, invoice: Invoice, reason: str, actor=None) -> Invoi
         _record([event])
     _refresh(invoice, current)
     return invoice
+
+
+# --- what the client said -------------------------------------------------------------------------------
+
+
+def _flag(invoice: Invoice, *, kind: str, values: dict, reason: str, actor) -> Invoice:
+    with transaction.atomic():
+        current = lock([invoice.pk], for_rules=False)[0]
+        event = _step(current, to=current.status, kind=kind, actor=actor, reason=reason)
+        for name, value in values.items():
+            setattr(current, name, value)
+        _save([current], values)
+        _record([event])
+    _refresh(invoice, current)
+    return invoice
+
+
+def invoice_payment_promise_record(*, invoice: Invoice, promised_for: dt.date, reason: str = "", actor=None):
+    """The client announced a payment for ``promised_for``: dunning waits until then (the bank confirms)."""
+    why = f"paiement annoncé pour le {promised_for:%d/%m/%Y}" + (f" ({reason})" if reason else "")
+    return _flag(
+        invoice,
+        kind=EventKind.PAYMENT_PROMISED,
+        values={"payment_promised_for": promised_for},
+        reason=why,
+        actor=actor,
+    )
+
+
+def invoice_delay_grant(*, invoice: Invoice, until: dt.date, reason: str = "", actor=None) -> Invoice:
+    """The firm agreed to a later payment: dunning waits until ``until``."""
+    why = f"délai accordé jusqu'au {until:%d/%m/%Y}" + (f" ({reason})" if reason else "")
+    return _flag(
+        invoice, kind=EventKind.DELAY_GRANTED, values={"delay_granted_until": until}, reason=why, actor=actor
+    )
+
+
+def invoice_acknowledged_record(
+    *, invoice: Invoice, at: dt.datetime | None = None, reason: str = "", actor=None
+):
+    """The client confirmed receiving the invoice (first time only is kept)."""
+    if invoice.acknowledged_at is not None:
+        return invoice
+    return _flag(
+        invoice,
+        kind=EventKind.ACKNOWLEDGED,
+        values={"acknowledged_at": at or timezone.now()},
+        reason=reason,
+        actor=actor,
+    )

@@ -209,3 +209,25 @@ def test_a_registered_task_is_queued_after_commit_and_named_in_the_history(
     assert [[invoice.pk]] == RECEIVED
     queued = invoice.events.get(kind=EventKind.DELIVERY_QUEUED)
     assert queued.reason == "programmé : test de suite"
+
+
+def test_what_the_client_said_is_recorded_beside_the_status(seller):
+    invoice = make_invoice(client=client_with_history(), status=Status.SENT)
+    lifecycle.invoice_payment_promise_record(
+        invoice=invoice, promised_for=dt.date(2026, 12, 20), reason="mail"
+    )
+    lifecycle.invoice_delay_grant(invoice=invoice, until=dt.date(2027, 1, 15))
+    lifecycle.invoice_acknowledged_record(invoice=invoice)
+    stored = Invoice.objects.get(pk=invoice.pk)
+    assert (stored.status, stored.payment_promised_for, stored.delay_granted_until) == (
+        Status.SENT,
+        dt.date(2026, 12, 20),
+        dt.date(2027, 1, 15),
+    )
+    assert stored.acknowledged_at is not None
+    reasons = list(invoice.events.order_by("pk").values_list("reason", flat=True))[-3:]
+    assert reasons[:2] == ["paiement annoncé pour le 20/12/2026 (mail)", "délai accordé jusqu'au 15/01/2027"]
+    with pytest.raises(TransitionError):
+        lifecycle.invoice_delay_grant(
+            invoice=make_invoice(client=client_with_history()), until=dt.date(2027, 1, 1)
+        )
