@@ -154,6 +154,7 @@ class EventKind(models.TextChoices):
     DELIVERY_QUEUED = "delivery_queued", "PDF et envoi programmés"
     SENT = "sent", "envoyée au client"
     PAYMENT = "payment", "paiement enregistré"
+    PAYMENT_REVERSED = "payment_reversed", "paiement annulé"
     CREDITED = "credited", "avoir émis"
     CANCELLED = "cancelled", "annulée par avoir"
     DISPUTE_OPENED = "dispute_opened", "litige ouvert"

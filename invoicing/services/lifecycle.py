@@ -46,8 +46,9 @@ INVOICE_TRANSITIONS: dict[str, frozenset[str]] = {
     S.APPROVED: frozenset({S.ISSUED, S.DRAFT}),
     S.ISSUED: frozenset({S.SENT, S.PARTIALLY_PAID, S.PAID, S.CANCELLED}),
     S.SENT: frozenset({S.PARTIALLY_PAID, S.PAID, S.CANCELLED}),
-    S.PARTIALLY_PAID: frozenset({S.PARTIALLY_PAID, S.PAID, S.CANCELLED}),
-    S.PAID: frozenset({S.CANCELLED}),
+    # Back from a payment only when a person undoes a wrong allocation (audited as such).
+    S.PARTIALLY_PAID: frozenset({S.PARTIALLY_PAID, S.PAID, S.CANCELLED, S.ISSUED, S.SENT}),
+    S.PAID: frozenset({S.CANCELLED, S.PARTIALLY_PAID, S.ISSUED, S.SENT}),
     S.CANCELLED: frozenset(),
 }
 # A credit note is made by a person who may issue it: drafted, approved and issued in one transaction.
@@ -544,6 +545,44 @@ def invoice_record_payment(
     for name in ("status", "amount_paid", "paid_date", "updated_at"):
         setattr(invoice, name, getattr(stored, name))
     return invoice
+
+
+def invoices_reverse_payments(*, payments: list[Payment], actor, reason: str) -> list[Invoice]:
+    """Take back payments booked by mistake (a person undoes an allocation): the balance is due again and
+    the invoice returns to partially paid, or to sent / issued. Audited with the person and the reason."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise BusinessError("l'annulation d'un paiement indique son motif")
+    with transaction.atomic():
+        ids = sorted({payment.invoice_id for payment in payments})
+        rows = {invoice.pk: invoice for invoice in lock(ids, for_rules=False)}
+        events = []
+        for payment in payments:
+            invoice = rows.get(payment.invoice_id)
+            if invoice is None:
+                raise BusinessError(f"facture #{payment.invoice_id} introuvable")
+            amount = quantize(payment.amount)
+            if amount <= ZERO or amount > invoice.amount_paid:
+                raise BusinessError(
+                    f"{invoice} : {format_eur(amount)} ne peut pas être retiré de {format_eur(invoice.amount_paid)} "
+                    "reçus"
+                )
+            invoice.amount_paid = quantize(invoice.amount_paid - amount)
+            invoice.paid_date = None
+            to = S.PARTIALLY_PAID if invoice.amount_paid > ZERO else S.SENT if invoice.sent_at else S.ISSUED
+            events.append(
+                _step(
+                    invoice,
+                    to=to,
+                    kind=EventKind.PAYMENT_REVERSED,
+                    actor=actor,
+                    reason=f"{format_eur(amount)} retirés : {reason}",
+                )
+            )
+        stored = list(rows.values())
+        _save(stored, ["amount_paid", "paid_date"])
+        _record(events)
+    return stored
 
 
 def invoice_credited_record(*, invoice: Invoice, credit_note: Invoice, actor=None, cancels: bool) -> None:

@@ -231,3 +231,23 @@ def test_what_the_client_said_is_recorded_beside_the_status(seller):
         lifecycle.invoice_delay_grant(
             invoice=make_invoice(client=client_with_history()), until=dt.date(2027, 1, 1)
         )
+
+
+def test_a_wrong_payment_can_be_taken_back_with_its_reason(seller):
+    invoice = make_invoice(client=client_with_history(), amounts=[Decimal("100.00")], status=Status.PAID)
+    user = UserFactory()
+    lifecycle.invoices_reverse_payments(
+        payments=[
+            lifecycle.Payment(invoice_id=invoice.pk, amount=Decimal("120.00"), paid_on=dt.date(2026, 1, 1))
+        ],
+        actor=user,
+        reason="virement d'un autre client",
+    )
+    stored = Invoice.objects.get(pk=invoice.pk)
+    assert (stored.status, stored.amount_paid, stored.paid_date) == (Status.ISSUED, Decimal("0.00"), None)
+    last = stored.events.order_by("pk").last()
+    assert (last.kind, last.actor, last.reason) == (
+        "payment_reversed",
+        user,
+        "120,00\xa0€ retirés : virement d'un autre client",
+    )
