@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import transaction
+from django.utils import timezone
 
 from invoicing.models import Client, ClientAlias, Invoice, InvoiceLine, InvoiceSequence
 from invoicing.models.invoice import Kind, Origin, Status
@@ -783,6 +784,34 @@ def test_hostile_cells_are_a_line_and_a_reason_and_write_nothing(tmp_path, row, 
     assert not Client.objects.exists()
 
 
+def test_a_number_beyond_what_a_counter_holds_is_a_line_and_a_reason(tmp_path):
+    # given: a typo'd number whose sequence (9,999,999,999) does not fit the counter's integer column
+    path = write(tmp_path, f"{HEADER}\nF20259999999999;12/04/2025;Acme;Audit;10,00;;;\n")
+    # when / then
+    with pytest.raises(
+        CommandError, match=r"^line 2: invoice number F20259999999999: sequence 9999999999 is"
+    ):
+        run(path, "--accept-gaps")
+    assert not Invoice.objects.exists()
+
+
+def test_an_issue_date_in_the_future_is_refused(tmp_path):
+    # given: a history invoice dated tomorrow
+    tomorrow = timezone.localdate() + dt.timedelta(days=1)
+    path = write(tmp_path, f"{HEADER}\nF20250001;{tomorrow:%d/%m/%Y};Acme;Audit;10,00;;;\n")
+    # when / then
+    with pytest.raises(CommandError, match=rf"^line 2: date '{tomorrow:%d/%m/%Y}' is in the future"):
+        run(path)
+
+
+def test_a_label_too_long_for_a_line_is_cut_and_the_report_says_so(tmp_path):
+    # when
+    report = import_text(tmp_path, f"{HEADER}\nF20250001;12/04/2025;Acme;{'x' * 600};10,00;;;\n")
+    # then
+    assert InvoiceLine.objects.get().description == "x" * 500
+    assert "labels longer than 500 characters cut: line 2" in report.warnings
+
+
 def test_the_rows_of_an_invoice_may_not_add_up_beyond_what_the_database_holds(tmp_path):
     rows = "\n".join(f"F20250001;12/04/2025;Acme;line {n};900000000000,00;0,00;;" for n in range(2))
     with pytest.raises(
@@ -853,9 +882,21 @@ def test_utf16_without_bom_that_does_not_decode_is_an_encoding_problem(tmp_path)
     path.write_bytes(data)
     # when / then
     with pytest.raises(
-        CommandError, match=r"looks like UTF-16 without its byte order mark but cannot be read"
+        CommandError,
+        match=r"^line 3: the file looks like UTF-16 without its byte order mark but cannot be read",
     ):
         run(path)
+
+
+def test_a_forced_encoding_that_does_not_fit_names_the_line(tmp_path):
+    # given: a Windows-1252 file read as UTF-8, its first accent on line 3
+    text = (
+        "Numero;Date;Client;Montant HT\nF20250001;12/04/2025;Acme;10,00\nF20250002;12/04/2025;Crèche;10,00\n"
+    )
+    path = write(tmp_path, text, encoding="cp1252")
+    # when / then
+    with pytest.raises(CommandError, match=r"^line 3: the file cannot be read as utf-8: invalid"):
+        run(path, "--encoding", "utf-8")
 
 
 def _issue_2026(count: int) -> None:

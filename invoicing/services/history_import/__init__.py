@@ -20,7 +20,7 @@ from django.db import IntegrityError
 from django.utils import timezone
 
 from invoicing.services.history_import.dialect import dialect_find, read_source
-from invoicing.services.history_import.rows import invoice_from_draft, rows_read
+from invoicing.services.history_import.rows import DESCRIPTION_MAX_LENGTH, invoice_from_draft, rows_read
 from invoicing.services.history_import.stored import (
     GAPS_SHOWN,
     NumberGap,
@@ -165,6 +165,10 @@ def _import(*, path, stream, dry_run, encoding, delimiter, accept_gaps, progress
     if read.ignored_lines:
         report.warnings.append(
             f"rows without number, date or client ignored (totals?): {_lines_text(read.ignored_lines)}"
+        )
+    if read.cut_label_lines:
+        report.warnings.append(
+            f"labels longer than {DESCRIPTION_MAX_LENGTH} characters cut: {_lines_text(read.cut_label_lines)}"
         )
     invoices = {number: invoice_from_draft(draft) for number, draft in read.drafts.items()}
 

@@ -146,8 +146,13 @@ def read_source(path, stream, encoding: str | None) -> tuple[str, str]:
     elif encoding:
         try:
             text, found = data.decode(encoding).removeprefix("\ufeff"), encoding
-        except (LookupError, UnicodeDecodeError) as exc:
-            raise InputError(f"the file cannot be read as {encoding}: {exc}") from exc
+        except LookupError as exc:
+            raise InputError(f"unknown encoding {encoding!r}") from exc
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"the file cannot be read as {encoding}: {exc.reason} ({exc.object[exc.start : exc.end]!r})",
+                where=_line_of_byte(data, exc),
+            ) from exc
     else:
         text, found = _decode(data)
     _check_text(text, found)
@@ -177,7 +182,10 @@ def _decode(data: bytes) -> tuple[str, str]:
         try:
             return data.decode("utf-16"), "utf-16"
         except UnicodeDecodeError as exc:
-            raise InputError(f"the file starts like UTF-16 but cannot be read as UTF-16: {exc}") from exc
+            raise InputError(
+                f"the file starts like UTF-16 but cannot be read as UTF-16: {exc.reason}",
+                where=_line_of_byte(data, exc),
+            ) from exc
     utf16 = _utf16_without_bom(data)
     if utf16:
         try:
@@ -185,7 +193,8 @@ def _decode(data: bytes) -> tuple[str, str]:
         except UnicodeDecodeError as exc:
             raise InputError(
                 f"the file looks like UTF-16 without its byte order mark but cannot be read as {utf16} "
-                f"({exc}); save it again as UTF-8, or pass --encoding"
+                f"({exc.reason}); save it again as UTF-8, or pass --encoding",
+                where=_line_of_byte(data, exc),
             ) from exc
     try:
         return data.decode("utf-8-sig"), "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
@@ -196,6 +205,12 @@ def _decode(data: bytes) -> tuple[str, str]:
     except UnicodeDecodeError:
         # cp1252 leaves five bytes undefined; latin-1 reads everything and agrees on the letters.
         return data.decode("latin-1"), "latin-1"
+
+
+def _line_of_byte(data: bytes, exc: UnicodeDecodeError) -> str:
+    """``line N`` of the byte a decoding stopped at (the text before it decodes, by definition)."""
+    before = data[: exc.start].decode(exc.encoding, errors="replace")
+    return f"line {_line_of(before + '.', len(before))}"
 
 
 def _line_of(text: str, position: int) -> int:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from operator import itemgetter
 
-from invoicing.models import Client, Invoice
+from invoicing.models import Client, Invoice, InvoiceLine
 from invoicing.models.invoice import Kind, Status
 from invoicing.services.history_import.dialect import ALIASES, MAX_AMOUNT, Dialect, read_amount, read_date
 from invoicing.services.numbering import parse_number
@@ -34,7 +34,10 @@ _RATE_FACTORS = tuple((quantize(rate), rate / 100) for rate in KNOWN_VAT_RATES)
 NUMBER_MAX_LENGTH = Invoice._meta.get_field("number").max_length
 CLIENT_NAME_MAX_LENGTH = Client._meta.get_field("name").max_length
 SUBJECT_MAX_LENGTH = Invoice._meta.get_field("subject").max_length
-DESCRIPTION_MAX_LENGTH = 500
+DESCRIPTION_MAX_LENGTH = InvoiceLine._meta.get_field("description").max_length
+# InvoiceSequence.last_number is an integer column (PostgreSQL's 4 bytes): the highest sequence a counter
+# can be moved to.
+MAX_SEQUENCE = 2_147_483_647
 _PAYMENT_TERMS = dt.timedelta(days=DEFAULT_PAYMENT_DAYS)
 
 
@@ -325,6 +328,7 @@ class RowsRead:
     drafts: dict[str, InvoiceDraft]  # by number, in file order
     rows: int
     ignored_lines: list[int]
+    cut_label_lines: list[int]  # labels longer than a line's description holds
 
 
 def rows_read(
@@ -334,6 +338,7 @@ def rows_read(
     reader_of = RowReader(dialect, today=today)
     drafts: dict[str, InvoiceDraft] = {}
     ignored_lines: list[int] = []
+    cut_label_lines: list[int] = []
     count = 0
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=dialect.delimiter)
     try:
@@ -361,6 +366,8 @@ def rows_read(
             if row is None:
                 ignored_lines.append(line_no)
                 continue
+            if len(row.label) > DESCRIPTION_MAX_LENGTH:
+                cut_label_lines.append(line_no)
             draft = drafts.get(row.number)
             if draft is None:
                 drafts[row.number] = InvoiceDraft.start(row)
@@ -375,7 +382,7 @@ def rows_read(
             "no invoice in the file: every row lacks a number, a date and a client",
             where=f"line {ignored_lines[0]}",
         )
-    return RowsRead(drafts=drafts, rows=count, ignored_lines=ignored_lines)
+    return RowsRead(drafts=drafts, rows=count, ignored_lines=ignored_lines, cut_label_lines=cut_label_lines)
 
 
 # -- one invoice --------------------------------------------------------------------------------------------
@@ -433,6 +440,12 @@ def invoice_from_draft(draft: InvoiceDraft) -> HistoricalInvoice:
         description = (row.label or draft.label or f"Facture {draft.number}")[:DESCRIPTION_MAX_LENGTH]
         lines.append(HistoricalLine(description=description, total_ht=ht, vat_rate=rate))
     parsed = parse_number(draft.number)
+    if parsed and parsed[2] > MAX_SEQUENCE:
+        raise InputError(
+            f"invoice number {draft.number}: sequence {parsed[2]} is beyond what a numbering counter holds "
+            f"({MAX_SEQUENCE})",
+            where=where,
+        )
     return HistoricalInvoice(
         line_no=draft.line_no,
         number=draft.number,
