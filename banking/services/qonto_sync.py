@@ -8,9 +8,13 @@ finds the ids already stored (and locks them), one upsert writes the new and the
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
 
 from django.db import transaction
 from django.utils import timezone
@@ -49,6 +53,9 @@ BANK_FIELDS = [
     "qonto_updated_at",
     "raw",
 ]
+_AMOUNT_FIELD = BankTransaction._meta.get_field("amount")
+# DecimalField(max_digits=14, decimal_places=2): the largest amount the column holds.
+MAX_AMOUNT = Decimal(10) ** (_AMOUNT_FIELD.max_digits - _AMOUNT_FIELD.decimal_places) - Decimal("0.01")
 # Per-type sub-objects that carry the other party's account (contract A3).
 COUNTERPARTY_OBJECTS = (
     "income",
@@ -114,6 +121,25 @@ def _counterparty(data: dict) -> tuple[str, str]:
     return "", ""
 
 
+def _non_finite(value, path: str = "") -> tuple[str, float] | None:
+    """(path, value) of the first NaN or infinite number in a parsed JSON value (``local_amount``,
+    ``attachments[0].size``), or None. Python's JSON reader accepts ``NaN`` and ``Infinity``; JSON itself
+    and PostgreSQL's jsonb do not."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path or "value", value
+    if isinstance(value, dict):
+        items = ((f"{path}.{key}" if path else str(key), item) for key, item in value.items())
+    elif isinstance(value, list):
+        items = ((f"{path}[{index}]", item) for index, item in enumerate(value))
+    else:
+        return None
+    for item_path, item in items:
+        found = _non_finite(item, item_path)
+        if found:
+            return found
+    return None
+
+
 def transaction_store_from_api(data, *, accounts: dict[str, BankAccount], where: str) -> dict:
     """The model fields for one ``/v2/transactions`` object. Raises :class:`InputError` naming ``where``."""
     if not isinstance(data, dict):
@@ -122,6 +148,9 @@ def transaction_store_from_api(data, *, accounts: dict[str, BankAccount], where:
     if not isinstance(qonto_id, str) or not qonto_id.strip():
         raise InputError("transaction without an 'id'", where=where)
     where = f"{where}, transaction {qonto_id}"
+    bad = _non_finite(data)
+    if bad:
+        raise InputError(f"{bad[0]} is {json.dumps(bad[1])}, not a finite number", where=where)
     side = data.get("side")
     if side not in Side.values:
         raise InputError(f"side {side!r} is neither 'credit' nor 'debit'", where=where)
@@ -131,6 +160,10 @@ def transaction_store_from_api(data, *, accounts: dict[str, BankAccount], where:
         raise InputError(str(exc), where=where) from exc
     if amount is None:
         raise InputError("no 'amount' nor 'amount_cents'", where=where)
+    if not amount.is_finite():
+        raise InputError(f"amount {amount} is not a finite number", where=where)
+    if abs(amount) > MAX_AMOUNT:
+        raise InputError(f"amount {amount} is too large (at most {MAX_AMOUNT})", where=where)
     if amount < 0:
         raise InputError(
             f"amount {amount} is negative (Qonto amounts are positive, the side gives the sign)", where=where
@@ -333,10 +366,12 @@ def transactions_import(*, payloads: list[tuple[str, object]]) -> UpsertCounts:
     """Load saved ``/v2/transactions`` responses ``(name, parsed JSON)``; all-or-nothing and idempotent.
 
     Every payload is checked before anything is written; the first problem raises :class:`InputError`
-    naming the file (and the transaction) and the reason.
+    naming the file (and the transaction) and the reason. A transaction id met twice, in one file or in
+    two, is such a problem: which of the two versions to keep is the user's call, not a silent choice.
     """
     accounts = {a.qonto_id: a for a in BankAccount.objects.all()}
     rows = []
+    seen: dict[str, str] = {}
     for name, payload in payloads:
         if not isinstance(payload, dict) or not isinstance(payload.get("transactions"), list):
             raise InputError(
@@ -346,8 +381,32 @@ def transactions_import(*, payloads: list[tuple[str, object]]) -> UpsertCounts:
             raise InputError("'meta' must be an object", where=name)
         for index, data in enumerate(payload["transactions"]):
             where = f"{name}, transactions[{index}]"
-            rows.append(transaction_store_from_api(data, accounts=accounts, where=where))
+            row = transaction_store_from_api(data, accounts=accounts, where=where)
+            first = seen.get(row["qonto_id"])
+            if first is not None:
+                raise InputError(
+                    f"transaction {row['qonto_id']} is already in {first}: each transaction must appear once "
+                    "(remove one of the two)",
+                    where=where,
+                )
+            seen[row["qonto_id"]] = where
+            rows.append(row)
     return transactions_upsert(rows=rows)
+
+
+def transactions_import_files(*, paths: list[str]) -> UpsertCounts:
+    """:func:`transactions_import` of saved response files, read as UTF-8 JSON; all or nothing."""
+    payloads = []
+    for name in paths:
+        try:
+            text = Path(name).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"cannot be read ({exc})", where=name) from exc
+        try:
+            payloads.append((name, json.loads(text)))
+        except ValueError as exc:
+            raise InputError(f"not valid JSON ({exc})", where=name) from exc
+    return transactions_import(payloads=payloads)
 
 
 def transaction_refetch(*, qonto_id: str, client: QontoClient | None = None) -> BankTransaction | None:

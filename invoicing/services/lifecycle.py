@@ -564,8 +564,8 @@ def invoices_reverse_payments(*, payments: list[Payment], actor, reason: str) ->
             amount = quantize(payment.amount)
             if amount <= ZERO or amount > invoice.amount_paid:
                 raise BusinessError(
-                    f"{invoice} : {format_eur(amount)} ne peut pas être retiré de {format_eur(invoice.amount_paid)} "
-                    "reçus"
+                    f"{invoice} : {format_eur(amount)} ne peut pas être retiré de "
+                    f"{format_eur(invoice.amount_paid)} reçus"
                 )
             invoice.amount_paid = quantize(invoice.amount_paid - amount)
             invoice.paid_date = None

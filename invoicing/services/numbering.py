@@ -5,6 +5,7 @@ import re
 from django.db import IntegrityError, transaction
 
 from invoicing.models import InvoiceSequence
+from syaga.core.errors import BusinessError
 
 SERIES_INVOICE = "F"
 SERIES_CREDIT_NOTE = "A"
@@ -54,20 +55,67 @@ def number_take(*, series: str, year: int) -> str:
     return format_number(series, year, sequence.last_number)
 
 
-def sequences_continue_after(numbers) -> int:
-    """Move counters past the highest of these numbers (after a history import). Returns rows touched."""
-    highest: dict[tuple[str, int], int] = {}
+class SequenceGapError(BusinessError):
+    """Moving a counter would jump over numbers that no document carries: a gap that can never be filled."""
+
+    def __init__(self, *, series: str, year: int, last_number: int, number: str, missing: tuple[int, int]):
+        self.series, self.year, self.last_number = series, year, last_number
+        self.number, self.missing = number, missing
+        first, last = missing
+        numbers = f"number {first}" if first == last else f"numbers {first}–{last}"
+        super().__init__(
+            f"{number} would move the counter {series}{year} from {last_number} across missing {numbers}"
+        )
+
+
+def missing_ranges(present, *, start: int, end: int) -> list[tuple[int, int]]:
+    """The runs of sequence numbers from ``start`` to ``end`` (inclusive) that are not in ``present``."""
+    runs = []
+    expected = start
+    for seq in sorted(s for s in set(present) if start <= s <= end):
+        if seq > expected:
+            runs.append((expected, seq - 1))
+        expected = seq + 1
+    if expected <= end:
+        runs.append((expected, end))
+    return runs
+
+
+def sequences_continue_after(numbers, *, accept_gaps: bool = True) -> int:
+    """Move counters past the highest of these numbers (after a history import). Returns rows touched.
+
+    With ``accept_gaps=False`` a counter moves only if these numbers fill every value between it and its
+    new position, checked under the counter's lock; otherwise :class:`SequenceGapError` is raised (and the
+    caller's transaction should roll back). A counter still at 0 starts where the lowest of these numbers
+    starts (a history need not begin at 1). Nothing but an import ever stores a number above a counter,
+    so the numbers given are all that can fill the way.
+    """
+    given: dict[tuple[str, int], dict[int, str]] = {}
     for number in numbers:
         parsed = parse_number(number)
         if parsed:
             series, year, seq = parsed
-            highest[(series, year)] = max(highest.get((series, year), 0), seq)
+            given.setdefault((series, year), {})[seq] = number
     touched = 0
     with transaction.atomic():
-        for (series, year), seq in sorted(highest.items()):
+        for (series, year), by_seq in sorted(given.items()):
+            highest = max(by_seq)
             sequence = _lock_sequence(series, year)
-            if sequence.last_number < seq:
-                sequence.last_number = seq
-                sequence.save(update_fields=["last_number"])
-                touched += 1
+            if sequence.last_number >= highest:
+                continue
+            if not accept_gaps:
+                start = sequence.last_number + 1 if sequence.last_number else min(by_seq)
+                gaps = missing_ranges(by_seq, start=start, end=highest)
+                if gaps:
+                    first, last = gaps[0]
+                    raise SequenceGapError(
+                        series=series,
+                        year=year,
+                        last_number=sequence.last_number,
+                        number=by_seq[last + 1],
+                        missing=(first, last),
+                    )
+            sequence.last_number = highest
+            sequence.save(update_fields=["last_number"])
+            touched += 1
     return touched

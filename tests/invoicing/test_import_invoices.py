@@ -10,14 +10,17 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import transaction
+from django.utils import timezone
 
 from invoicing.models import Client, ClientAlias, Invoice, InvoiceLine, InvoiceSequence
 from invoicing.models.invoice import Kind, Origin, Status
 from invoicing.services.history_import import invoices_import_csv
 from invoicing.services.invoices import LineSpec, invoice_create
 from invoicing.services.lifecycle import invoice_approve_as_system
+from invoicing.services.numbering import SequenceGapError, number_take, sequences_continue_after
 from syaga.core.errors import InputError
-from tests.factories import ClientFactory
+from tests.factories import ClientFactory, make_invoice
 
 pytestmark = pytest.mark.django_db
 
@@ -37,8 +40,8 @@ def run(path, *args) -> str:
     return out.getvalue()
 
 
-def import_text(tmp_path, text: str, **kwargs):
-    return invoices_import_csv(path=write(tmp_path, text, **kwargs))
+def import_text(tmp_path, text: str, *, encoding: str = "utf-8", **kwargs):
+    return invoices_import_csv(path=write(tmp_path, text, encoding=encoding), **kwargs)
 
 
 # -- the happy path ---------------------------------------------------------------------------------
@@ -536,11 +539,12 @@ def test_json_report(tmp_path):
 
 
 def test_numbering_continues_after_the_highest_imported_number_of_the_year(tmp_path, seller):
-    # given
+    # given: a history with a gap (13–411), accepted
     import_text(
         tmp_path,
         "Numéro;Date;Client;Montant HT\nF20250012;01/03/2025;Acme;10,00\n"
         "F20250412;01/04/2025;Acme;10,00\nF20240900;01/04/2024;Acme;10,00\n",
+        accept_gaps=True,
     )
     client = Client.objects.get()
     # when
@@ -590,16 +594,411 @@ def test_excel_unicode_text_export_utf16_tab_separated(tmp_path):
 
 def test_a_large_file_imported_twice_is_skipped_entirely_the_second_time(tmp_path):
     # given: more numbers than the IN-query path handles, so the second run reads the stored numbers at once
+    # (every 15th number of each year: gaps, accepted)
     rows = [
         f"F{2010 + i % 15}{i:05d};01/01/{2010 + i % 15};Client {i % 50};{i % 900 + 1},00" for i in range(6000)
     ]
     path = write(tmp_path, "Numéro;Date;Client;Montant HT\n" + "\n".join(rows) + "\n")
-    first = invoices_import_csv(path=path)
+    first = invoices_import_csv(path=path, accept_gaps=True)
     # when
-    second = invoices_import_csv(path=path)
+    second = invoices_import_csv(path=path, accept_gaps=True)
     # then
     assert first.invoices_created == 6000
     assert first.clients_created == 50
     assert second.invoices_created == 0
     assert second.rows_skipped == 6000
     assert Invoice.objects.count() == 6000
+
+
+# -- issue 7: the history import never corrupts or hides ---------------------------------------------
+
+
+def test_the_same_row_twice_is_refused_naming_both_lines(tmp_path):
+    # given: one invoice of 120.00 TTC whose row was pasted twice
+    row = "F20250001;12/04/2025;Acme;Audit;100,00;20,00;120,00;"
+    path = write(tmp_path, f"{HEADER}\n{row}\nF20250002;13/04/2025;Beta;Audit;10,00;;;\n{row}\n")
+    # when
+    with pytest.raises(CommandError, match=r"^line 4: the same row as line 2 \(invoice F20250001") as caught:
+        run(path)
+    # then: not one invoice of 240.00, and nothing else either
+    assert caught.value.returncode == 1
+    assert "nothing was written" in str(caught.value)
+    assert not Invoice.objects.exists()
+    assert not Client.objects.exists()
+
+
+def test_the_same_row_written_another_way_is_still_the_same_row(tmp_path):
+    # given: the same line, once with HT and VAT, once with TTC only and another spelling of the client
+    text = (
+        "Numéro;Date;Client;Désignation;Montant HT;TVA;Montant TTC\n"
+        "F20250001;12/04/2025;Acme;Audit;100,00;20,00;\n"
+        "F20250001;12/04/2025;ACME SAS;Audit;;;120,00\n"
+    )
+    # when / then
+    with pytest.raises(InputError, match=r"^line 3: the same row as line 2"):
+        import_text(tmp_path, text)
+    assert not Invoice.objects.exists()
+
+
+def test_rows_told_apart_by_a_column_the_import_does_not_read_are_two_lines(tmp_path):
+    # given: a line-level export whose two lines differ only by their line number column
+    text = (
+        "Numéro;Ligne;Date;Client;Désignation;Montant HT\n"
+        "F20250001;1;12/04/2025;Acme;Heures de régie;100,00\n"
+        "F20250001;2;12/04/2025;Acme;Heures de régie;100,00\n"
+    )
+    # when
+    report = import_text(tmp_path, text)
+    # then
+    invoice = Invoice.objects.get(number="F20250001")
+    assert report.lines_created == 2
+    assert invoice.lines.count() == 2
+    assert invoice.total_ttc == Decimal("240.00")
+
+
+def test_a_stored_number_with_other_content_is_refused_naming_the_fields(tmp_path):
+    # given: F20250001 imported once
+    run(write(tmp_path, f"{HEADER}\nF20250001;12/04/2025;Acme;Audit;100,00;20,00;120,00;\n", name="a.csv"))
+    # when: another file says F20250001 is another invoice
+    changed = write(
+        tmp_path,
+        f"{HEADER}\nF20250002;13/04/2025;Acme;Audit;10,00;;;\n"
+        "F20250001;14/04/2025;Beta;Audit;200,00;40,00;240,00;\n",
+        name="b.csv",
+    )
+    with pytest.raises(CommandError) as caught:
+        run(changed)
+    # then: the line, the number and each field that differs; nothing of the second file written
+    message = str(caught.value)
+    assert message.startswith("line 3: invoice F20250001 is already in the database with other content")
+    assert "client 'Beta' in the file, 'Acme' stored" in message
+    assert "date 14/04/2025 in the file, 12/04/2025 stored" in message
+    assert "total TTC 240.00 in the file, 120.00 stored" in message
+    assert "total HT 200.00 in the file, 100.00 stored" in message
+    assert caught.value.returncode == 1
+    assert list(Invoice.objects.values_list("number", flat=True)) == ["F20250001"]
+    assert Invoice.objects.get().total_ttc == Decimal("120.00")
+
+
+def test_a_stored_number_whose_lines_differ_is_refused(tmp_path):
+    # given: an invoice imported with two lines
+    first = (
+        f"{HEADER}\nF20250001;12/04/2025;Acme;Audit;100,00;;;\nF20250001;12/04/2025;Acme;Heures;20,00;;;\n"
+    )
+    run(write(tmp_path, first, name="a.csv"))
+    # when: the same totals, split otherwise
+    second = f"{HEADER}\nF20250001;12/04/2025;Acme;Audit;120,00;;;\n"
+    with pytest.raises(CommandError, match=r"^line 2: .* 1 lines in the file, 2 stored"):
+        run(write(tmp_path, second, name="b.csv"))
+    # then
+    assert InvoiceLine.objects.count() == 2
+
+
+def test_a_number_issued_here_is_not_silently_taken_for_an_imported_one(tmp_path, seller):
+    # given: F20250001 issued by the application for 120.00 TTC
+    issued = make_invoice(status=Status.ISSUED, issue_date=dt.date(2025, 4, 12))
+    assert issued.number == "F20250001"
+    # when: the old tool's export also has an F20250001, for another amount
+    path = write(tmp_path, f"{HEADER}\nF20250001;12/04/2025;{issued.client.name};Audit;50,00;10,00;60,00;\n")
+    with pytest.raises(
+        CommandError, match=r"^line 2: invoice F20250001 .* total TTC 60.00 in the file, 120.00"
+    ):
+        run(path)
+    # then
+    assert Invoice.objects.get().total_ttc == Decimal("120.00")
+
+
+def test_the_same_content_again_is_skipped_even_after_a_payment_recorded_here(tmp_path):
+    # given: an unpaid invoice imported, then paid here (through the bank)
+    path = write(tmp_path, f"{HEADER}\nF20250001;12/04/2025;Acme;Audit;100,00;20,00;120,00;\n")
+    run(path)
+    Invoice.objects.filter(number="F20250001").update(
+        status=Status.PAID, amount_paid=Decimal("120.00"), paid_date=dt.date(2025, 5, 2)
+    )
+    # when
+    output = run(path)
+    # then
+    assert "1 rows skipped, already imported" in output
+    assert Invoice.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("amount", "reason"),
+    [
+        ("100,555", r"amount '100,555' is ambiguous"),
+        ("1.234", r"amount '1.234' is ambiguous"),
+        ("1,234", r"amount '1,234' is ambiguous"),
+        ("0,555", r"amount '0,555' has more than two decimals"),
+        ("1234,567", r"amount '1234,567' has more than two decimals"),
+        ("1 234,5678", r"amount '1 234,5678' has more than two decimals"),
+        ("1.234,567", r"amount '1.234,567' has more than two decimals"),
+    ],
+)
+def test_ambiguous_amounts_are_refused_naming_the_line(tmp_path, amount, reason):
+    # given
+    path = write(
+        tmp_path,
+        f"{HEADER}\nF20250001;12/04/2025;Acme;Audit;10,00;;;\nF20250002;12/04/2025;Acme;x;{amount};;;\n",
+    )
+    # when / then
+    with pytest.raises(CommandError, match=rf"^line 3: {reason}"):
+        run(path)
+    assert not Invoice.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1,234.56", "1234.56"),
+        ("1234.5", "1234.50"),
+        ("1.234.567,89", "1234567.89"),
+        ("1,234,567", "1234567.00"),
+        ("100,5", "100.50"),
+        ("0,50", "0.50"),
+    ],
+)
+def test_unambiguous_amounts_still_read(tmp_path, text, expected):
+    # when
+    import_text(tmp_path, f'Numéro;Date;Client;Montant HT\nF20250020;01/01/2025;Acme;"{text}"\n')
+    # then
+    assert Invoice.objects.get(number="F20250020").total_ht == Decimal(expected)
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("F20250002;12/04/2025;Acme;x;123456789012345;;;", r"line 3: amount '123456789012345' is too large"),
+        ("F20250002;12/04/2025;Acme;x;999999999999,99;;;", r"line 3: HT .* too large"),
+        ("F20250002;12/04/9999;Acme;x;100,00;;;", r"line 3: date '12/04/9999' is "),
+        ("F20250002;12/04/2025;Acme;x;100,00;;;25/12/9999", r"line 3: date '25/12/9999' is out of range"),
+        ("F20250002;12/04/2025;Ac\x00me;x;100,00;;;", r"line 3: the line holds a NUL byte"),
+    ],
+)
+def test_hostile_cells_are_a_line_and_a_reason_and_write_nothing(tmp_path, row, message):
+    # given: a good row, then the hostile one
+    path = write(tmp_path, f"{HEADER}\nF20250001;12/04/2025;Acme;Audit;10,00;;;\n{row}\n")
+    # when
+    with pytest.raises(CommandError, match=rf"^{message}") as caught:
+        run(path)
+    # then
+    assert caught.value.returncode == 1
+    assert not Invoice.objects.exists()
+    assert not Client.objects.exists()
+
+
+def test_a_number_beyond_what_a_counter_holds_is_a_line_and_a_reason(tmp_path):
+    # given: a typo'd number whose sequence (9,999,999,999) does not fit the counter's integer column
+    path = write(tmp_path, f"{HEADER}\nF20259999999999;12/04/2025;Acme;Audit;10,00;;;\n")
+    # when / then
+    with pytest.raises(
+        CommandError, match=r"^line 2: invoice number F20259999999999: sequence 9999999999 is"
+    ):
+        run(path, "--accept-gaps")
+    assert not Invoice.objects.exists()
+
+
+def test_an_issue_date_in_the_future_is_refused(tmp_path):
+    # given: a history invoice dated tomorrow
+    tomorrow = timezone.localdate() + dt.timedelta(days=1)
+    path = write(tmp_path, f"{HEADER}\nF20250001;{tomorrow:%d/%m/%Y};Acme;Audit;10,00;;;\n")
+    # when / then
+    with pytest.raises(CommandError, match=rf"^line 2: date '{tomorrow:%d/%m/%Y}' is in the future"):
+        run(path)
+
+
+def test_a_label_too_long_for_a_line_is_cut_and_the_report_says_so(tmp_path):
+    # when
+    report = import_text(tmp_path, f"{HEADER}\nF20250001;12/04/2025;Acme;{'x' * 600};10,00;;;\n")
+    # then
+    assert InvoiceLine.objects.get().description == "x" * 500
+    assert "labels longer than 500 characters cut: line 2" in report.warnings
+
+
+def test_the_rows_of_an_invoice_may_not_add_up_beyond_what_the_database_holds(tmp_path):
+    rows = "\n".join(f"F20250001;12/04/2025;Acme;line {n};900000000000,00;0,00;;" for n in range(2))
+    with pytest.raises(
+        InputError, match=r"^line 2: the rows of invoice F20250001 add up to TTC .* too large"
+    ):
+        import_text(tmp_path, f"{HEADER}\n{rows}\n")
+
+
+def test_a_20_mb_line_is_a_line_and_a_reason(tmp_path):
+    # given: a 20 MB label on the second line
+    path = write(tmp_path, f"{HEADER}\nF20250001;12/04/2025;Acme;{'x' * 20_000_000};10,00;;;\n")
+    # when / then
+    with pytest.raises(CommandError, match=r"^line 2: the line is 20,000,0\d\d characters long"):
+        run(path)
+    assert not Invoice.objects.exists()
+
+
+def test_a_20_mb_first_line_gives_no_traceback(tmp_path):
+    # given: not an export at all, one 20 MB line; the check fails before the database is read
+    path = tmp_path / "huge.csv"
+    path.write_text("x" * 20_000_000 + "\n")
+    env = dict(os.environ, DATABASE_URL=f"sqlite:///{tmp_path / 'empty.sqlite3'}")
+    # when
+    done = subprocess.run(
+        [sys.executable, "manage.py", "import_invoices", str(path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    # then
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert "line 1: the line is 20,000,001 characters long" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", r"^line 1: the file is empty"),
+        ("\n\n  \n", r"^line 1: the file is empty"),
+        (HEADER + "\n", r"^line 1: no invoice row under the header"),
+        (HEADER + "\n;;;;Total;0,00;;\n", r"^line 2: no invoice in the file"),
+    ],
+)
+def test_a_file_without_invoices_is_an_error(tmp_path, content, message):
+    with pytest.raises(CommandError, match=message) as caught:
+        run(write(tmp_path, content))
+    assert caught.value.returncode == 1
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_bom_is_recognised(tmp_path, encoding):
+    # given: UTF-16 text saved without its byte order mark
+    text = f"{HEADER}\nF20250001;12/04/2025;Café Léon;Audit;100,00;20,00;120,00;\n"
+    # when
+    report = import_text(tmp_path, text, encoding=encoding)
+    # then
+    assert report.encoding == encoding
+    assert Invoice.objects.get().client.name == "Café Léon"
+
+
+def test_utf16_without_bom_that_does_not_decode_is_an_encoding_problem(tmp_path):
+    # given: UTF-16-LE text cut in the middle of a letter (an odd number of bytes), then a lone surrogate
+    data = f"{HEADER}\nF20250001;12/04/2025;Acme;Audit;100,00;;;\n".encode("utf-16-le") + b"\x00\xd8A\x00"
+    path = tmp_path / "export.csv"
+    path.write_bytes(data)
+    # when / then
+    with pytest.raises(
+        CommandError,
+        match=r"^line 3: the file looks like UTF-16 without its byte order mark but cannot be read",
+    ):
+        run(path)
+
+
+def test_a_forced_encoding_that_does_not_fit_names_the_line(tmp_path):
+    # given: a Windows-1252 file read as UTF-8, its first accent on line 3
+    text = (
+        "Numero;Date;Client;Montant HT\nF20250001;12/04/2025;Acme;10,00\nF20250002;12/04/2025;Crèche;10,00\n"
+    )
+    path = write(tmp_path, text, encoding="cp1252")
+    # when / then
+    with pytest.raises(CommandError, match=r"^line 3: the file cannot be read as utf-8: invalid"):
+        run(path, "--encoding", "utf-8")
+
+
+def _issue_2026(count: int) -> None:
+    for day in range(1, count + 1):
+        make_invoice(status=Status.ISSUED, issue_date=dt.date(2026, 1, day))
+
+
+def _next_number(series: str, year: int) -> str:
+    with transaction.atomic():
+        number = number_take(series=series, year=year)
+        transaction.set_rollback(True)
+    return number
+
+
+def test_a_typo_does_not_move_a_live_counter_across_a_gap(tmp_path, seller):
+    # given: F20260001–F20260005 issued here; the export has a typo'd F20269000
+    _issue_2026(5)
+    path = write(tmp_path, f"{HEADER}\nF20269000;20/01/2026;Acme;Audit;100,00;;;\n")
+    # when
+    with pytest.raises(CommandError) as caught:
+        run(path)
+    # then: the line of the jumping number and the gap; the next real invoice is still F20260006
+    assert str(caught.value).startswith(
+        "line 2: F20269000 would move the numbering counter F2026 from 5 to 9000 "
+        "across missing numbers 6–8999"
+    )
+    assert "--accept-gaps" in str(caught.value)
+    assert caught.value.returncode == 1
+    assert not Invoice.objects.filter(origin=Origin.IMPORTED).exists()
+    assert InvoiceSequence.objects.get(series="F", year=2026).last_number == 5
+    assert _next_number("F", 2026) == "F20260006"
+
+
+def test_a_dry_run_refuses_the_same_gap(tmp_path, seller):
+    _issue_2026(5)
+    path = write(tmp_path, f"{HEADER}\nF20269000;20/01/2026;Acme;Audit;100,00;;;\n")
+    with pytest.raises(CommandError, match=r"^line 2: F20269000 would move"):
+        run(path, "--dry-run")
+
+
+def test_accept_gaps_moves_the_counter_and_the_report_states_the_gap(tmp_path, seller):
+    # given
+    _issue_2026(5)
+    path = write(tmp_path, f"{HEADER}\nF20269000;20/01/2026;Acme;Audit;100,00;;;\n")
+    # when
+    output = run(path, "--accept-gaps")
+    # then
+    assert "warning: numbering gap: F2026: numbers 6–8999 missing" in output
+    assert Invoice.objects.filter(number="F20269000").exists()
+    assert _next_number("F", 2026) == "F20269001"
+
+
+def test_the_json_report_lists_the_gaps(tmp_path, seller):
+    _issue_2026(2)
+    path = write(tmp_path, f"{HEADER}\nF20260004;20/01/2026;Acme;Audit;100,00;;;\n")
+    report = json.loads(run(path, "--accept-gaps", "--json"))
+    assert report["gaps"] == [{"series": "F", "year": 2026, "first": 3, "last": 3}]
+
+
+def test_a_gap_inside_a_new_series_is_refused_but_a_history_may_start_anywhere(tmp_path):
+    # given: no counter yet; a history that starts at F20250020, then jumps from 21 to 900
+    text = (
+        "Numéro;Date;Client;Montant HT\nF20250020;01/01/2025;Acme;10,00\nF20250021;02/01/2025;Acme;10,00\n"
+        "F20250900;03/01/2025;Acme;10,00\n"
+    )
+    # when / then: the jump is refused, not the missing 1–19 before the first number
+    with pytest.raises(
+        InputError,
+        match=r"^line 4: F20250900 would set the new numbering counter F2025 to 900 across missing "
+        r"numbers 22–899",
+    ):
+        import_text(tmp_path, text)
+    assert not InvoiceSequence.objects.exists()
+    # when: without the jump
+    report = import_text(tmp_path, text.rsplit("F20250900", 1)[0])
+    # then: imported, the numbers before the history reported
+    assert report.invoices_created == 2
+    assert "numbering gap: F2025: numbers 1–19 missing" in report.warnings
+    assert InvoiceSequence.objects.get(series="F", year=2025).last_number == 21
+
+
+def test_numbers_that_fill_the_way_move_the_counter_without_a_gap(tmp_path, seller):
+    # given: F20260001–F20260002 issued here
+    _issue_2026(2)
+    path = write(
+        tmp_path, f"{HEADER}\nF20260004;20/01/2026;Acme;b;10,00;;;\nF20260003;19/01/2026;Acme;a;10,00;;;\n"
+    )
+    # when
+    report = invoices_import_csv(path=path)
+    # then
+    assert report.gaps == []
+    assert _next_number("F", 2026) == "F20260005"
+
+
+def test_the_counter_move_itself_refuses_a_gap_under_its_lock():
+    # given: a live counter at 5
+    InvoiceSequence.objects.create(series="F", year=2026, last_number=5)
+    # when / then: the check the import makes before writing holds again when the counter is locked
+    with pytest.raises(
+        SequenceGapError, match="F20269000 would move the counter F2026 from 5 across missing numbers 6–8999"
+    ):
+        sequences_continue_after(["F20269000"], accept_gaps=False)
+    assert InvoiceSequence.objects.get(series="F", year=2026).last_number == 5
