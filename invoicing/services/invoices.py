@@ -18,7 +18,7 @@ from invoicing.selectors import client_payment_terms
 from invoicing.services import lifecycle
 from syaga.core.dates import today
 from syaga.core.errors import BusinessError
-from syaga.core.money import ZERO, format_eur, quantize, vat_amount
+from syaga.core.money import ZERO, format_eur, format_quantity, format_rate, quantize, vat_amount
 
 
 @dataclass(frozen=True)
@@ -145,8 +145,8 @@ def _shown(value) -> str:
 
 def _lines_text(lines) -> str:
     return "\n".join(
-        f"{line.description} : {Decimal(line.quantity).normalize():f} × {quantize(Decimal(line.unit_price))} "
-        f"(TVA {quantize(Decimal(line.vat_rate))} %)"
+        f"{line.description} : {format_quantity(Decimal(line.quantity))} × "
+        f"{format_eur(Decimal(line.unit_price))} (TVA {format_rate(Decimal(line.vat_rate))})"
         for line in lines
     )
 

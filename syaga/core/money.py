@@ -118,7 +118,12 @@ def format_eur(value: Decimal) -> str:
 
 def format_rate(percent: Decimal) -> str:
     """French display of a percentage: ``20 %``, ``5,5 %``, ``12,15 %`` (no trailing zeros)."""
-    text = f"{Decimal(percent).normalize():f}"
+    return f"{format_quantity(percent)}\u00a0%"
+
+
+def format_quantity(quantity: Decimal) -> str:
+    """French display of a quantity: ``2``, ``3,5``, ``0,25`` (no trailing zeros, decimal comma)."""
+    text = f"{Decimal(quantity).normalize():f}"
     if "." in text:
         text = text.rstrip("0").rstrip(".")
-    return f"{text.replace('.', ',')}\u00a0%"
+    return text.replace(".", ",")

@@ -96,8 +96,8 @@ def test_raising_a_pending_invoice_in_the_admin_sends_it_back_to_draft_with_the_
     assert edit.actor == attacker
     assert (edit.from_status, edit.to_status) == ("pending_review", "draft")
     before, after = edit.changes["lines"]
-    assert "× 100.00" in before
-    assert "× 50000.00" in after
+    assert "× 100,00\xa0€" in before
+    assert "× 50\u202f000,00\xa0€" in after
     assert any("revient en brouillon" in str(m) for m in response.context["messages"])
     # when: they try to approve it at once
     with pytest.raises(BusinessError, match="pas à valider"):
