@@ -3,7 +3,7 @@ from decimal import Decimal
 import pytest
 
 from syaga.core.dates import DateError, parse_date
-from syaga.core.money import AmountError, parse_amount, quantize
+from syaga.core.money import AmountError, format_quantity, format_rate, parse_amount, quantize
 from syaga.core.text import normalize_company_name
 
 
@@ -85,3 +85,35 @@ def test_parse_date_of_an_instant_is_its_paris_business_date():
     # 23:30 UTC on 31 December is already 1 January in Paris
     instant = dt.datetime(2025, 12, 31, 23, 30, tzinfo=dt.UTC)
     assert parse_date(instant) == dt.date(2026, 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("20.00", "20\xa0%"),
+        ("5.50", "5,5\xa0%"),
+        ("12.15", "12,15\xa0%"),
+        ("0", "0\xa0%"),
+        ("100", "100\xa0%"),
+    ],
+)
+def test_rates_read_as_french_percentages(value, shown):
+    assert format_rate(Decimal(value)) == shown
+
+
+def test_quantities_drop_trailing_zeros_with_a_decimal_comma():
+    assert [format_quantity(Decimal(q)) for q in ("2.0000", "3.5000", "0.2500", "10")] == [
+        "2",
+        "3,5",
+        "0,25",
+        "10",
+    ]
+
+
+def test_template_filters_share_the_formats():
+    from django.template import Context, Template
+
+    html = Template("{% load money %}{{ a|eur }} / {{ r|rate }} / {{ none|eur }}").render(
+        Context({"a": Decimal("1234.5"), "r": "20.00", "none": None})
+    )
+    assert html == "1\u202f234,50\xa0€ / 20\xa0% / "
