@@ -1,0 +1,248 @@
+"""The firm's day, in order: each step runs, records what it did, and a failure stops nothing else.
+
+A cycle is a list of :class:`Step`. Each step calls one service of one app and returns its counts; an
+exception is recorded as the step's error and the next steps still run (a step whose input failed says so).
+An integration without credentials is « non configurée », not an error. Every service a step calls is
+idempotent (a database constraint or a progress marker), so running a cycle twice the same day, or again
+after it was killed, generates, sends and matches nothing twice.
+
+Two cycles of one kind never run at once: a lease row per kind, renewed at each step; a holder killed with
+``kill -9`` leaves a lease that expires (or that the same machine sees is dead) and the next run takes it.
+With ``dry_run`` every step runs inside a transaction that is rolled back, and steps that talk to the
+outside world (bank, mail) are skipped.
+
+This module is the top floor: it imports every app; no app imports it.
+"""
+
+import datetime as dt
+import logging
+import os
+import socket
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from banking.clients.qonto import QontoConfigError
+from banking.services.allocation import payments_match
+from banking.services.overdue import overdue_alerts_raise
+from banking.services.qonto_sync import qonto_sync
+from invoicing.services.recurring import recurring_generate
+from invoicing.services.review import validate_pending
+from syaga.core.errors import BusinessError
+from syaga.ops.models import CycleKind, CycleLease, CycleRun, CycleStep, RunStatus, StepStatus
+
+log = logging.getLogger(__name__)
+LEASE_SECONDS = 15 * 60  # renewed before each step; a step longer than this must renew itself
+
+
+class NotConfigured(BusinessError):
+    """The integration a step needs has no credentials: the step is « non configurée », not failed."""
+
+
+class CycleBusy(BusinessError):
+    """Another process runs this cycle right now."""
+
+
+@dataclass
+class StepContext:
+    day: dt.date
+    kind: str
+    dry_run: bool
+    results: dict[str, str] = field(default_factory=dict)  # code → StepStatus of the steps already run
+
+
+@dataclass(frozen=True)
+class Step:
+    code: str
+    label: str
+    run: Callable[[StepContext], dict]
+    inputs: tuple[str, ...] = ()
+    external: bool = False  # talks to the outside world: skipped in a dry run
+    when: Callable[[StepContext], bool] = lambda ctx: True
+
+
+# --- the steps ---------------------------------------------------------------------------------------
+
+
+def _recurring(ctx: StepContext) -> dict:
+    report = recurring_generate(on=ctx.day)
+    return {"factures créées": report.created, "périodes déjà facturées": report.skipped}
+
+
+def _validate(ctx: StepContext) -> dict:
+    return {
+        {"approved": "approuvées", "rejected": "rejetées", "review": "à valider"}[k]: v
+        for k, v in validate_pending().counts().items()
+    }
+
+
+def _qonto(ctx: StepContext) -> dict:
+    try:
+        report = qonto_sync()
+    except QontoConfigError as exc:
+        raise NotConfigured(f"Qonto non configuré ({exc})") from exc
+    counts = report.transactions
+    return {"comptes": len(report.accounts), "nouvelles": counts.created, "mises à jour": counts.updated}
+
+
+def _match(ctx: StepContext) -> dict:
+    results = payments_match()
+    counts: dict[str, int] = {"crédits examinés": len(results)}
+    for result in results:
+        label = MATCH_LABELS.get(result.status, result.status)
+        counts[label] = counts.get(label, 0) + 1
+    return counts
+
+
+MATCH_LABELS = {"matched": "rapprochés", "suggested": "suggérés", "unmatched": "non reconnus"}
+
+
+def _overdue(ctx: StepContext) -> dict:
+    return {"alertes levées": len(overdue_alerts_raise(on=ctx.day))}
+
+
+DAILY_STEPS: list[Step] = [
+    Step("recurring", "Factures récurrentes", _recurring),
+    Step("validate", "Règles de validation", _validate, inputs=("recurring",)),
+    Step("qonto", "Synchronisation Qonto", _qonto, external=True),
+    Step("match", "Rapprochement des paiements", _match, inputs=("qonto",)),
+    Step("overdue", "Alertes d'impayés", _overdue, inputs=("match",)),
+]
+WEEKLY_STEPS: list[Step] = []
+MONTH_END_STEPS: list[Step] = []
+
+
+def steps_for(kind: str) -> list[Step]:
+    if kind == CycleKind.DAILY:
+        return DAILY_STEPS
+    if kind == CycleKind.WEEKLY:
+        return [*DAILY_STEPS, *WEEKLY_STEPS]
+    if kind == CycleKind.MONTH_END:
+        return [*DAILY_STEPS, *MONTH_END_STEPS]
+    raise BusinessError(f"cycle inconnu : {kind!r} (daily, weekly ou month-end)")
+
+
+# --- the lease ------------------------------------------------------------------------------------------
+
+
+def _me() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _dead_here(holder: str) -> bool:
+    """A holder on this machine whose process no longer exists (killed): its lease can be taken."""
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def lease_take(kind: str, *, holder: str | None = None) -> str:
+    """Take the cycle's lease, or raise CycleBusy naming who holds it. A conditional UPDATE: atomic."""
+    holder = holder or _me()
+    now = timezone.now()
+    CycleLease.objects.get_or_create(kind=kind)
+    current = CycleLease.objects.get(kind=kind)
+    free = Q(until__isnull=True) | Q(until__lt=now) | Q(holder=holder)
+    if current.holder and _dead_here(current.holder):
+        free |= Q(holder=current.holder)
+    taken = CycleLease.objects.filter(free, kind=kind).update(
+        holder=holder, until=now + dt.timedelta(seconds=LEASE_SECONDS)
+    )
+    if not taken:
+        current.refresh_from_db()
+        until = timezone.localtime(current.until)
+        raise CycleBusy(f"le cycle {kind} tourne déjà ({current.holder}, jusqu'à {until:%H:%M})")
+    return holder
+
+
+def lease_renew(kind: str, holder: str) -> None:
+    CycleLease.objects.filter(kind=kind, holder=holder).update(
+        until=timezone.now() + dt.timedelta(seconds=LEASE_SECONDS)
+    )
+
+
+def lease_release(kind: str, holder: str) -> None:
+    CycleLease.objects.filter(kind=kind, holder=holder).update(holder="", until=None)
+
+
+# --- running --------------------------------------------------------------------------------------------
+
+
+def _run_step(step: Step, ctx: StepContext) -> tuple[str, dict, str, str]:
+    """(status, counts, message, error) of one step; never raises."""
+    failed_inputs = [code for code in step.inputs if ctx.results.get(code) == StepStatus.FAILED]
+    note = f"entrée en échec : {', '.join(failed_inputs)}. " if failed_inputs else ""
+    if not step.when(ctx):
+        return StepStatus.SKIPPED, {}, note + "pas aujourd'hui", ""
+    if ctx.dry_run and step.external:
+        return StepStatus.SKIPPED, {}, note + "simulation : rien n'est échangé avec l'extérieur", ""
+    try:
+        with transaction.atomic():
+            counts = step.run(ctx)
+            if ctx.dry_run:
+                transaction.set_rollback(True)
+    except NotConfigured as exc:
+        return StepStatus.NOT_CONFIGURED, {}, note + str(exc), ""
+    except Exception as exc:  # a failing step is reported; the others still run
+        log.exception("cycle %s, step %s failed", ctx.kind, step.code)
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        return StepStatus.FAILED, {}, note, detail
+    return StepStatus.OK, counts, note.strip(), ""
+
+
+def cycle_run(*, kind: str, day: dt.date, dry_run: bool = False, steps: list[Step] | None = None) -> CycleRun:
+    """Run every step of the cycle for ``day`` in order, each recorded as it finishes."""
+    steps = steps_for(kind) if steps is None else steps
+    holder = lease_take(kind)
+    runs_interrupted_mark()
+    run = CycleRun.objects.create(
+        kind=kind, day=day, dry_run=dry_run, holder=holder, started_at=timezone.now()
+    )
+    ctx = StepContext(day=day, kind=kind, dry_run=dry_run)
+    try:
+        for position, step in enumerate(steps, start=1):
+            lease_renew(kind, holder)
+            started = timezone.now()
+            status, counts, message, error = _run_step(step, ctx)
+            ctx.results[step.code] = status
+            CycleStep.objects.create(
+                run=run,
+                position=position,
+                code=step.code,
+                label=step.label,
+                status=status,
+                started_at=started,
+                finished_at=timezone.now(),
+                counts=counts,
+                message=message,
+                error=error,
+            )
+    finally:
+        run.status = RunStatus.FAILED if StepStatus.FAILED in ctx.results.values() else RunStatus.OK
+        run.finished_at = timezone.now()
+        run.save(update_fields=["status", "finished_at"])
+        lease_release(kind, holder)
+    return run
+
+
+def runs_interrupted_mark() -> int:
+    """Runs left « en cours » by a process that no longer holds the lease (killed): marked interrupted."""
+    stale = []
+    for run in CycleRun.objects.filter(status=RunStatus.RUNNING):
+        lease = CycleLease.objects.filter(kind=run.kind).first()
+        if lease is None or lease.holder != run.holder:
+            stale.append(run.pk)
+    return CycleRun.objects.filter(pk__in=stale).update(
+        status=RunStatus.INTERRUPTED, finished_at=timezone.now()
+    )

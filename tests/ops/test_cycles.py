@@ -1,0 +1,159 @@
+"""The firm's day: steps in order, each recorded; a failure stops nothing; the same day twice changes
+nothing."""
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from invoicing.models import Invoice
+from syaga.ops import cycles
+from syaga.ops.cycles import CycleBusy, NotConfigured, Step, cycle_run, lease_take
+from syaga.ops.models import CycleLease, CycleRun, RunStatus, StepStatus
+from tests.factories import ContractFactory
+
+pytestmark = pytest.mark.django_db
+
+DAY = dt.date(2026, 3, 2)
+
+
+def steps_of(run: CycleRun) -> list[tuple[str, str]]:
+    return list(run.steps.values_list("code", "status"))
+
+
+def test_a_failing_step_is_reported_and_the_others_still_run():
+    # given: three steps, the first one breaks
+    def broken(ctx):
+        raise ValueError("le service a cassé")
+
+    steps = [
+        Step("a", "Première", broken),
+        Step("b", "Deuxième", lambda ctx: {"faits": 3}, inputs=("a",)),
+        Step("c", "Troisième", lambda ctx: {"faits": 1}),
+    ]
+    # when
+    run = cycle_run(kind="daily", day=DAY, steps=steps)
+    # then
+    assert run.status == RunStatus.FAILED
+    assert steps_of(run) == [("a", "failed"), ("b", "ok"), ("c", "ok")]
+    first, second = run.steps.all()[:2]
+    assert "ValueError: le service a cassé" in first.error
+    assert second.message == "entrée en échec : a."
+    assert second.counts == {"faits": 3}
+
+
+def test_an_integration_without_credentials_is_not_configured_and_what_follows_runs():
+    def unconfigured(ctx):
+        raise NotConfigured("Qonto non configuré")
+
+    steps = [
+        Step("bank", "Banque", unconfigured, external=True),
+        Step("match", "Rapprochement", lambda c: {}),
+    ]
+    run = cycle_run(kind="daily", day=DAY, steps=steps)
+    assert run.status == RunStatus.OK
+    assert steps_of(run) == [("bank", "not_configured"), ("match", "ok")]
+
+
+def test_the_real_daily_cycle_without_qonto_bills_validates_and_matches(seller):
+    # given: a monthly contract due that day, no Qonto credentials
+    ContractFactory(amount_ht=Decimal("500.00"), start_date=DAY, next_billing_date=DAY)
+    # when
+    run = cycle_run(kind="daily", day=DAY)
+    # then
+    assert dict(steps_of(run)) == {
+        "recurring": "ok",
+        "validate": "ok",
+        "qonto": "not_configured",
+        "match": "ok",
+        "overdue": "ok",
+    }
+    assert run.steps.get(code="recurring").counts["factures créées"] == 1
+    # when: the same day again
+    again = cycle_run(kind="daily", day=DAY)
+    # then: nothing is generated twice
+    assert again.steps.get(code="recurring").counts["factures créées"] == 0
+    assert Invoice.objects.count() == 1
+
+
+def test_a_dry_run_keeps_nothing_and_skips_the_outside_world(seller):
+    ContractFactory(amount_ht=Decimal("500.00"), start_date=DAY, next_billing_date=DAY)
+    run = cycle_run(kind="daily", day=DAY, dry_run=True)
+    assert run.steps.get(code="recurring").counts["factures créées"] == 1
+    assert run.steps.get(code="qonto").status == StepStatus.SKIPPED
+    assert Invoice.objects.count() == 0
+
+
+def test_two_cycles_of_one_kind_never_run_at_once():
+    lease_take("daily", holder="autre-machine:123")
+    with pytest.raises(CycleBusy, match="tourne déjà"):
+        cycle_run(kind="daily", day=DAY, steps=[])
+    # another kind is free
+    assert cycle_run(kind="weekly", day=DAY, steps=[]).status == RunStatus.OK
+
+
+def test_an_expired_lease_is_taken_over():
+    lease_take("daily", holder="autre-machine:123")
+    CycleLease.objects.filter(kind="daily").update(until=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+    assert cycle_run(kind="daily", day=DAY, steps=[]).status == RunStatus.OK
+
+
+@pytest.mark.postgres  # a second OS process must see the test database (SQLite's is in memory)
+@pytest.mark.django_db(transaction=True)
+def test_a_cycle_killed_with_kill_9_leaves_nothing_stuck():
+    # given: a process on this machine holds the lease (a cycle in the middle of its work), then is killed
+    code = (
+        "import django, os, time; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'syaga.settings'); "
+        "django.setup(); from syaga.ops.cycles import lease_take; from syaga.ops.models import CycleRun; "
+        "from django.utils import timezone; import datetime as dt; "
+        "h = lease_take('daily'); CycleRun.objects.create(kind='daily', day=dt.date(2026, 3, 2), holder=h, "
+        "started_at=timezone.now()); print('held', flush=True); time.sleep(60)"
+    )
+    from django.db import connection
+
+    env = dict(os.environ, DATABASE_URL=_database_url(connection))
+    worker = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, env=env, text=True)
+    try:
+        assert worker.stdout.readline().strip() == "held"
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=10)
+        # when: the next run starts at once (the lease is still valid for 15 minutes)
+        run = cycle_run(kind="daily", day=DAY, steps=[])
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    # then: it ran, and the killed run is marked interrupted
+    assert run.status == RunStatus.OK
+    assert CycleRun.objects.filter(status=RunStatus.INTERRUPTED).count() == 1
+
+
+def _database_url(connection) -> str:
+    settings = connection.settings_dict
+    return f"postgres://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
+
+
+def test_the_command_prints_each_step_and_fails_loudly(monkeypatch):
+    def broken(ctx):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(
+        cycles, "DAILY_STEPS", [Step("x", "Étape cassée", broken), Step("y", "Suite", lambda c: {"n": 2})]
+    )
+    out = StringIO()
+    with pytest.raises(CommandError, match="au moins une étape a échoué"):
+        call_command("cycle", "daily", "--date", "02/03/2026", stdout=out)
+    text = out.getvalue()
+    assert "Cycle quotidien du 02/03/2026" in text
+    assert "[ÉCHEC] Étape cassée — RuntimeError: boom" in text
+    assert "[ok ] Suite — n : 2" in text
+
+
+def test_the_command_refuses_a_bad_date():
+    with pytest.raises(CommandError, match="--date"):
+        call_command("cycle", "daily", "--date", "31/02/2026")
