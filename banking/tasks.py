@@ -5,9 +5,7 @@ import datetime as dt
 from django_q.models import Schedule
 
 from banking.services.allocation import payments_match
-from banking.services.overdue import overdue_alerts_raise
 from banking.services.qonto_sync import balances_snapshot, qonto_sync, transaction_refetch
-from syaga.core.dates import today
 from syaga.core.schedules import ScheduleSpec
 
 SCHEDULES = [
@@ -18,13 +16,7 @@ SCHEDULES = [
         schedule_type=Schedule.MINUTES,
         minutes=15,
     ),
-    # Daily cycle: overdue alerts in the morning, the balance snapshot at the end of the day.
-    ScheduleSpec(
-        name="syaga:overdue-alerts",
-        func="banking.tasks.overdue_alerts",
-        schedule_type=Schedule.DAILY,
-        at=dt.time(6, 15),
-    ),
+    # The balance at the end of the day (overdue alerts run in the daily cycle, syaga/ops/cycles.py).
     ScheduleSpec(
         name="syaga:balance-snapshot",
         func="banking.tasks.balance_snapshot",
@@ -46,10 +38,6 @@ def qonto_refetch_transaction(qonto_id: str) -> str:
     transaction_refetch(qonto_id=qonto_id)
     results = payments_match()
     return f"refetched {qonto_id}; {len(results)} credits considered"
-
-
-def overdue_alerts() -> str:
-    return f"{len(overdue_alerts_raise(on=today()))} overdue alerts raised"
 
 
 def balance_snapshot() -> str:

@@ -1,35 +1,7 @@
-"""django-q2 entry points of the invoicing app: thin, they take ids or nothing and call one service."""
+"""django-q2 entry points of the invoicing app: thin, they take ids or nothing and call one service.
 
-import datetime as dt
+Recurring generation and the validation rules run in the daily cycle (``syaga/ops/cycles.py``), in order
+with the other steps, rather than on clock times of their own.
+"""
 
-from django_q.models import Schedule
-
-from invoicing.services.recurring import recurring_generate
-from invoicing.services.review import validate_pending as validate_pending_run
-from syaga.core.dates import today
-from syaga.core.schedules import ScheduleSpec
-
-SCHEDULES = [
-    # Daily cycle, early morning: bill the contracts that are due, then run the validation rules.
-    ScheduleSpec(
-        name="syaga:generate-recurring",
-        func="invoicing.tasks.generate_recurring",
-        schedule_type=Schedule.DAILY,
-        at=dt.time(5, 30),
-    ),
-    ScheduleSpec(
-        name="syaga:validate-pending",
-        func="invoicing.tasks.validate_pending",
-        schedule_type=Schedule.DAILY,
-        at=dt.time(5, 45),
-    ),
-]
-
-
-def generate_recurring() -> str:
-    report = recurring_generate(on=today())
-    return str(report)
-
-
-def validate_pending() -> str:
-    return str(validate_pending_run())
+SCHEDULES = []

@@ -10,6 +10,7 @@ import datetime as dt
 import importlib
 from dataclasses import dataclass, field
 
+from croniter import croniter
 from django.apps import apps
 from django.utils import timezone
 from django_q.models import Schedule
@@ -19,10 +20,11 @@ from django_q.models import Schedule
 class ScheduleSpec:
     name: str
     func: str
-    schedule_type: str  # Schedule.MINUTES, Schedule.DAILY, Schedule.WEEKLY
+    schedule_type: str  # Schedule.MINUTES, Schedule.DAILY, Schedule.WEEKLY, Schedule.CRON
     minutes: int | None = None
     at: dt.time | None = None  # local time of day for daily and weekly jobs
     weekday: int | None = None  # 0 = Monday, for weekly jobs
+    cron: str = ""  # for CRON jobs, in local time: "*/15 8-18 * * 1-5" = every 15 min in working hours
     kwargs: dict = field(default_factory=dict)
 
 
@@ -42,6 +44,8 @@ def collect_specs() -> list[ScheduleSpec]:
 def first_run(spec: ScheduleSpec, now: dt.datetime) -> dt.datetime:
     """The next slot after ``now``: a daily job at its hour, a weekly one on its day, minutes from now."""
     local = timezone.localtime(now)
+    if spec.schedule_type == Schedule.CRON:
+        return croniter(spec.cron, local).get_next(dt.datetime)
     if spec.schedule_type == Schedule.MINUTES:
         return now + dt.timedelta(minutes=spec.minutes or 15)
     at = spec.at or dt.time(6, 0)
@@ -71,6 +75,7 @@ def schedules_sync(*, now: dt.datetime | None = None) -> list[tuple[str, bool]]:
                 "func": spec.func,
                 "schedule_type": spec.schedule_type,
                 "minutes": spec.minutes,
+                "cron": spec.cron or None,
                 "repeats": -1,
                 "next_run": next_run,
                 "kwargs": spec.kwargs or {},

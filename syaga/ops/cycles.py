@@ -117,13 +117,27 @@ MONTH_END_STEPS: list[Step] = []
 
 
 def steps_for(kind: str) -> list[Step]:
+    """The daily cycle is the firm's day; weekly and month-end are what those runs add (the schedules run
+    the weekly one on Monday after the daily one, the month-end one on the last working day's evening)."""
     if kind == CycleKind.DAILY:
         return DAILY_STEPS
     if kind == CycleKind.WEEKLY:
-        return [*DAILY_STEPS, *WEEKLY_STEPS]
+        return WEEKLY_STEPS
     if kind == CycleKind.MONTH_END:
-        return [*DAILY_STEPS, *MONTH_END_STEPS]
+        return MONTH_END_STEPS
     raise BusinessError(f"cycle inconnu : {kind!r} (daily, weekly ou month-end)")
+
+
+def is_last_working_day(day: dt.date) -> bool:
+    """Monday to Friday, and no later weekday in the same month (public holidays are not known here)."""
+    if day.weekday() >= 5:
+        return False
+    following = day + dt.timedelta(days=1)
+    while following.month == day.month:
+        if following.weekday() < 5:
+            return False
+        following += dt.timedelta(days=1)
+    return True
 
 
 # --- the lease ------------------------------------------------------------------------------------------

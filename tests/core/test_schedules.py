@@ -20,10 +20,10 @@ def test_every_declared_schedule_is_written_once_and_points_at_a_real_function()
     names = list(Schedule.objects.values_list("name", flat=True))
     assert sorted(names) == sorted({s.name for s in collect_specs()})
     assert {
-        "syaga:generate-recurring",
-        "syaga:validate-pending",
+        "syaga:cycle-daily",
+        "syaga:cycle-weekly",
+        "syaga:cycle-month-end",
         "syaga:qonto-sync",
-        "syaga:overdue-alerts",
         "syaga:balance-snapshot",
     } <= set(names)
     for schedule in Schedule.objects.all():
@@ -33,26 +33,51 @@ def test_every_declared_schedule_is_written_once_and_points_at_a_real_function()
         assert schedule.next_run > timezone.now()
 
 
-def test_daily_jobs_run_at_their_local_hour():
+def test_cycles_run_at_their_local_hour():
+    # given: Tuesday 10 March 2026, 07:00 in Paris
     schedules_sync(now=timezone.make_aware(dt.datetime(2026, 3, 10, 7, 0)))
-    generate = Schedule.objects.get(name="syaga:generate-recurring")
-    local = timezone.localtime(generate.next_run)
-    assert (local.date(), local.hour, local.minute) == (dt.date(2026, 3, 11), 5, 30)
+    # then: the daily cycle tomorrow at 07:00, the weekly one next Monday, the month-end one in the evening
+    # of the month's last week (Paris time, whatever the server's clock)
+    expected = {
+        "syaga:cycle-daily": (dt.date(2026, 3, 11), 7, 0),
+        "syaga:cycle-weekly": (dt.date(2026, 3, 16), 7, 30),
+    }
+    for name, when in expected.items():
+        local = timezone.localtime(Schedule.objects.get(name=name).next_run)
+        assert (local.date(), local.hour, local.minute) == when, name
+    month_end = Schedule.objects.get(name="syaga:cycle-month-end")
+    assert month_end.cron == "0 19 22-31 * *"
+    local = timezone.localtime(month_end.next_run)  # django-q2 computes a CRON job's next run itself
+    assert (local.day >= 22, local.hour, local.minute) == (True, 19, 0)
     sync = Schedule.objects.get(name="syaga:qonto-sync")
     assert sync.schedule_type == Schedule.MINUTES
     assert sync.minutes == 15
 
 
 def test_daily_tasks_run_end_to_end(seller):
-    from banking.tasks import balance_snapshot, overdue_alerts
+    from banking.tasks import balance_snapshot
     from invoicing.models import Invoice
-    from invoicing.tasks import generate_recurring, validate_pending
+    from syaga.ops.tasks import cycle_daily, cycle_month_end
     from tests.factories import ContractFactory
 
     contract = ContractFactory(start_date=timezone.localdate().replace(day=1))
-    generate_recurring()
-    generate_recurring()
+    assert "Cycle quotidien" in cycle_daily()
+    cycle_daily()
     assert Invoice.objects.filter(contract=contract).count() == 1
-    assert validate_pending()
-    assert "overdue alerts raised" in overdue_alerts()
+    assert cycle_month_end()
     assert "balance snapshots" in balance_snapshot()
+
+
+@pytest.mark.parametrize(
+    ("day", "last"),
+    [
+        (dt.date(2026, 3, 31), True),  # a Tuesday
+        (dt.date(2026, 3, 30), False),
+        (dt.date(2026, 5, 29), True),  # Friday; 30 and 31 May are a weekend
+        (dt.date(2026, 5, 31), False),
+    ],
+)
+def test_the_last_working_day_of_the_month(day, last):
+    from syaga.ops.cycles import is_last_working_day
+
+    assert is_last_working_day(day) is last
