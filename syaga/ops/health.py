@@ -1,0 +1,176 @@
+"""Is the firm's machine well? One check per part, each « ok », « attention », « en panne » or
+« non configuré », with its reason in French. ``manage.py health`` exits 0 only when nothing is « en panne ».
+
+The top floor: it may ask every app.
+"""
+
+import ctypes.util
+import datetime as dt
+import shutil
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+from django_q.models import Schedule, Task
+
+from banking.clients.qonto import QontoConfigError, QontoError, client_from_settings
+from invoicing.models import SellerProfile
+from invoicing.selectors import approvers
+from syaga.ops.models import CycleRun, RunStatus
+
+OK, WARN, FAIL, NOT_CONFIGURED = "ok", "attention", "en panne", "non configuré"
+ARCHIVE_MIN_FREE_BYTES = 1024**3
+# A 15-minute schedule overdue by this much means no cluster is taking the work.
+CLUSTER_LATE = dt.timedelta(minutes=20)
+
+
+@dataclass
+class Check:
+    name: str
+    status: str
+    detail: str
+
+
+def _database() -> Check:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    vendor = "PostgreSQL" if connection.vendor == "postgresql" else "SQLite (un seul serveur)"
+    return Check("base de données", OK, vendor)
+
+
+def _cluster(now: dt.datetime) -> Check:
+    schedules = list(Schedule.objects.filter(name__startswith="syaga:"))
+    if not schedules:
+        return Check("tâches planifiées", FAIL, "aucune tâche planifiée : lancez `manage.py setup_schedules`")
+    late = [s for s in schedules if s.next_run and s.next_run < now - CLUSTER_LATE]
+    if late:
+        oldest = min(late, key=lambda s: s.next_run)
+        since = timezone.localtime(oldest.next_run)
+        return Check(
+            "cluster django-q2",
+            FAIL,
+            f"« {oldest.name} » aurait dû partir le {since:%d/%m/%Y à %H:%M} : aucun cluster ne tourne "
+            "(`manage.py qcluster`)",
+        )
+    return Check("cluster django-q2", OK, f"{len(schedules)} tâches planifiées à l'heure")
+
+
+def _last_runs() -> list[Check]:
+    schedules = list(Schedule.objects.filter(name__startswith="syaga:").order_by("name"))
+    tasks = {t.id: t for t in Task.objects.filter(id__in=[s.task for s in schedules if s.task])}
+    checks = []
+    for schedule in schedules:
+        task = tasks.get(schedule.task)
+        name = f"dernière exécution de {schedule.name.removeprefix('syaga:')}"
+        if task is None:
+            checks.append(Check(name, OK, "pas encore exécutée"))
+        elif task.success:
+            checks.append(Check(name, OK, f"réussie le {timezone.localtime(task.stopped):%d/%m/%Y à %H:%M}"))
+        else:
+            first_line = str(task.result or "").strip().splitlines()[:1]
+            checks.append(
+                Check(
+                    name,
+                    FAIL,
+                    f"échec le {timezone.localtime(task.stopped):%d/%m/%Y à %H:%M}"
+                    + (f" : {first_line[0]}" if first_line else ""),
+                )
+            )
+    return checks
+
+
+def _last_cycle() -> Check:
+    run = CycleRun.objects.filter(dry_run=False).order_by("-started_at").first()
+    if run is None:
+        return Check("dernier cycle", WARN, "aucun cycle n'a encore tourné")
+    when = timezone.localtime(run.started_at)
+    if run.status == RunStatus.FAILED:
+        failed = ", ".join(run.steps.filter(status="failed").values_list("label", flat=True))
+        return Check("dernier cycle", FAIL, f"{run} ({when:%d/%m %H:%M}) : en échec ({failed})")
+    return Check("dernier cycle", OK, f"{run} ({when:%d/%m %H:%M}) : {run.get_status_display()}")
+
+
+def _qonto() -> Check:
+    try:
+        client = client_from_settings(max_retries=1)
+    except QontoConfigError:
+        return Check(
+            "Qonto", NOT_CONFIGURED, "pas d'identifiants Qonto (QONTO_LOGIN/QONTO_SECRET_KEY ou OAuth)"
+        )
+    try:
+        organization = client.get_organization()
+    except QontoError as exc:
+        return Check("Qonto", FAIL, f"injoignable ou refusé : {exc}")
+    name = (organization.get("organization") or {}).get("slug") or "organisation"
+    return Check("Qonto", OK, f"joignable ({name})")
+
+
+def _archive_disk() -> Check:
+    folder = Path(getattr(settings, "INVOICE_PDF_DIR", settings.VAR_DIR))
+    probe = folder if folder.exists() else settings.VAR_DIR
+    free = shutil.disk_usage(probe).free
+    gigabytes = f"{free / 1024**3:.1f}".replace(".", ",")
+    if free < ARCHIVE_MIN_FREE_BYTES:
+        return Check("espace disque des archives", FAIL, f"{gigabytes} Go libres sous {probe}")
+    return Check("espace disque des archives", OK, f"{gigabytes} Go libres sous {probe}")
+
+
+def _weasyprint_fonts() -> Check:
+    if ctypes.util.find_library("harfbuzz-subset"):
+        return Check(
+            "polices des PDF (WeasyPrint)", OK, "libharfbuzz-subset présent : sous-ensembles rapides"
+        )
+    return Check(
+        "polices des PDF (WeasyPrint)",
+        WARN,
+        "libharfbuzz-subset absent : les PDF sont environ 6 fois plus lents "
+        "(apt-get install libharfbuzz-subset0)",
+    )
+
+
+def _four_eyes() -> Check:
+    seller = SellerProfile.current()
+    if seller is not None and not seller.four_eyes_approval:
+        return Check("validation à quatre yeux", WARN, "désactivée dans le profil vendeur")
+    count = approvers().count()
+    if count < 2:
+        return Check(
+            "validation à quatre yeux",
+            FAIL,
+            f"{count} personne(s) peuvent approuver : il en faut deux pour que la validation à quatre yeux "
+            "s'applique",
+        )
+    return Check("validation à quatre yeux", OK, f"{count} personnes peuvent approuver")
+
+
+CHECKS: list[Callable[[], Check | list[Check]]] = [
+    _database,
+    lambda: _cluster(timezone.now()),
+    _last_runs,
+    _last_cycle,
+    _qonto,
+    _archive_disk,
+    _weasyprint_fonts,
+    _four_eyes,
+]
+
+
+def health_checks() -> list[Check]:
+    """Every check, each protected: a check that raises is itself « en panne » with the reason."""
+    results: list[Check] = []
+    for check in CHECKS:
+        try:
+            outcome = check()
+        except Exception as exc:  # a broken check must not hide the others
+            name = getattr(check, "__name__", "contrôle").strip("_<>")
+            outcome = Check(name, FAIL, f"{type(exc).__name__}: {exc}")
+        results.extend(outcome if isinstance(outcome, list) else [outcome])
+    return results
+
+
+def health_report() -> dict:
+    checks = health_checks()
+    return {"ok": all(c.status != FAIL for c in checks), "checks": [asdict(c) for c in checks]}
