@@ -179,9 +179,13 @@ QONTO_WEBHOOK_SECRET = env.str("QONTO_WEBHOOK_SECRET", default="")
 # A Qonto event is a few kilobytes; larger bodies are refused (413) before they are read.
 QONTO_WEBHOOK_MAX_BYTES = env.int("QONTO_WEBHOOK_MAX_BYTES", default=256 * 1024)
 
+# django-q2: the ORM broker on the project's database by default (one machine); Q_BROKER=redis with REDIS_URL
+# lets clusters on several processes or machines share the work through one Redis server.
+Q_BROKER = env.str("Q_BROKER", default="orm")
+if Q_BROKER not in ("orm", "redis"):
+    raise ImproperlyConfigured(f"Q_BROKER must be 'orm' or 'redis', not {Q_BROKER!r}")
 Q_CLUSTER = {
-    "name": "syaga",
-    "orm": "default",
+    "name": env.str("Q_CLUSTER_NAME", default="syaga"),
     "workers": env.int("Q_WORKERS", default=2),
     "timeout": 300,
     "retry": 420,
@@ -193,6 +197,10 @@ Q_CLUSTER = {
     "time_zone": TIME_ZONE,
     "sync": env.bool("Q_SYNC", default=False),
 }
+if Q_BROKER == "redis":
+    Q_CLUSTER["redis"] = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+else:
+    Q_CLUSTER["orm"] = "default"
 
 LOGGING = {
     "version": 1,
