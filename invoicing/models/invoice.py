@@ -288,10 +288,8 @@ class Invoice(models.Model):
         # Integrity guard, not a business rule: whatever the caller, an issued invoice keeps its content.
         if self.pk is not None:
             manager = type(self).objects
-            stored_status, stored_chain = manager.filter(pk=self.pk).values_list("status", "chain_hash").first() or (
-                None,
-                "",
-            )
+            stored = manager.filter(pk=self.pk).values_list("status", "chain_hash").first()
+            stored_status, stored_chain = stored or (None, "")
             if stored_status in FROZEN_STATUSES:
                 if self.status not in FROZEN_STATUSES:
                     raise InvoiceImmutableError(f"{self} is issued and cannot go back to {self.status}")

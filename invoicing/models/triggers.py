@@ -26,7 +26,8 @@ def frozen_invoice_triggers(*, frozen_statuses, legal_columns, write_once=None) 
     new_row = _row("NEW", legal_columns)
     once = "".join(
         f"""
-                IF OLD.{key} <> '' AND ROW({_row("NEW", group)}) IS DISTINCT FROM ROW({_row("OLD", group)}) THEN
+                IF OLD.{key} <> ''
+                   AND ROW({_row("NEW", group)}) IS DISTINCT FROM ROW({_row("OLD", group)}) THEN
                     RAISE EXCEPTION 'facture % émise : {key} est écrit une fois pour toutes', OLD.number
                         USING ERRCODE = '{RESTRICT}';
                 END IF;"""

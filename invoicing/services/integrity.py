@@ -249,9 +249,8 @@ def _what_changed(row: dict, lines: list[dict], issued_totals: dict | None) -> s
     for column, label in (("total_ht", "total HT"), ("total_vat", "TVA"), ("total_ttc", "total TTC")):
         was = (issued_totals or {}).get(column)
         if was is not None and quantize(Decimal(was)) != quantize(row[column]):
-            details.append(
-                f"{label} {format_eur(quantize(row[column]))} (à l'émission : {format_eur(quantize(Decimal(was)))})"
-            )
+            now, then = format_eur(quantize(row[column])), format_eur(quantize(Decimal(was)))
+            details.append(f"{label} {now} (à l'émission : {then})")
     lines_ht = quantize(sum((Decimal(line["total_ht"]) for line in lines), Decimal("0")))
     if not details and lines_ht != quantize(row["total_ht"]):
         details.append(f"total HT {format_eur(row['total_ht'])} ≠ somme des lignes {format_eur(lines_ht)}")
@@ -301,15 +300,15 @@ def integrity_verify() -> IntegrityReport:
                     report.findings.append(
                         Finding(
                             number,
-                            f"rang {row['chain_index']} dans la série {series} alors que {expected_index} était "
-                            f"attendu : {missing} document(s) supprimé(s) avant lui"
+                            f"rang {row['chain_index']} dans la série {series} alors que {expected_index} "
+                            f"était attendu : {missing} document(s) supprimé(s) avant lui"
                             if missing > 0
                             else f"rang {row['chain_index']} en double dans la série {series}",
                         )
                     )
                 if row["chain_previous"] != previous:
                     report.findings.append(
-                        Finding(number, "lien rompu : l'empreinte précédente ne correspond pas au document d'avant")
+                        Finding(number, "lien rompu : l'empreinte précédente n'est pas celle du document d'avant")
                     )
                 doc_lines = lines.get(row["pk"], [])
                 recomputed = document_hash(row["chain_previous"], document_content(row, doc_lines))
@@ -322,7 +321,7 @@ def integrity_verify() -> IntegrityReport:
     for number in documents_chain_unchained(dry_run=True):
         report.documents += 1
         report.findings.append(
-            Finding(number, "émis sans empreinte (hors de la chaîne) : ajouté par un autre moyen que l'application ?")
+            Finding(number, "émis sans empreinte, hors de la chaîne : écrit en dehors de l'application ?")
         )
     return report
 
