@@ -308,7 +308,7 @@ def integrity_verify() -> IntegrityReport:
                     )
                 if row["chain_previous"] != previous:
                     report.findings.append(
-                        Finding(number, "lien rompu : l'empreinte précédente n'est pas celle du document d'avant")
+                        Finding(number, "lien rompu : l'empreinte précédente diffère de celle d'avant")
                     )
                 doc_lines = lines.get(row["pk"], [])
                 recomputed = document_hash(row["chain_previous"], document_content(row, doc_lines))
@@ -324,4 +324,3 @@ def integrity_verify() -> IntegrityReport:
             Finding(number, "émis sans empreinte, hors de la chaîne : écrit en dehors de l'application ?")
         )
     return report
-
