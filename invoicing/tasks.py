@@ -4,6 +4,7 @@ import datetime as dt
 
 from django_q.models import Schedule
 
+from invoicing.documents.pdf import invoices_pdf_ensure
 from invoicing.services.recurring import recurring_generate
 from invoicing.services.review import validate_pending as validate_pending_run
 from syaga.core.dates import today
@@ -33,3 +34,8 @@ def generate_recurring() -> str:
 
 def validate_pending() -> str:
     return str(validate_pending_run())
+
+
+def invoices_pdf_render(*, invoice_ids: list[int]) -> str:
+    """After an issue: the PDF of each document (a large batch is split across the workers)."""
+    return str(invoices_pdf_ensure(invoice_ids=invoice_ids))

@@ -207,6 +207,10 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
         # Failed sign-ins and lockouts are warnings; the start-up banner and each success would be noise.
         "axes": {"level": "WARNING"},
+        # WeasyPrint and factur-x narrate every document at INFO: one line per step, hundreds per batch.
+        "weasyprint": {"level": "WARNING"},
+        "factur-x": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
     },
 }
 
