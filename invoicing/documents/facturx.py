@@ -123,8 +123,11 @@ def _notes(seller: dict) -> list[dict]:
     penalty_text = (
         f"En cas de retard de paiement, pénalités au taux annuel de {format_rate(Decimal(str(penalty)))}, "
         "exigibles dès le lendemain de l'échéance sans rappel (art. L441-10 du code de commerce)."
+        if penalty
+        else "Pénalités de retard : voir conditions générales."
     )
-    legal = f"{seller.get('legal_form', '')} au capital de {format_eur(quantize(Decimal(str(seller.get('share_capital') or '0'))))}"
+    capital = format_eur(quantize(Decimal(str(seller.get("share_capital") or "0"))))
+    legal = f"{seller.get('legal_form', '')} au capital de {capital}"
     notes = [
         {
             "BT-21": "PMT",
@@ -132,7 +135,7 @@ def _notes(seller: dict) -> list[dict]:
         },
         {
             "BT-21": "PMD",
-            "BT-22": penalty_text if penalty else "Pénalités de retard : voir conditions générales.",
+            "BT-22": penalty_text,
         },
         {"BT-21": "AAB", "BT-22": seller.get("early_payment_discount") or NO_DISCOUNT},
         {"BT-21": "REG", "BT-22": f"{legal}, RCS {seller.get('rcs_city', '')}. {NATURE_MENTION}."},

@@ -10,8 +10,9 @@ from invoicing.models import Invoice
 
 class Command(BaseCommand):
     help = (
-        "Writes the PDF (Factur-X) of every issued invoice and credit note that has none yet, one process per "
-        "core. A stored PDF is never rewritten; one recorded but gone is reported (restore it from the backup)."
+        "Writes the PDF (Factur-X) of every issued invoice and credit note that has none yet, one process "
+        "per core. A stored PDF is never rewritten; one recorded but gone is reported (restore it from the "
+        "backup)."
     )
 
     def add_arguments(self, parser):

@@ -8,9 +8,9 @@ from syaga.core.output import json_dumps
 
 class Command(BaseCommand):
     help = (
-        "Recomputes every series' hash chain over the issued documents' legal content and the SHA-256 of their "
-        "stored PDFs; prints « les N documents sont intacts » or every broken link (number, what differs) and "
-        "exits with code 1 when anything is broken."
+        "Recomputes every series' hash chain over the issued documents' legal content and the SHA-256 of "
+        "their stored PDFs; prints « les N documents sont intacts » or every broken link (number, what "
+        "differs) and exits with code 1 when anything is broken."
     )
 
     def add_arguments(self, parser):
