@@ -242,17 +242,17 @@ def business_rules_errors(data: dict) -> list[str]:
         errors.append(f"BR-CO-18 : taux des lignes sans ventilation de TVA : {sorted(r for _, r in by_rate)}")
     if vat_total != money("BT-110"):
         errors.append(f"BR-CO-14 : somme des TVA par taux {vat_total} ≠ total TVA {money('BT-110')}")
-    for key, who in (("BG-4", "vendeur"), ("BG-7", "acheteur")):
+    for key, who in (("BG-4", "du vendeur"), ("BG-7", "de l'acheteur")):
         party = data.get(key) or {}
         if not party.get("name"):
-            errors.append(f"BR-06/07 : nom du {who} absent")
+            errors.append(f"BR-06/07 : nom {who} absent")
         siren = party.get("legal_identifier", "")
         if party.get("legal_identifier_schemeid") != SIREN_SCHEME or not (
             len(siren) == 9 and siren.isdigit()
         ):
-            errors.append(f"BR-FR : SIREN du {who} absent ou mal formé (9 chiffres, schéma 0002)")
+            errors.append(f"BR-FR : SIREN {who} absent ou mal formé (9 chiffres, schéma 0002)")
         if not party.get("country_code"):
-            errors.append(f"BR-09/11 : pays du {who} absent")
+            errors.append(f"BR-09/11 : pays {who} absent")
     if not (data["BG-4"] or {}).get("vat_identifier"):
         errors.append("BR-S-02 : n° de TVA du vendeur absent")
     codes = [note.get("BT-21") for note in data.get("BG-1", [])]
