@@ -167,8 +167,11 @@ def test_postgresql_refuses_a_raw_sql_rewrite_of_the_hash_or_the_pdf_hash(seller
     invoice = forfait()
     invoice_pdf_ensure(invoice)
     for column in ("chain_hash", "pdf_sha256"):
-        with pytest.raises(IntegrityError, match="une fois pour toutes"), transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"UPDATE invoicing_invoice SET {column} = %s WHERE id = %s", ["0" * 64, invoice.pk]
-                )
+        with (
+            pytest.raises(IntegrityError, match="une fois pour toutes"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(
+                f"UPDATE invoicing_invoice SET {column} = %s WHERE id = %s", ["0" * 64, invoice.pk]
+            )
