@@ -1,4 +1,4 @@
-"""Benchmark of the invoice PDFs: 500 Factur-X PDFs on every core, and the cost per invoice against WeasyPrint.
+"""Benchmark of the invoice PDFs: 500 Factur-X PDFs on every core, and their cost against plain WeasyPrint.
 
 Standalone: ``.venv/bin/python benchmarks/bench_documents.py [--invoices N] [--runs N] [--workers N]``.
 
@@ -81,7 +81,9 @@ def seed(count: int) -> list[int]:
         LineSpec("Intervention sur site", Decimal("110.00"), quantity=Decimal("7.5"), unit=Unit.HOUR),
         LineSpec("Audit de sécurité", Decimal("650.00"), quantity=Decimal("2"), unit=Unit.DAY),
         LineSpec("Remise fidélité", Decimal("-150.00")),
-        LineSpec("Documentation technique", Decimal("45.33"), quantity=Decimal("3"), vat_rate=Decimal("5.50")),
+        LineSpec(
+            "Documentation technique", Decimal("45.33"), quantity=Decimal("3"), vat_rate=Decimal("5.50")
+        ),
         LineSpec("Transport de matériel", Decimal("80.07"), vat_rate=Decimal("10.00")),
     ]
     ids = []
@@ -100,7 +102,9 @@ def per_invoice(ids: list[int]) -> tuple[float, float]:
     from invoicing.models import Invoice
 
     invoices = list(
-        Invoice.objects.filter(pk__in=ids).select_related("client", "credited_invoice").prefetch_related("lines")
+        Invoice.objects.filter(pk__in=ids)
+        .select_related("client", "credited_invoice")
+        .prefetch_related("lines")
     )
     html_to_pdf(invoice_html(invoices[0]), pdf_variant=None)  # warm the fonts once, for both
     plain, full = [], []
