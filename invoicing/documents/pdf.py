@@ -21,6 +21,7 @@ from django.db import connections
 from django.template.loader import render_to_string
 from django_q.tasks import async_task
 from weasyprint import HTML
+from weasyprint.text import ffi as weasyprint_ffi
 
 from invoicing.documents.context import invoice_document_context
 from invoicing.documents.facturx import PROFILE, FacturXError, invoice_facturx_xml
@@ -39,6 +40,12 @@ from syaga.core.errors import BusinessError
 logger = logging.getLogger(__name__)
 TEMPLATE = "invoicing/pdf/invoice.html"
 PDF_TASK = "invoicing.tasks.invoices_pdf_render"
+
+
+def fast_font_subsetting() -> bool:
+    """Whether WeasyPrint subsets fonts with HarfBuzz (Debian's libharfbuzz-subset0); without it every PDF
+    is about six times slower (fontTools in Python). For the health check to warn about."""
+    return weasyprint_ffi.harfbuzz_subset is not None
 
 
 def invoice_html(invoice: Invoice) -> str:
