@@ -4,6 +4,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 # Importing admin_review registers the review queue ("À valider"), the rules and the audit export.
+from invoicing.admin_documents import InvoiceDocumentsAdminMixin
 from invoicing.admin_review import four_eyes_warning, invoice_history_html, invoice_preview_html
 from invoicing.models import (
     Client,
@@ -231,7 +232,7 @@ class OverdueFilter(admin.SimpleListFilter):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(admin.ModelAdmin):
+class InvoiceAdmin(InvoiceDocumentsAdminMixin, admin.ModelAdmin):
     list_display = (
         "__str__",
         "client",
@@ -272,7 +273,7 @@ class InvoiceAdmin(admin.ModelAdmin):
                 "classes": ("collapse",),
             },
         ),
-        ("Aperçu de la facture imprimée", {"fields": ("preview",)}),
+        ("Aperçu de la facture imprimée", {"fields": ("documents", "preview")}),
         ("Historique", {"fields": ("history",)}),
     )
 

@@ -133,6 +133,10 @@ MEDIA_URL = "media/"
 
 LOGIN_URL = "admin:login"
 
+# Issued invoices' PDFs (Factur-X), written once by the worker as <year>/<number>.pdf: keep and back it up
+# for ten years (code de commerce L123-22).
+INVOICE_PDF_DIR = env.path("INVOICE_PDF_DIR", default=str(VAR_DIR / "invoices"))
+
 # Sign-in throttling (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one username from one IP
 # address, that pair is locked for AXES_COOLOFF_MINUTES (a French page, HTTP 429); a success resets the count.
 # An administrator unlocks earlier by deleting the attempt in the admin or with `manage.py axes_reset`.
@@ -211,6 +215,10 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
         # Failed sign-ins and lockouts are warnings; the start-up banner and each success would be noise.
         "axes": {"level": "WARNING"},
+        # WeasyPrint and factur-x narrate every document at INFO: one line per step, hundreds per batch.
+        "weasyprint": {"level": "WARNING"},
+        "factur-x": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
     },
 }
 

@@ -3,6 +3,8 @@ import os
 import pytest
 from django.db import connection
 
+from invoicing.services import delivery
+
 
 def pytest_collection_modifyitems(config, items):
     """`postgres` tests (real concurrency) run in the PostgreSQL pass of `make test`, never silently."""
@@ -25,6 +27,14 @@ def _media_root(tmp_path, settings):
     settings.MEDIA_ROOT = str(tmp_path / "media")
     # PBKDF2 costs about a second per user on these machines; tests check behaviour, not hashing strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _nothing_after_issue(monkeypatch):
+    """Tests start with no task registered after the issue (the apps register the PDF, later the e-mail):
+    a history reads as the lifecycle writes it, and no issue renders a PDF unless the test asks for it
+    (``tests.documents`` registers the PDF task itself)."""
+    monkeypatch.setattr(delivery, "_AFTER_ISSUE", {})
 
 
 @pytest.fixture

@@ -52,7 +52,9 @@ MUTABLE_AFTER_ISSUE = frozenset(
         "amount_paid",
         "paid_date",
         "sent_at",
-        "pdf_file",
+        # The stored PDF, recorded once when the worker writes it (never rewritten: see documents.storage).
+        "pdf_path",
+        "pdf_sha256",
         "updated_at",
         "review_reason",
         "validation_rule",
@@ -64,6 +66,12 @@ MUTABLE_AFTER_ISSUE = frozenset(
         "acknowledged_at",
     }
 )
+
+# The document's link in its series' hash chain (services.integrity): written in the issuing transaction, or
+# once afterwards for a document issued without one (imported history); never changed once written. The ORM
+# lets them be set on an issued row only while ``chain_hash`` is empty; PostgreSQL refuses any change after.
+CHAIN_FIELDS = frozenset({"chain_index", "chain_previous", "chain_hash", "chain_imported"})
+PDF_FIELDS = ("pdf_sha256", "pdf_path")
 
 # The legal content of an issued document, refused by the database itself once issued (PostgreSQL triggers).
 LEGAL_FIELDS = (
@@ -115,6 +123,10 @@ class InvoiceQuerySet(models.QuerySet):
     # The ORM's bulk paths skip save(); these keep issued invoices frozen there too.
     def update(self, **kwargs):
         frozen_fields = set(kwargs) - MUTABLE_AFTER_ISSUE
+        if frozen_fields & CHAIN_FIELDS:
+            if self.filter(status__in=FROZEN_STATUSES).exclude(chain_hash="").exists():
+                raise InvoiceImmutableError("an issued document's hash chain link is written once")
+            frozen_fields -= CHAIN_FIELDS
         if "status" in kwargs and kwargs["status"] not in FROZEN_STATUSES:
             frozen_fields.add("status")
         if frozen_fields and self.filter(status__in=FROZEN_STATUSES).exists():
@@ -202,6 +214,14 @@ class Invoice(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Tamper-evident archive: SHA-256 over the canonical legal content, chained to the series' previous one.
+    chain_index = models.PositiveIntegerField("rang dans la chaîne", null=True, blank=True, editable=False)
+    chain_previous = models.CharField("empreinte précédente", max_length=64, blank=True, editable=False)
+    chain_hash = models.CharField("empreinte (SHA-256)", max_length=64, blank=True, editable=False)
+    chain_imported = models.BooleanField("chaîné à l'import de l'historique", default=False, editable=False)
+    # The stored PDF (Factur-X), relative to settings.INVOICE_PDF_DIR, and its SHA-256 when it was written.
+    pdf_path = models.CharField("fichier PDF", max_length=200, blank=True, editable=False)
+    pdf_sha256 = models.CharField("empreinte du PDF (SHA-256)", max_length=64, blank=True, editable=False)
 
     objects = InvoiceQuerySet.as_manager()
 
@@ -241,9 +261,17 @@ class Invoice(models.Model):
                 condition=~Q(status=Status.CANCELLED) | Q(cancelled_by__isnull=False),
                 name="invoice_cancelled_by_credit_note",
             ),
+            # One link per rank of a series' chain: two documents chained at once cannot both follow the same.
+            models.UniqueConstraint(
+                fields=["series", "chain_index"],
+                condition=Q(chain_index__isnull=False),
+                name="invoice_chain_link_unique",
+            ),
         ]
         triggers = frozen_invoice_triggers(
-            frozen_statuses=[s.value for s in FROZEN_STATUSES], legal_columns=LEGAL_FIELDS
+            frozen_statuses=[s.value for s in FROZEN_STATUSES],
+            legal_columns=LEGAL_FIELDS,
+            write_once={"chain_hash": sorted(CHAIN_FIELDS), "pdf_sha256": PDF_FIELDS},
         )
         indexes = [
             models.Index(fields=["client", "issue_date"], name="invoice_client_date"),
@@ -260,16 +288,18 @@ class Invoice(models.Model):
         # Integrity guard, not a business rule: whatever the caller, an issued invoice keeps its content.
         if self.pk is not None:
             manager = type(self).objects
-            stored_status = manager.filter(pk=self.pk).values_list("status", flat=True).first()
+            stored = manager.filter(pk=self.pk).values_list("status", "chain_hash").first()
+            stored_status, stored_chain = stored or (None, "")
             if stored_status in FROZEN_STATUSES:
                 if self.status not in FROZEN_STATUSES:
                     raise InvoiceImmutableError(f"{self} is issued and cannot go back to {self.status}")
                 update_fields = kwargs.get("update_fields")
+                mutable = MUTABLE_AFTER_ISSUE if stored_chain else MUTABLE_AFTER_ISSUE | CHAIN_FIELDS
                 guarded = [
                     f
                     for f in self._meta.concrete_fields
-                    if f.attname not in MUTABLE_AFTER_ISSUE
-                    and f.name not in MUTABLE_AFTER_ISSUE
+                    if f.attname not in mutable
+                    and f.name not in mutable
                     and (update_fields is None or f.name in update_fields or f.attname in update_fields)
                 ]
                 stored = (

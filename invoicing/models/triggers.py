@@ -14,10 +14,25 @@ def _sql_list(values) -> str:
     return ", ".join(f"'{value}'" for value in sorted(values))
 
 
-def frozen_invoice_triggers(*, frozen_statuses, legal_columns) -> list[pgtrigger.Trigger]:
+def _row(prefix: str, columns) -> str:
+    return ", ".join(f"{prefix}.{column}" for column in columns)
+
+
+def frozen_invoice_triggers(*, frozen_statuses, legal_columns, write_once=None) -> list[pgtrigger.Trigger]:
+    """``write_once`` maps a key column to its group: once the key is non-empty on an issued document, no
+    column of the group may change (the hash chain link, the stored PDF's hash)."""
     frozen = _sql_list(frozen_statuses)
-    old_row = ", ".join(f"OLD.{column}" for column in legal_columns)
-    new_row = ", ".join(f"NEW.{column}" for column in legal_columns)
+    old_row = _row("OLD", legal_columns)
+    new_row = _row("NEW", legal_columns)
+    once = "".join(
+        f"""
+                IF OLD.{key} <> ''
+                   AND ROW({_row("NEW", group)}) IS DISTINCT FROM ROW({_row("OLD", group)}) THEN
+                    RAISE EXCEPTION 'facture % émise : {key} est écrit une fois pour toutes', OLD.number
+                        USING ERRCODE = '{RESTRICT}';
+                END IF;"""
+        for key, group in (write_once or {}).items()
+    )
     return [
         pgtrigger.Trigger(
             name="issued_invoice_frozen",
@@ -33,7 +48,7 @@ def frozen_invoice_triggers(*, frozen_statuses, legal_columns) -> list[pgtrigger
                     RAISE EXCEPTION
                         'facture % émise : son contenu légal ne peut plus changer (émettez un avoir)',
                         OLD.number USING ERRCODE = '{RESTRICT}';
-                END IF;
+                END IF;{once}
                 RETURN NEW;
             """,
         ),

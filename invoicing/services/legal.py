@@ -6,7 +6,10 @@ The validation rules call them before an invoice is issued; the documents will p
 
 import datetime as dt
 
+from django.core.exceptions import ValidationError
+
 from invoicing.models import Invoice, SellerProfile
+from invoicing.validators import validate_iban, validate_siren, validate_siret, validate_vat_number
 from syaga.core.dates import end_of_month
 
 LEGAL_DAYS_FROM_ISSUE = 60
@@ -35,11 +38,28 @@ def legal_mentions_missing(invoice: Invoice, seller: SellerProfile | None) -> li
             missing.append("capital social du vendeur")
         if seller.late_penalty_rate is None:
             missing.append("taux des pénalités de retard")
+        if not (seller.email or "").strip():
+            missing.append("adresse électronique du vendeur (Factur-X BT-34)")
+        if not (seller.iban or "").strip():
+            missing.append("IBAN du vendeur (instructions de paiement)")
+        missing += identifiers_invalid(
+            "du vendeur",
+            siren=seller.siren,
+            siret=seller.siret,
+            vat_number=seller.vat_number,
+            iban=seller.iban,
+        )
     client = invoice.client
     if not client.name.strip():
         missing.append("nom de l'acheteur")
-    if not (client.address_line1.strip() and client.city.strip()):
+    if not (client.address_line1.strip() and client.postal_code.strip() and client.city.strip()):
         missing.append("adresse de l'acheteur")
+    if (client.country or "FR") == "FR" and not client.siren.strip():
+        # Décret 2022-1299: the buyer's SIREN on a B2B invoice; the Factur-X legal id (BT-47, scheme 0002).
+        missing.append("SIREN de l'acheteur")
+    missing += identifiers_invalid(
+        "de l'acheteur", siren=client.siren, siret=client.siret, vat_number=client.vat_number
+    )
     if invoice.issue_date is None:
         missing.append("date d'émission")
     if invoice.due_date is None:
@@ -61,6 +81,32 @@ def legal_mentions_missing(invoice: Invoice, seller: SellerProfile | None) -> li
         if gaps:
             missing.append(f"ligne {line.position} : {', '.join(gaps)}")
     return missing
+
+
+IDENTIFIER_CHECKS = (
+    ("SIREN", "siren", validate_siren),
+    ("SIRET", "siret", validate_siret),
+    ("n° de TVA", "vat_number", validate_vat_number),
+    ("IBAN", "iban", validate_iban),
+)
+
+
+def identifiers_invalid(whose: str, **values: str) -> list[str]:
+    """The identifiers given that do not pass their check (key, length, country): « SIREN du vendeur
+    invalide (123) ». Empty ones are the mentions' business, not this check's."""
+    invalid = []
+    for label, key, check in IDENTIFIER_CHECKS:
+        value = (values.get(key) or "").strip()
+        if not value:
+            continue
+        try:
+            check(value)
+        except ValidationError:
+            invalid.append(f"{label} {whose} invalide ({value})")
+    siren, siret = (values.get("siren") or "").replace(" ", ""), (values.get("siret") or "").replace(" ", "")
+    if siren and siret and not siret.startswith(siren):
+        invalid.append(f"SIRET {whose} ({siret}) d'une autre entreprise que son SIREN ({siren})")
+    return invalid
 
 
 def legal_due_date_limit(issue_date: dt.date) -> dt.date:

@@ -32,6 +32,7 @@ from invoicing.models import Invoice, InvoiceEvent, SellerProfile
 from invoicing.models.invoice import FROZEN_STATUSES, OPEN_STATUSES, Kind, Status
 from invoicing.models.validation import EventKind
 from invoicing.services.delivery import after_issue_labels, after_issue_schedule
+from invoicing.services.integrity import document_chain_link
 from invoicing.services.numbering import SERIES_CREDIT_NOTE, SERIES_INVOICE, number_take
 from syaga.core.dates import today
 from syaga.core.errors import BusinessError
@@ -314,6 +315,7 @@ def _issue(
     invoice.issued_at = timezone.now()
     event = _step(invoice, to=S.ISSUED, kind=EventKind.ISSUED, actor=actor, reason=invoice.number)
     event.at = invoice.issued_at
+    document_chain_link(invoice)
     invoice.save()
     return event
 

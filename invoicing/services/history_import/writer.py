@@ -27,6 +27,7 @@ from invoicing.models import Client, Invoice, InvoiceLine
 from invoicing.models.invoice import Origin, Unit, history_lines_insert_allow
 from invoicing.services.history_import.rows import HistoricalInvoice
 from invoicing.services.history_import.stored import ClientPlan
+from invoicing.services.integrity import documents_chain_unchained
 from invoicing.services.numbering import sequences_continue_after
 
 EXECUTEMANY_CHUNK = 10_000
@@ -223,4 +224,5 @@ def history_write(*, invoices: list[HistoricalInvoice], clients: ClientPlan, acc
         # for this transaction only.
         history_lines_insert_allow(connection)
         _Table(InvoiceLine, LineRecord, with_id=False).write(lines)
+        documents_chain_unchained(imported=True)
     return moved

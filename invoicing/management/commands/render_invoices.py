@@ -1,0 +1,46 @@
+"""``render_invoices [--number N] [--year Y] [--workers N]``: write the PDFs that are missing."""
+
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+
+from invoicing.documents.pdf import invoices_missing_pdf, invoices_pdf_render_pool
+from invoicing.models import Invoice
+
+
+class Command(BaseCommand):
+    help = (
+        "Writes the PDF (Factur-X) of every issued invoice and credit note that has none yet, one process "
+        "per core. A stored PDF is never rewritten; one recorded but gone is reported (restore it from the "
+        "backup)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--number", help="only this document (F20260012)")
+        parser.add_argument("--year", type=int, help="only the documents issued this year")
+        parser.add_argument("--workers", type=int, default=None, help="processes (default: one per core)")
+
+    def handle(self, *args, number=None, year=None, workers=None, **options):
+        if number and not Invoice.objects.filter(number=number).exists():
+            raise CommandError(f"--number {number} : aucun document émis ne porte ce numéro")
+        ids = invoices_missing_pdf(number=number, year=year)
+        if not ids:
+            self.stdout.write(self.style.SUCCESS("Aucun PDF manquant."))
+            return
+        self.stdout.write(f"{len(ids)} PDF à écrire…")
+        report = invoices_pdf_render_pool(invoice_ids=ids, workers=workers, progress=self._progress)
+        self.stdout.write("")
+        for invoice_id, reason in report.failed:
+            self.stderr.write(f"#{invoice_id} : {reason}")
+        if report.failed:
+            raise CommandError(f"{report.written} PDF écrits, {len(report.failed)} en échec (voir ci-dessus)")
+        self.stdout.write(self.style.SUCCESS(f"{report.written} PDF écrits."))
+
+    def _progress(self, done: int, total: int) -> None:
+        width = 30
+        filled = width * done // total
+        bar = f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
+        if getattr(self.stdout, "isatty", lambda: False)() or sys.stdout.isatty():
+            self.stdout.write(f"\r{bar}", ending="")
+        elif done == total or done % max(1, total // 10) == 0:
+            self.stdout.write(bar)
