@@ -55,7 +55,7 @@ from invoicing.models.invoice import OPEN_STATUSES, Kind
 from invoicing.selectors import (
     DaysBetween,
     PaymentBehaviour,
-    client_payment_behaviour,
+    client_payment_habits,
     client_payment_terms,
     default_payment_terms,
 )
@@ -175,16 +175,16 @@ def recurring_amount_ttc(contract: Contract) -> Decimal:
     return quantize(contract.amount_ht * (1 + contract.vat_rate / Decimal(100)))
 
 
-def _habit_days(behaviour: dict[int, PaymentBehaviour]):
+def _habit_days(habits: dict[int, int]):
     """Each client's habit (days late when it pays) as a SQL expression over ``client_id``.
 
     Clients are grouped by their habit, so the expression has one branch per distinct number of days (a few
     dozen at most), not one per client; a client without a habit pays on its due date (0).
     """
     by_days: dict[int, list[int]] = defaultdict(list)
-    for client_id, record in behaviour.items():
-        if record.habit_days:
-            by_days[record.habit_days].append(client_id)
+    for client_id, days in habits.items():
+        if days:
+            by_days[days].append(client_id)
     if not by_days:
         return Value(0, output_field=IntegerField())
     return Case(
@@ -194,11 +194,11 @@ def _habit_days(behaviour: dict[int, PaymentBehaviour]):
     )
 
 
-def _open_receipts(*, on: dt.date, days: int, behaviour: dict[int, PaymentBehaviour]):
+def _open_receipts(*, on: dt.date, days: int, habits: dict[int, int]):
     """Open invoices with a balance, annotated with ``offset``: the day their payment is expected, counted
     from ``on`` (negative: already past), i.e. (due date or issue date) - on + the client's habit."""
     due = Coalesce("due_date", "issue_date", Value(on, output_field=DateField()))
-    offset = ExpressionWrapper(DaysBetween(due, on) + _habit_days(behaviour), output_field=IntegerField())
+    offset = ExpressionWrapper(DaysBetween(due, on) + _habit_days(habits), output_field=IntegerField())
     return (
         Invoice.objects.open()
         .filter(total_ttc__gt=F("amount_paid"))
@@ -215,16 +215,19 @@ def cashflow_forecast(
 
     The open invoices are summed by the database, grouped by the day their payment is expected (one
     query, at most ``days`` + 1 rows whatever the number of invoices); the clients' habits come from one
-    grouped query. ``detail`` also lists the overdue invoices one by one (the ``cashflow`` command);
-    without it the forecast carries only their total and count (the dashboards). ``behaviour`` is
-    :func:`invoicing.selectors.client_payment_behaviour` on ``on`` when the caller has it already.
+    grouped query (:func:`invoicing.selectors.client_payment_habits`, or ``behaviour``, the clients'
+    :func:`~invoicing.selectors.client_payment_behaviour` on ``on`` when the caller has it already).
+    ``detail`` also lists the overdue invoices one by one (the ``cashflow`` command); without it the
+    forecast carries only their total and count (the dashboards).
     """
     if days < 1:
         raise ValueError(f"days: {days} is not a positive number of days")
     last = on + dt.timedelta(days=days - 1)
     if behaviour is None:
-        behaviour = client_payment_behaviour(on=on)
-    receipts = _open_receipts(on=on, days=days, behaviour=behaviour)
+        habits = client_payment_habits(on=on)
+    else:
+        habits = {client_id: record.habit_days for client_id, record in behaviour.items()}
+    receipts = _open_receipts(on=on, days=days, habits=habits)
     buckets = (
         receipts.annotate(bucket=Case(When(offset__lt=0, then=Value(-1)), default=F("offset")))
         .order_by()
@@ -265,7 +268,7 @@ def cashflow_forecast(
     for contract in contracts:
         amount = recurring_amount_ttc(contract)
         terms = client_payment_terms(contract.client, default_days=firm_terms)
-        habit = behaviour[contract.client_id].habit_days if contract.client_id in behaviour else 0
+        habit = habits.get(contract.client_id, 0)
         for billing in contract_billing_dates(contract, until=last):
             expected = max(billing, on) + dt.timedelta(days=terms + habit)
             if expected <= last:

@@ -275,6 +275,27 @@ def client_payment_behaviour(*, on: dt.date, clients=None) -> dict[int, PaymentB
     return result
 
 
+def client_payment_habits(*, on: dt.date) -> dict[int, int]:
+    """Each client's habit on ``on``: :attr:`PaymentBehaviour.habit_days` (whole days late when it pays,
+    on average), for every client with a paid invoice; the others pay on their due date (0).
+
+    What the cash-flow forecast shifts expected payments by: the same figure as
+    :func:`client_payment_behaviour`, from a lighter query (paid invoices only, two aggregates).
+    """
+    rows = (
+        Invoice.objects.invoices()
+        .filter(status=Status.PAID, paid_date__isnull=False, due_date__isnull=False, paid_date__lte=on)
+        .order_by()
+        .values("client_id")
+        .annotate(paid=Count("pk"), days=Sum(Greatest(DaysBetween("paid_date", "due_date"), 0)))
+    )
+    habits = {}
+    for row in rows:
+        average = quantize(Decimal(row["days"] or 0) / row["paid"], TENTH)
+        habits[row["client_id"]] = int(quantize(average, UNIT))
+    return habits
+
+
 def top_late_payers(
     *, on: dt.date, limit: int = 10, behaviour: dict[int, PaymentBehaviour] | None = None
 ) -> list[tuple[Client, PaymentBehaviour]]:
