@@ -482,6 +482,36 @@ def invoice_payments(invoice: Invoice) -> list[PaymentLine]:
     return payment_lines(InvoiceEvent.objects.filter(invoice=invoice))
 
 
+@dataclass(frozen=True)
+class ListTotals:
+    """What a list of invoices and credit notes adds up to: credit notes deducted, and what is still due."""
+
+    count: int
+    total_ht: Decimal
+    total_ttc: Decimal
+    balance_due: Decimal
+
+
+def invoice_list_totals(queryset) -> ListTotals:
+    """Totals of any invoice queryset (a filtered list): one aggregate query."""
+    credit = Q(kind=Kind.CREDIT_NOTE)
+    open_invoice = Q(kind=Kind.INVOICE, status__in=OPEN_STATUSES)
+    agg = queryset.order_by().aggregate(
+        count=Count("pk"),
+        ht=Sum("total_ht", filter=~credit),
+        ht_credited=Sum("total_ht", filter=credit),
+        ttc=Sum("total_ttc", filter=~credit),
+        ttc_credited=Sum("total_ttc", filter=credit),
+        due=Sum(F("total_ttc") - F("amount_paid"), filter=open_invoice),
+    )
+    return ListTotals(
+        count=agg["count"],
+        total_ht=quantize((agg["ht"] or ZERO) - (agg["ht_credited"] or ZERO)),
+        total_ttc=quantize((agg["ttc"] or ZERO) - (agg["ttc_credited"] or ZERO)),
+        balance_due=quantize(agg["due"] or ZERO),
+    )
+
+
 # --- a client's account --------------------------------------------------------------------------------
 
 STATEMENT_ROWS = 50

@@ -254,7 +254,10 @@ class Invoice(models.Model):
 
     def __str__(self):
         label = self.get_kind_display().capitalize()
-        return f"{label} {self.number}" if self.number else f"{label} brouillon #{self.pk}"
+        if self.number:
+            return f"{label} {self.number}"
+        # Not issued yet: what it is waiting for (« Facture à valider #12 »), not « brouillon » for all.
+        return f"{label} {self.get_status_display()} #{self.pk}" if self.pk else f"{label} (nouvelle)"
 
     def save(self, *args, **kwargs):
         # Integrity guard, not a business rule: whatever the caller, an issued invoice keeps its content.
