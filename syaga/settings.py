@@ -207,6 +207,8 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
         # Failed sign-ins and lockouts are warnings; the start-up banner and each success would be noise.
         "axes": {"level": "WARNING"},
+        # `make run` sets WARNING: the cluster's start-up and per-task lines would bury the sign-in details.
+        "django-q": {"level": env.str("Q_LOG_LEVEL", default="INFO")},
     },
 }
 
