@@ -5,6 +5,7 @@ here; the chart's geometry is drawn in floats (pygal places points on a canvas),
 reads (axis, values) is written by ``format_eur`` from the Decimal.
 """
 
+import re
 from decimal import Decimal
 
 import pygal
@@ -46,6 +47,14 @@ COMMON = {
 }
 
 
+# pygal writes its configuration in a <script> for its optional tooltips; without them it is dead weight.
+_SCRIPT = re.compile(r"<script\b.*?</script>", re.S)
+
+
+def _svg(chart) -> str:
+    return _SCRIPT.sub("", chart.render(is_unicode=True))
+
+
 def _euros(value: float) -> str:
     """Axis label: whole euros, thousands by a narrow no-break space (``12 500 €``)."""
     return format_eur(quantize(Decimal(str(value)), Decimal(1))).replace(",00", "")
@@ -72,7 +81,7 @@ def forecast_chart(days, *, with_balance: bool) -> str:
         running += day.receipts
         points.append(_point(day.balance if with_balance else running))
     chart.add("Solde prévu" if with_balance else "Encaissements cumulés", points)
-    return chart.render(is_unicode=True)
+    return _svg(chart)
 
 
 def revenue_chart(months) -> str:
@@ -80,4 +89,4 @@ def revenue_chart(months) -> str:
     chart = pygal.Bar(**COMMON, value_formatter=_euros, show_minor_x_labels=False, x_labels_major_every=3)
     chart.x_labels = [f"{SHORT_MONTHS[m.month.month - 1]} {m.month:%y}" for m in months]
     chart.add("Chiffre d'affaires HT", [_point(m.net_ht) for m in months])
-    return chart.render(is_unicode=True)
+    return _svg(chart)
