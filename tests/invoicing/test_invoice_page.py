@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.template.loader import render_to_string
 from django.urls import reverse
 
 from invoicing.models import Invoice
@@ -236,3 +237,25 @@ def test_the_list_exports_for_french_excel(approver):
     assert rows[1][:6] == [a.number, "facture", "envoyée", a.client.name, "05/03/2026", "04/04/2026"]
     assert rows[1][6:11] == ["1234,50", "246,90", "1481,40", "0,00", "1481,40"]
     assert len(rows) == 2
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "admin/invoicing/invoicetoreview/approve_confirmation.html",
+        "admin/invoicing/invoicetoreview/reject_confirmation.html",
+    ],
+)
+def test_confirmations_post_ids_without_thousands_separator(template, rf):
+    # given: numbers are written 1 234 for people; an id in a form must stay 12345 for the server
+    invoice = Invoice(pk=12345, client=ClientFactory.build(name="Gros SA"), total_ht=Decimal("1.00"))
+    request = rf.get("/")
+    request.user = UserFactory.build(is_superuser=True)
+    # when
+    html = render_to_string(
+        template,
+        {"invoices": [invoice], "action_checkbox_name": "_selected_action", "opts": Invoice._meta},
+        request=request,
+    )
+    # then
+    assert 'value="12345"' in html
