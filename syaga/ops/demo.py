@@ -139,7 +139,8 @@ def bank_demo(*, today: dt.date) -> dict:
     rows, manual = bank_transactions(today=today)
     qonto_sync(client=DemoBank(rows))
     results = payments_match()
-    suggested = [r for r in results if r.candidates and r.status != "matched"]
+    # Waiting for a person: candidates offered, nothing applied (no status name needed).
+    suggested = [r for r in results if r.candidates and not r.allocations]
     if suggested:
         tx = BankTransaction.objects.get(pk=suggested[0].transaction_pk)
         suggestion_confirm(transaction=tx, candidate_index=0, user=None)
