@@ -20,6 +20,7 @@ from banking.services.allocation import (
     suggestion_confirm,
     transaction_mark_unmatched,
 )
+from banking.services.matching import MATCHED
 from banking.services.qonto_sync import qonto_sync
 from invoicing.models import Invoice
 from invoicing.models.invoice import OPEN_STATUSES, Kind
@@ -139,8 +140,8 @@ def bank_demo(*, today: dt.date) -> dict:
     rows, manual = bank_transactions(today=today)
     qonto_sync(client=DemoBank(rows))
     results = payments_match()
-    # Waiting for a person: candidates offered, nothing applied (no status name needed).
-    suggested = [r for r in results if r.candidates and not r.allocations]
+    # Waiting for a person: candidates offered, not applied (the matcher's own name for applied).
+    suggested = [r for r in results if r.candidates and r.status != MATCHED]
     if suggested:
         tx = BankTransaction.objects.get(pk=suggested[0].transaction_pk)
         suggestion_confirm(transaction=tx, candidate_index=0, user=None)
