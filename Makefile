@@ -22,14 +22,11 @@ $(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-## make run: install, migrate, load the demo data on an empty database, start the web server and django-q2.
+## make run: install, migrate, load the demo data on an empty database, start the web server and django-q2
+## (`manage.py serve`: a busy port is refused before anything starts; Ctrl-C stops both cleanly).
 run: install
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py bootstrap
-	@echo "Back-office: http://$(HOST):$(PORT)/admin/"
-	@trap 'kill 0' INT TERM EXIT; \
-	  $(PY) manage.py qcluster & \
-	  $(PY) manage.py runserver --insecure $(HOST):$(PORT)
+	@$(PY) manage.py migrate --noinput -v 0
+	@$(PY) manage.py serve --host $(HOST) --port $(PORT)
 
 ## make test: the whole suite on SQLite, then on PostgreSQL when one answers (REQUIRE_POSTGRES=1: must).
 test: install-test

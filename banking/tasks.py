@@ -1,9 +1,11 @@
 """django-q2 entry points of the banking app: thin, they take ids or nothing and call one service."""
 
 import datetime as dt
+import logging
 
 from django_q.models import Schedule
 
+from banking.clients.qonto import QontoConfigError, client_from_settings
 from banking.services.allocation import payments_match
 from banking.services.qonto_sync import balances_snapshot, qonto_sync, transaction_refetch
 from syaga.core.schedules import ScheduleSpec
@@ -26,8 +28,25 @@ SCHEDULES = [
 ]
 
 
+log = logging.getLogger(__name__)
+QONTO_SKIPPED = "Qonto non configuré : synchronisation ignorée"
+# Said once per worker process, not every 15 minutes.
+_unconfigured_noticed = False
+
+
 def qonto_sync_and_match() -> str:
-    report = qonto_sync()
+    """Bring the bank in, then match what arrived. Without Qonto credentials the sync is skipped with one
+    notice (no trace), and the matching still runs on transactions imported otherwise."""
+    global _unconfigured_noticed
+    try:
+        client = client_from_settings()
+    except QontoConfigError as exc:
+        if not _unconfigured_noticed:
+            log.warning("%s (%s) ; le rapprochement des paiements continue.", QONTO_SKIPPED, exc)
+            _unconfigured_noticed = True
+        report = QONTO_SKIPPED
+    else:
+        report = qonto_sync(client=client)
     results = payments_match()
     matched = sum(1 for r in results if r.status == "matched")
     return f"{report}; {len(results)} credits considered, {matched} matched"

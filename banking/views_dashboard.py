@@ -7,6 +7,7 @@ from django.shortcuts import render
 from banking.selectors import cashflow_forecast
 from invoicing.selectors import (
     DSO_WINDOW_DAYS,
+    client_payment_behaviour,
     days_sales_outstanding,
     overdue_state,
     overdue_summary_by_level,
@@ -23,7 +24,8 @@ OVERDUE_LISTED = 50
 @staff_member_required
 def dashboard(request):
     on = today()
-    forecast = cashflow_forecast(on=on, days=max(HORIZONS))
+    behaviour = client_payment_behaviour(on=on)
+    forecast = cashflow_forecast(on=on, days=max(HORIZONS), detail=False, behaviour=behaviour)
     overdue = list(
         overdue_state(on=on).filter(overdue_level__gt=0).order_by("-days_late", "pk")[:OVERDUE_LISTED]
     )
@@ -51,7 +53,7 @@ def dashboard(request):
             if day.receipts
         ],
         "overdue_unknown": format_eur(forecast.overdue_total),
-        "overdue_unknown_count": len(forecast.overdue),
+        "overdue_unknown_count": forecast.overdue_count,
         "levels": [
             {"level": row["level"], "count": row["count"], "amount": format_eur(row["amount"])}
             for row in overdue_summary_by_level(on=on)
@@ -79,7 +81,7 @@ def dashboard(request):
                 "share_late_percent": int(b.share_late * 100),
                 "sample": b.sample_size,
             }
-            for client, b in top_late_payers(on=on, limit=10)
+            for client, b in top_late_payers(on=on, limit=10, behaviour=behaviour)
         ],
     }
     return render(request, "banking/dashboard.html", context)

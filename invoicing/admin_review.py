@@ -3,17 +3,16 @@
 Actions are one-line callers of ``invoicing.services.review``; each invoice is reported on its own.
 """
 
-import csv
+from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
 from django.db.models import DecimalField, OuterRef, Subquery
-from django.http import StreamingHttpResponse
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
@@ -39,7 +38,7 @@ from invoicing.services.review import (
 )
 from invoicing.services.rules import rule_config_errors, rule_create, rule_update
 from syaga.core.admin import ReadOnlyMixin
-from syaga.core.csv import csv_safe_row
+from syaga.core.csv import french_excel_response
 from syaga.core.errors import BusinessError
 from syaga.core.money import format_eur, quantize
 
@@ -70,47 +69,46 @@ def invoice_history_html(invoice: Invoice) -> str:
 
 
 AUDIT_CSV_HEADER = [
-    "facture_id",
-    "numero",
-    "client",
-    "date",
-    "par",
-    "evenement",
-    "de",
-    "vers",
-    "regle",
-    "motif",
-    "total_ht",
-    "total_tva",
-    "total_ttc",
+    "Facture (n° interne)",
+    "Numéro",
+    "Client",
+    "Date",
+    "Par",
+    "Événement",
+    "De",
+    "Vers",
+    "Règle",
+    "Motif",
+    "Total HT",
+    "Total TVA",
+    "Total TTC",
 ]
 
 
-class _Echo:
-    def write(self, value):
-        return value
+def _amount(text) -> Decimal | str:
+    return Decimal(text) if text not in (None, "") else ""
 
 
 def audit_csv_rows(events):
+    """The history as French Excel reads it: labels rather than codes, dates dd/mm/yyyy, decimal comma."""
     yield AUDIT_CSV_HEADER
     for event in events:
         totals = event.totals or {}
-        row = [
+        yield [
             event.invoice_id,
             event.invoice.number or "",
             event.invoice.client.name,
-            timezone.localtime(event.at).isoformat(timespec="seconds"),
-            event.actor.get_username() if event.actor else "",
-            event.kind,
-            event.from_status,
-            event.to_status,
+            event.at,
+            event.actor.get_username() if event.actor else "système",
+            event.get_kind_display(),
+            event.from_status_label if event.from_status else "",
+            event.to_status_label if event.to_status else "",
             event.rule.name if event.rule else "",
             event.reason,
-            totals.get("total_ht", ""),
-            totals.get("total_vat", ""),
-            totals.get("total_ttc", ""),
+            _amount(totals.get("total_ht")),
+            _amount(totals.get("total_vat")),
+            _amount(totals.get("total_ttc")),
         ]
-        yield csv_safe_row(row)
 
 
 # --- the queue --------------------------------------------------------------------------------------
@@ -355,21 +353,15 @@ class InvoiceToReviewAdmin(admin.ModelAdmin):
     def audit_csv_view(self, request):
         """Every invoice transition as CSV (``?invoice=<id>`` for one invoice)."""
         if not self.has_view_permission(request):
-            from django.core.exceptions import PermissionDenied
-
             raise PermissionDenied
         events = InvoiceEvent.objects.select_related("invoice__client", "actor", "rule").order_by("at", "pk")
         invoice_id = request.GET.get("invoice", "")
         if invoice_id.isdigit():
             events = events.filter(invoice_id=int(invoice_id))
-        writer = csv.writer(_Echo(), delimiter=";")
-        response = StreamingHttpResponse(
-            (writer.writerow(row) for row in audit_csv_rows(events.iterator())),
-            content_type="text/csv; charset=utf-8",
-        )
         suffix = f"-{invoice_id}" if invoice_id.isdigit() else ""
-        response["Content-Disposition"] = f'attachment; filename="historique-factures{suffix}.csv"'
-        return response
+        return french_excel_response(
+            audit_csv_rows(events.iterator()), filename=f"historique-factures{suffix}.csv"
+        )
 
     def changelist_view(self, request, extra_context=None):
         if request.method == "GET" and self.has_approve_permission(request):

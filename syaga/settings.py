@@ -47,7 +47,8 @@ else:
     ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver"]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's own admin, whose first page is the owner's dashboard (syaga.ops.admin_site.BackOfficeSite).
+    "syaga.ops.apps.BackOfficeAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -125,6 +126,9 @@ LANGUAGE_CODE = "fr-fr"
 TIME_ZONE = "Europe/Paris"
 USE_I18N = True
 USE_TZ = True
+# Dates dd/mm/yyyy and numbers 1 234,56 wherever Django formats them (syaga/formats/fr/formats.py).
+FORMAT_MODULE_PATH = ["syaga.formats"]
+USE_THOUSAND_SEPARATOR = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=str(VAR_DIR / "static"))
@@ -219,6 +223,8 @@ LOGGING = {
         "weasyprint": {"level": "WARNING"},
         "factur-x": {"level": "WARNING"},
         "fontTools": {"level": "WARNING"},
+        # `make run` sets WARNING: the cluster's start-up and per-task lines would bury the sign-in details.
+        "django-q": {"level": env.str("Q_LOG_LEVEL", default="INFO")},
     },
 }
 

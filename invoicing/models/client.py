@@ -46,8 +46,8 @@ class Client(models.Model):
     )
     active = models.BooleanField("actif", default=True)
     notes = models.TextField("notes", blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField("créé le", auto_now_add=True)
+    updated_at = models.DateTimeField("modifié le", auto_now=True)
 
     objects = ClientQuerySet.as_manager()
 
@@ -95,7 +95,9 @@ class Client(models.Model):
 class ClientAlias(models.Model):
     """Another name a client is known under: a bank label, an old spelling, a parent company."""
 
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="aliases")
+    client = models.ForeignKey(
+        Client, on_delete=models.CASCADE, related_name="aliases", verbose_name="client"
+    )
     name = models.CharField("autre nom", max_length=200)
     normalized_name = models.CharField(max_length=200, db_index=True, editable=False)
 

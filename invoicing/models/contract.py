@@ -29,7 +29,9 @@ class ContractQuerySet(models.QuerySet):
 class Contract(models.Model):
     """A recurring flat fee: billed every period from ``start_date`` until ``end_date``."""
 
-    client = models.ForeignKey("invoicing.Client", on_delete=models.PROTECT, related_name="contracts")
+    client = models.ForeignKey(
+        "invoicing.Client", on_delete=models.PROTECT, related_name="contracts", verbose_name="client"
+    )
     label = models.CharField("libellé", max_length=200, default="Forfait infogérance")
     amount_ht = models.DecimalField(
         "montant HT", max_digits=14, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
@@ -44,9 +46,9 @@ class Contract(models.Model):
     auto_approve = models.BooleanField("approbation automatique", default=False)
     active = models.BooleanField("actif", default=True)
     detected = models.BooleanField("détecté dans l'historique", default=False, editable=False)
-    notes = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    notes = models.TextField("notes", blank=True)
+    created_at = models.DateTimeField("créé le", auto_now_add=True)
+    updated_at = models.DateTimeField("modifié le", auto_now=True)
 
     objects = ContractQuerySet.as_manager()
 

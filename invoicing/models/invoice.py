@@ -147,8 +147,10 @@ class Invoice(models.Model):
     kind = models.CharField("type", max_length=12, choices=Kind.choices, default=Kind.INVOICE)
     # NULL until issued: the unique constraint on issued numbers must not see drafts as duplicates of "".
     number = models.CharField("numéro", max_length=35, null=True, blank=True, editable=False)  # noqa: DJ001
-    series = models.CharField(max_length=4, blank=True, editable=False)
-    client = models.ForeignKey("invoicing.Client", on_delete=models.PROTECT, related_name="invoices")
+    series = models.CharField("série", max_length=4, blank=True, editable=False)
+    client = models.ForeignKey(
+        "invoicing.Client", on_delete=models.PROTECT, related_name="invoices", verbose_name="client"
+    )
     status = models.CharField(
         "statut", max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True
     )
@@ -159,7 +161,12 @@ class Invoice(models.Model):
     period_end = models.DateField("période au", null=True, blank=True)
     due_date = models.DateField("échéance", null=True, blank=True, db_index=True)
     contract = models.ForeignKey(
-        "invoicing.Contract", on_delete=models.PROTECT, null=True, blank=True, related_name="invoices"
+        "invoicing.Contract",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="invoices",
+        verbose_name="contrat",
     )
     credited_invoice = models.ForeignKey(
         "self",
@@ -195,8 +202,8 @@ class Invoice(models.Model):
     payment_promised_for = models.DateField("paiement annoncé pour le", null=True, blank=True, editable=False)
     delay_granted_until = models.DateField("délai accordé jusqu'au", null=True, blank=True, editable=False)
     acknowledged_at = models.DateTimeField("reçue par le client le", null=True, blank=True, editable=False)
-    seller_snapshot = models.JSONField(default=dict, blank=True, editable=False)
-    buyer_snapshot = models.JSONField(default=dict, blank=True, editable=False)
+    seller_snapshot = models.JSONField("vendeur à l'émission", default=dict, blank=True, editable=False)
+    buyer_snapshot = models.JSONField("client à l'émission", default=dict, blank=True, editable=False)
     review_reason = models.CharField("motif de relecture", max_length=300, blank=True)
     validation_rule = models.ForeignKey(
         "invoicing.ValidationRule",
@@ -207,13 +214,19 @@ class Invoice(models.Model):
         verbose_name="règle appliquée",
     )
     notes = models.TextField("notes", blank=True)
-    issued_at = models.DateTimeField(null=True, blank=True, editable=False)
-    sent_at = models.DateTimeField(null=True, blank=True)
+    issued_at = models.DateTimeField("émise le", null=True, blank=True, editable=False)
+    sent_at = models.DateTimeField("envoyée le", null=True, blank=True)
     created_by = models.ForeignKey(
-        "auth.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+        "auth.User",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+        verbose_name="saisie par",
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField("créée le", auto_now_add=True)
+    updated_at = models.DateTimeField("modifiée le", auto_now=True)
     # Tamper-evident archive: SHA-256 over the canonical legal content, chained to the series' previous one.
     chain_index = models.PositiveIntegerField("rang dans la chaîne", null=True, blank=True, editable=False)
     chain_previous = models.CharField("empreinte précédente", max_length=64, blank=True, editable=False)
@@ -282,7 +295,10 @@ class Invoice(models.Model):
 
     def __str__(self):
         label = self.get_kind_display().capitalize()
-        return f"{label} {self.number}" if self.number else f"{label} brouillon #{self.pk}"
+        if self.number:
+            return f"{label} {self.number}"
+        # Not issued yet: what it is waiting for (« Facture à valider #12 »), not « brouillon » for all.
+        return f"{label} {self.get_status_display()} #{self.pk}" if self.pk else f"{label} (nouvelle)"
 
     def save(self, *args, **kwargs):
         # Integrity guard, not a business rule: whatever the caller, an issued invoice keeps its content.
@@ -358,8 +374,10 @@ class InvoiceLineQuerySet(models.QuerySet):
 
 
 class InvoiceLine(models.Model):
-    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
-    position = models.PositiveSmallIntegerField(default=0)
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.CASCADE, related_name="lines", verbose_name="facture"
+    )
+    position = models.PositiveSmallIntegerField("ordre", default=0)
     description = models.CharField("désignation", max_length=500)
     quantity = models.DecimalField("quantité", max_digits=14, decimal_places=4, default=Decimal("1"))
     unit = models.CharField("unité", max_length=10, choices=Unit.choices, default=Unit.FLAT)

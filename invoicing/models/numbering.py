@@ -4,9 +4,9 @@ from django.db import models
 class InvoiceSequence(models.Model):
     """The last number handed out in a series for a year. Locked with select_for_update() when used."""
 
-    series = models.CharField(max_length=4)
-    year = models.PositiveSmallIntegerField()
-    last_number = models.PositiveIntegerField(default=0)
+    series = models.CharField("série", max_length=4)
+    year = models.PositiveSmallIntegerField("année")
+    last_number = models.PositiveIntegerField("dernier numéro", default=0)
 
     class Meta:
         verbose_name = "séquence de numérotation"

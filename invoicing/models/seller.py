@@ -63,7 +63,7 @@ class SellerProfile(models.Model):
         "que celles qui l'ont saisie ou modifiée. Ne s'applique que si deux personnes au moins peuvent "
         "approuver.",
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField("modifié le", auto_now=True)
 
     class Meta:
         verbose_name = "profil vendeur"

@@ -75,8 +75,8 @@ class ValidationRule(models.Model):
     order = models.PositiveIntegerField("ordre", default=100)
     active = models.BooleanField("active", default=True)
     description = models.TextField("description", blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField("créée le", auto_now_add=True)
+    updated_at = models.DateTimeField("modifiée le", auto_now=True)
 
     class Meta:
         verbose_name = "règle de validation"
@@ -114,7 +114,9 @@ class ValidationRule(models.Model):
 class RuleChangeLog(models.Model):
     """Who changed a rule, when, and what it was before and after."""
 
-    rule = models.ForeignKey(ValidationRule, on_delete=models.CASCADE, related_name="changes")
+    rule = models.ForeignKey(
+        ValidationRule, on_delete=models.CASCADE, related_name="changes", verbose_name="règle"
+    )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -167,7 +169,9 @@ class EventKind(models.TextChoices):
 class InvoiceEvent(models.Model):
     """One transition of an invoice, written in the same transaction as the transition itself."""
 
-    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="events")
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.CASCADE, related_name="events", verbose_name="facture"
+    )
     at = models.DateTimeField("le", db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -1,8 +1,9 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
 
 class OpsConfig(AppConfig):
-    """Running the firm's machine: first start, and later the daily cycles and the health check.
+    """Running the firm's machine: first start, the first page, later the daily cycles and the health check.
 
     The top floor of the house: it may import every app, and no app imports it.
     """
@@ -10,3 +11,11 @@ class OpsConfig(AppConfig):
     name = "syaga.ops"
     label = "ops"
     verbose_name = "Exploitation"
+    default = True
+
+
+class BackOfficeAdminConfig(admin_apps.AdminConfig):
+    """Django's admin, with the owner's first page as its index (``INSTALLED_APPS`` names this class)."""
+
+    default = False
+    default_site = "syaga.ops.admin_site.BackOfficeSite"

@@ -59,10 +59,12 @@ def test_the_audit_export_runs_no_formula_from_a_reason_or_a_client_name(client,
     assert invoice.status == Status.REJECTED
     # when: the audit trail is exported
     response = client.get(reverse("admin:invoicing_invoicetoreview_audit_csv") + f"?invoice={invoice.pk}")
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode()), delimiter=";"))
+    rows = list(
+        csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig")), delimiter=";")
+    )
     # then: the formula is shown as text, the client too, and the totals are still numbers
-    rejected = next(row for row in rows[1:] if row[5] == "rejected")
+    rejected = next(row for row in rows[1:] if row[5] == "rejetée")
     assert rejected[9] == "'" + HYPERLINK
     assert rejected[2] == "'@SUM(1+1) SAS"
-    assert rejected[10:] == ["100.00", "20.00", "120.00"]
+    assert rejected[10:] == ["100,00", "20,00", "120,00"]
     assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)

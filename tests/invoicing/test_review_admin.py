@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 from decimal import Decimal
 
 import pytest
@@ -97,7 +98,8 @@ def test_a_mixed_batch_says_which_succeeded_and_which_failed_and_why(approver_cl
     texts = messages_of(response)
     assert any("1 facture(s) approuvée(s)" in t and "Bon Client" in t for t in texts)
     assert any(
-        f"brouillon #{bad.pk} (Sans Mail SARL) : échec" in t and "e-mail de facturation" in t for t in texts
+        f"Facture à valider #{bad.pk} (Sans Mail SARL) : échec" in t and "e-mail de facturation" in t
+        for t in texts
     )
     assert Invoice.objects.get(pk=bad.pk).status == Status.PENDING_REVIEW
 
@@ -208,17 +210,21 @@ def test_the_audit_trail_exports_as_csv(approver_client, seller):
     response = approver_client.get(url)
     # then
     assert response["Content-Type"].startswith("text/csv")
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode()), delimiter=";"))
-    assert rows[0][:6] == ["facture_id", "numero", "client", "date", "par", "evenement"]
+    body = b"".join(response.streaming_content)
+    # French Excel: UTF-8 with its byte order mark, ";" between cells, labels, decimal comma, dd/mm/yyyy
+    assert body.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig")), delimiter=";"))
+    assert rows[0][:6] == ["Facture (n° interne)", "Numéro", "Client", "Date", "Par", "Événement"]
     kinds = [(r[5], r[6], r[7], r[4]) for r in rows[1:]]
     assert kinds == [
-        ("created", "draft", "draft", ""),
-        ("submitted", "draft", "pending_review", ""),
-        ("approved", "pending_review", "approved", "valideur"),
-        ("issued", "approved", "issued", "valideur"),
+        ("créée", "brouillon", "brouillon", "système"),
+        ("soumise à validation", "brouillon", "à valider", "système"),
+        ("approuvée", "à valider", "approuvée", "valideur"),
+        ("émise (numérotée)", "approuvée", "émise", "valideur"),
     ]
     assert all(r[1] == invoice.number and r[2] == "Export SA" for r in rows[1:])
-    assert rows[3][10:] == ["1000.00", "200.00", "1200.00"]
+    assert rows[3][10:] == ["1000,00", "200,00", "1200,00"]
+    assert re.fullmatch(r"\d{2}/\d{2}/\d{4} \d{2}:\d{2}", rows[3][3])
 
 
 def test_changing_a_threshold_in_the_rule_admin_is_logged(approver_client):
