@@ -161,7 +161,8 @@ def test_a_suggestion_is_confirmed_in_one_click_and_the_payer_learned(admin_clie
     assert PaymentAllocation.objects.get(transaction=tx).method == "manual"
     assert PayerIdentity.objects.filter(client=c, iban="FR7699999999999999999999999").exists()
     tx.refresh_from_db()
-    assert tx.match_status == MatchStatus.MATCHED
+    assert tx.match_status == MatchStatus.CONFIRMED
+    assert tx.decided_by.username == "boss"
 
 
 def test_confirm_is_post_only_and_the_change_page_shows_the_buttons(admin_client):
@@ -176,18 +177,18 @@ def test_confirm_is_post_only_and_the_change_page_shows_the_buttons(admin_client
     assert f'formaction="{url}"' in page
 
 
-def test_actions_mark_unmatched_and_run_matcher(admin_client):
+def test_actions_mark_no_invoice_and_run_matcher(admin_client):
     c = Client.objects.create(name="AZUR SERVICES")
     inv = issued(c, "300.00", "F20250301")
     refund = credit("12.00", "DGFIP", reference="REMBOURSEMENT", n=1)
     payment = credit("300.00", "AZUR SERVICES", reference="F20250301", n=2)
     url = reverse("admin:banking_banktransaction_changelist")
-    admin_client.post(url, {"action": "mark_unmatched", "_selected_action": [refund.pk]})
+    admin_client.post(url, {"action": "mark_no_invoice", "_selected_action": [refund.pk]})
     admin_client.post(url, {"action": "run_matcher", "_selected_action": [payment.pk]})
     refund.refresh_from_db()
     payment.refresh_from_db()
     inv.refresh_from_db()
-    assert refund.match_status == MatchStatus.UNMATCHED
+    assert refund.match_status == MatchStatus.NO_INVOICE
     assert payment.match_status == MatchStatus.MATCHED
     assert inv.status == Status.PAID
 
@@ -207,24 +208,25 @@ def test_overdue_alerts_are_acknowledged_by_action(admin_client, data):
 @pytest.mark.parametrize(
     "next_url", ["https://evil.example/", "//evil.example/", "http://testserver.evil.example/admin/"]
 )
-def test_confirm_never_sends_the_user_to_another_site(admin_client, next_url):
-    # given: a forged form posting to the confirm view with a `next` outside the site
+def test_a_decision_never_sends_the_user_to_another_site(admin_client, next_url):
+    # given: a forged form posting to a decision view with a `next` outside the site
     tx = credit("120.00", "REMBOURSEMENT URSSAF", n=11)
     # when
     response = admin_client.post(
-        reverse("admin:banking_banktransaction_confirm", args=[tx.pk]), {"unmatched": "1", "next": next_url}
+        reverse("admin:banking_banktransaction_no_invoice", args=[tx.pk]),
+        {"no_invoice": "1", "next": next_url},
     )
     # then: the action is done and the user lands on the transaction's own page
     assert response.status_code == 302
     assert response["Location"] == reverse("admin:banking_banktransaction_change", args=[tx.pk])
     tx.refresh_from_db()
-    assert tx.match_status == MatchStatus.UNMATCHED
+    assert tx.match_status == MatchStatus.NO_INVOICE
 
 
-def test_confirm_goes_back_to_a_page_of_the_site(admin_client):
+def test_a_decision_goes_back_to_a_page_of_the_site(admin_client):
     tx = credit("120.00", "REMBOURSEMENT URSSAF", n=12)
     back = reverse("admin:banking_banktransaction_suggestions") + "?p=2"
     response = admin_client.post(
-        reverse("admin:banking_banktransaction_confirm", args=[tx.pk]), {"unmatched": "1", "next": back}
+        reverse("admin:banking_banktransaction_no_invoice", args=[tx.pk]), {"no_invoice": "1", "next": back}
     )
     assert response["Location"] == back
