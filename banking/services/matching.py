@@ -22,7 +22,9 @@ A decision is made in three steps, precision first (a wrong automatic match is f
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import itertools
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -32,8 +34,9 @@ from rapidfuzz import fuzz, process
 from banking.services.reading import (
     block_keys,
     clean_payer_name,
-    find_invoice_numbers,
+    find_invoice_numbers_folded,
     find_rf_references,
+    folded_length,
     invoice_rf_reference,
     non_invoice_words,
     norm_iban,
@@ -163,6 +166,7 @@ class MatchingConfig:
     fuzzy_accept: float = 88.0  # a fuzzy name below this is never "the payer"
     fuzzy_margin: float = 6.0  # ... and must beat the next client by this much
     fuzzy_suggest: float = 70.0  # a resemblance from here is worth a suggestion
+    fuzzy_pool: int = 300  # client names scored at most for one payer name (rarest words first)
     similar_name_min: float = 50.0  # unknown payer: a same-amount invoice is shown from this resemblance
     near_percent: int = 5  # open invoices within this share of a transfer compete when none is exact
     truncation_min_length: int = 30  # a label this long may have been cut by the bank
@@ -261,6 +265,7 @@ class Matcher:
         self.name_clients: dict[str, set[int]] = defaultdict(set)
         self.squashed_clients: dict[str, set[int]] = defaultdict(set)
         self.token_index: dict[str, set[str]] = defaultdict(set)
+        self.squashed_name: dict[str, str] = {}
         for c in clients:
             for raw in [c.name, *c.other_names]:
                 # the registered spelling and the one cleaned like a bank label
@@ -269,9 +274,11 @@ class Matcher:
                     if not name:
                         continue
                     self.name_clients[name].add(c.id)
-                    self.squashed_clients[squash(name)].add(c.id)
+                    self.squashed_name[name] = squash(name)
+                    self.squashed_clients[self.squashed_name[name]].add(c.id)
                     for key in block_keys(name):
                         self.token_index[key].add(name)
+        self.sorted_names = sorted(self.name_clients)  # bisected for the names a cut label starts
         self._fuzzy_cache: dict[str, list[tuple[str, float]]] = {}
 
     # ---- the run
@@ -351,11 +358,11 @@ class Matcher:
 
     def evidence(self, credit: CreditSnapshot) -> Evidence:
         """What the texts name, who pays, and whether the words say it pays no invoice."""
-        text = " ".join(t for t in (credit.reference, credit.note, credit.label) if t)
+        text = fold(" ".join(t for t in (credit.reference, credit.note, credit.label) if t))
         strong: dict[int, tuple[OpenInvoice, dict]] = {}
         weak: dict[int, tuple[OpenInvoice, dict]] = {}
         paid: list[str] = []
-        for number, is_strong in find_invoice_numbers(text, self.known_numbers):
+        for number, is_strong in find_invoice_numbers_folded(text, self.known_numbers):
             inv = self.by_number.get(number)
             if inv is not None and inv.balance_cents > 0:
                 if is_strong:
@@ -364,8 +371,8 @@ class Matcher:
                     weak.setdefault(inv.id, (inv, reason("ref_digits", invoice=number)))
             elif is_strong:  # bare digits naming a paid invoice are most likely a date or an order number
                 paid.append(number)
-        if "RF" in fold(text):
-            for rf in find_rf_references(text, self.rf_lengths, self.by_rf):
+        if "RF" in text:
+            for rf in find_rf_references(text, self.rf_lengths, self.by_rf, folded=True):
                 inv = self.by_rf[rf]
                 if inv.balance_cents <= 0:
                     paid.append(inv.number)
@@ -396,7 +403,7 @@ class Matcher:
             reasons.append(reason("ref_paid", invoices=paid))
         else:
             ref, invoices = Ref.NONE, []
-        non_invoice = non_invoice_words(text)
+        non_invoice = non_invoice_words(text, folded=True)
         if non_invoice and ref in (Ref.NONE, Ref.DIGITS):
             reasons.append(reason("non_invoice", words=sorted(non_invoice)))
         if payer.reason:
@@ -447,16 +454,21 @@ class Matcher:
 
     def _truncated(self, raw: str) -> PayerId | None:
         """Banks cut long names (at 32 or 35 characters): a long label starting one client's name."""
-        if len(fold(raw)) < self.config.truncation_min_length:
+        if folded_length(raw) < self.config.truncation_min_length:
             return None
         name = clean_payer_name(raw)
         words = name.split()
-        if len(words) < 2:
+        if len(words) < 2 or len(words[0]) < 3:
             return None
         # an unfinished last word may be cut as well: compare on the complete words
         head = " ".join(words[:-1])
-        pool = self.token_index.get(f"w:{words[0]}", set())
-        ids = {cid for n in pool if n.startswith(head) and n != head for cid in self.name_clients[n]}
+        ids = set()
+        start = bisect.bisect_left(self.sorted_names, head)
+        for n in itertools.islice(self.sorted_names, start, None):
+            if not n.startswith(head):
+                break
+            if n != head and words[0] in n.split():
+                ids |= self.name_clients[n]
         ids = {
             cid
             for cid in ids
@@ -476,18 +488,23 @@ class Matcher:
         return [n for raw in [c.name, *c.other_names] for n in (normalized(raw), clean_payer_name(raw))]
 
     def _fuzzy(self, name: str) -> list[tuple[str, float]]:
-        """Client names scored against ``name``, best first; only names sharing a block key are scored."""
+        """Client names scored against ``name``, best first; only names sharing a block key are scored.
+
+        The rarest keys first, up to ``fuzzy_pool`` names: a word many clients share identifies nobody,
+        and a bounded pool keeps the cost of a credit the same whatever the number of clients.
+        """
         if name in self._fuzzy_cache:
             return self._fuzzy_cache[name]
         pool: set[str] = set()
-        for key in block_keys(name):
-            names = self.token_index.get(key)
-            if names and len(names) <= 500:  # a word half the clients share identifies nobody
-                pool |= names
+        keys = [self.token_index[k] for k in block_keys(name) if k in self.token_index]
+        for names in sorted(keys, key=len):
+            if pool and len(pool) + len(names) > self.config.fuzzy_pool:
+                break
+            pool |= names
         ranked: list[tuple[str, float]] = []
         if pool:
             choices = list(pool)
-            squashed = [squash(c) for c in choices]
+            squashed = [self.squashed_name[c] for c in choices]
             sq = squash(name)
             scores: dict[str, float] = {}
             for _choice, score, idx in process.extract(

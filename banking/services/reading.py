@@ -101,7 +101,11 @@ def find_invoice_numbers(text: str, known) -> list[tuple[str, bool]]:
     happen to be a known number (``20250012``), which a date or an order number can look like, and the
     sequence numbers listed after a number (``F2025-0012/0013``: 0013 of the same year, as many digits).
     """
-    folded = fold(text)
+    return find_invoice_numbers_folded(fold(text), known)
+
+
+def find_invoice_numbers_folded(folded: str, known) -> list[tuple[str, bool]]:
+    """:func:`find_invoice_numbers` of a text already :func:`~syaga.core.text.fold`-ed."""
     found: list[tuple[str, bool]] = []
     seen: set[str] = set()
 
@@ -131,9 +135,9 @@ def find_invoice_numbers(text: str, known) -> list[tuple[str, bool]]:
     return found
 
 
-def find_rf_references(text: str, rf_lengths, known) -> list[str]:
+def find_rf_references(text: str, rf_lengths, known, *, folded: bool = False) -> list[str]:
     """Known ISO 11649 references in ``text`` (spaces anywhere, as they are printed in groups of four)."""
-    squashed = re.sub(r"[^0-9A-Z]", "", fold(text))
+    squashed = re.sub(r"[^0-9A-Z]", "", text if folded else fold(text))
     found = []
     for m in _RF_RE.finditer(squashed):
         for length in rf_lengths:
@@ -151,6 +155,11 @@ def clean_payer_name(text: str) -> str:
 
 
 @functools.lru_cache(maxsize=65_536)
+def folded_length(text: str) -> int:
+    return len(fold(text))
+
+
+@functools.lru_cache(maxsize=65_536)
 def normalized(name: str) -> str:
     return normalize_company_name(name)
 
@@ -163,8 +172,8 @@ def norm_iban(iban: str) -> str:
     return re.sub(r"[^0-9A-Z]", "", (iban or "").upper())
 
 
-def non_invoice_words(text: str) -> set[str]:
-    return set(fold(text).split()) & NON_INVOICE_WORDS
+def non_invoice_words(text: str, *, folded: bool = False) -> set[str]:
+    return set((text if folded else fold(text)).split()) & NON_INVOICE_WORDS
 
 
 def block_keys(name: str) -> set[str]:
