@@ -93,7 +93,7 @@ def money_cell(value):
 
 def status_badge(tx: BankTransaction):
     return format_html(
-        '<span style="color:{};font-weight:600;white-space:nowrap">{}</span>',
+        '<span style="color:{};font-weight:600">{}</span>',
         STATUS_COLOURS.get(tx.match_status, "#374151"),
         tx.get_match_status_display(),
     )
@@ -228,13 +228,10 @@ class BankTransactionAdmin(admin.ModelAdmin):
         "date_display",
         "amount_display",
         "payer_display",
-        "reference_display",
         "status_display",
         "invoices_display",
         "excess_display",
         "account",
-        "processed_display",
-        "decide_link",
     )
     list_display_links = ("date_display",)
     list_filter = ("match_status", "side", "status", "operation_type", "account")
@@ -254,7 +251,7 @@ class BankTransactionAdmin(admin.ModelAdmin):
     actions = ["run_matcher", "mark_no_invoice"]
     # What the bank says is never edited here; the match is changed through the decisions below.
     readonly_fields = (
-        "date_display",
+        "settled_display",
         "amount_display",
         "side",
         "status",
@@ -266,8 +263,8 @@ class BankTransactionAdmin(admin.ModelAdmin):
         "counterparty_bic",
         "reference",
         "note",
-        "status_display",
-        "match_score",
+        "match_status_badge",
+        "score_display",
         "reasons_display",
         "excess_display",
         "decided_display",
@@ -282,7 +279,7 @@ class BankTransactionAdmin(admin.ModelAdmin):
             None,
             {
                 "fields": (
-                    "date_display",
+                    "settled_display",
                     "amount_display",
                     "side",
                     "status",
@@ -308,8 +305,8 @@ class BankTransactionAdmin(admin.ModelAdmin):
             "Rapprochement",
             {
                 "fields": (
-                    "status_display",
-                    "match_score",
+                    "match_status_badge",
+                    "score_display",
                     "reasons_display",
                     "excess_display",
                     "decided_display",
@@ -360,24 +357,56 @@ class BankTransactionAdmin(admin.ModelAdmin):
     def date_display(self, obj):
         return day(obj.settled_at or obj.emitted_at)
 
+    @admin.display(description="date de valeur")
+    def settled_display(self, obj):
+        return day(obj.settled_at)
+
     @admin.display(description="montant", ordering="amount")
     def amount_display(self, obj):
         sign = "" if obj.side == Side.CREDIT else "−"
         return format_html('<span style="white-space:nowrap">{}{}</span>', sign, money(obj.amount))
 
-    @admin.display(description="payeur / libellé", ordering="label")
+    @admin.display(description="payeur · référence", ordering="label")
     def payer_display(self, obj):
-        return short(obj.clean_counterparty_name or obj.label)
-
-    @admin.display(description="référence")
-    def reference_display(self, obj):
-        return short(obj.reference, 32) or "—"
+        reference = short(obj.reference, 34)
+        return format_html(
+            '{}<br><span style="color:#6b7280;font-size:0.92em">{}</span>',
+            short(obj.clean_counterparty_name or obj.label, 34),
+            reference or "—",
+        )
 
     @admin.display(description="rapprochement", ordering="match_status")
     def status_display(self, obj):
+        """The status, when it was processed, and the way to decide when a person has to."""
+        waiting = obj.side == Side.CREDIT and obj.match_status not in ALLOCATED_STATUSES
+        return format_html(
+            '{}<br><span style="color:#6b7280;font-size:0.92em">traité le {}</span>{}',
+            status_badge(obj),
+            moment(obj.processed_at) if obj.processed_at else "—",
+            format_html(
+                ' <a href="{}">affecter…</a>',
+                reverse("admin:banking_banktransaction_allocate", args=[obj.pk]),
+            )
+            if waiting
+            else "",
+        )
+
+    @admin.display(description="score du rapprochement")
+    def score_display(self, obj):
+        return obj.match_score if obj.match_score else "—"
+
+    @admin.display(description="rapprochement")
+    def match_status_badge(self, obj):
         return status_badge(obj)
 
-    @admin.display(description="factures payées")
+    def get_list_display(self, request):
+        """The account column only when there is more than one account to tell apart."""
+        columns = super().get_list_display(request)
+        if BankAccount.objects.count() <= 1:
+            columns = tuple(c for c in columns if c != "account")
+        return columns
+
+    @admin.display(description="factures")
     def invoices_display(self, obj):
         allocations = list(obj.allocations.all())
         if not allocations:
@@ -419,13 +448,6 @@ class BankTransactionAdmin(admin.ModelAdmin):
         who = obj.decided_by.get_username() if obj.decided_by else "une personne"
         return f"{who}, le {moment(obj.decided_at)}"
 
-    @admin.display(description="")
-    def decide_link(self, obj):
-        if obj.side != Side.CREDIT or obj.match_status in ALLOCATED_STATUSES:
-            return ""
-        url = reverse("admin:banking_banktransaction_allocate", args=[obj.pk])
-        return format_html('<a class="button" href="{}">Affecter…</a>', url)
-
     # ---- pages
 
     def get_urls(self):
@@ -446,6 +468,7 @@ class BankTransactionAdmin(admin.ModelAdmin):
         query = request.GET.urlencode()
         extra_context = {
             **(extra_context or {}),
+            "title": "Transactions bancaires",
             "suggestions_url": reverse("admin:banking_banktransaction_suggestions"),
             "suggestions_count": BankTransaction.objects.waiting_for_person()
             .filter(match_status=MatchStatus.SUGGESTED)
