@@ -20,6 +20,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -286,15 +287,21 @@ def main() -> int:
         child(args.child, args.traced)
         return 0
     tmp = Path(tempfile.mkdtemp(prefix="bench-matching-"))
+    try:
+        return _bench(args, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _bench(args, tmp: Path) -> int:
     rows = {}
     for n in args.sizes:
         url = f"sqlite:///{tmp}/bench-{n}.sqlite3"
-        setup = subprocess.run(
+        subprocess.run(
             [sys.executable, "-c", f"import bench_matching as b; b.fill({url!r}, {n})"],
             cwd=Path(__file__).parent,
             check=True,
         )
-        del setup
         runs = [_run_child(url, traced=False) for _ in range(args.runs)]
         traced = _run_child(url, traced=True)
         median = statistics.median(r["elapsed"] for r in runs)

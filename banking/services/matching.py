@@ -166,7 +166,7 @@ class MatchingConfig:
     fuzzy_accept: float = 88.0  # a fuzzy name below this is never "the payer"
     fuzzy_margin: float = 6.0  # ... and must beat the next client by this much
     fuzzy_suggest: float = 70.0  # a resemblance from here is worth a suggestion
-    fuzzy_pool: int = 300  # client names scored at most for one payer name (rarest words first)
+    fuzzy_key_max: int = 500  # a name word (or end) shared by more clients is no clue to the payer
     similar_name_min: float = 50.0  # unknown payer: a same-amount invoice is shown from this resemblance
     near_percent: int = 5  # open invoices within this share of a transfer compete when none is exact
     truncation_min_length: int = 30  # a label this long may have been cut by the bank
@@ -490,17 +490,16 @@ class Matcher:
     def _fuzzy(self, name: str) -> list[tuple[str, float]]:
         """Client names scored against ``name``, best first; only names sharing a block key are scored.
 
-        The rarest keys first, up to ``fuzzy_pool`` names: a word many clients share identifies nobody,
-        and a bounded pool keeps the cost of a credit the same whatever the number of clients.
+        A key shared by more than ``fuzzy_key_max`` names (a word half the clients have) identifies nobody
+        and is left out, which also bounds the names scored for one payer whatever the number of clients.
         """
         if name in self._fuzzy_cache:
             return self._fuzzy_cache[name]
         pool: set[str] = set()
-        keys = [self.token_index[k] for k in block_keys(name) if k in self.token_index]
-        for names in sorted(keys, key=len):
-            if pool and len(pool) + len(names) > self.config.fuzzy_pool:
-                break
-            pool |= names
+        for key in block_keys(name):
+            names = self.token_index.get(key)
+            if names and len(names) <= self.config.fuzzy_key_max:
+                pool |= names
         ranked: list[tuple[str, float]] = []
         if pool:
             choices = list(pool)
