@@ -308,24 +308,38 @@ def _write(decisions: list[Decision]) -> None:
 
 
 def match_fields_write(rows) -> None:
-    """Write the six match columns of many credits: ``(status, score, reasons, candidates, processed_at,
-    updated_at, pk)`` each, one parameterised UPDATE sent for all (the other 20 columns are left alone)."""
+    """Write the six match columns of many credits, ``(status, score, reasons, candidates, processed_at,
+    updated_at, pk)`` each, and nothing else (the other 20 columns, Qonto's raw object among them, are
+    neither read nor re-encoded). PostgreSQL: one ``UPDATE … FROM (VALUES …)`` per 500 rows; elsewhere one
+    parameterised UPDATE sent for all rows (SQLite runs it in process)."""
     if not rows:
         return
     fields = [BankTransaction._meta.get_field(name) for name in MATCH_COLUMNS]
-    qn = connection.ops.quote_name
-    # Names come from the model's metadata, every value is a parameter.
-    sql = (
-        f"UPDATE {qn(BankTransaction._meta.db_table)} SET "  # noqa: S608
-        + ", ".join(f"{qn(f.column)} = %s" for f in fields)
-        + f" WHERE {qn(BankTransaction._meta.pk.column)} = %s"
-    )
     params = [
-        [f.get_db_prep_save(value, connection) for f, value in zip(fields, row[:-1], strict=True)] + [row[-1]]
+        [*(f.get_db_prep_save(value, connection) for f, value in zip(fields, row[:-1], strict=True)), row[-1]]
         for row in rows
     ]
+    qn = connection.ops.quote_name
+    table, pk = qn(BankTransaction._meta.db_table), qn(BankTransaction._meta.pk.column)
+    # Names come from the model's metadata; every value is a parameter.
     with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+        if connection.vendor != "postgresql":
+            assignments = ", ".join(f"{qn(f.column)} = %s" for f in fields)
+            cursor.executemany(f"UPDATE {table} SET {assignments} WHERE {pk} = %s", params)  # noqa: S608
+            return
+        types = [f.db_type(connection) for f in fields]
+        names = [f"c{i}" for i in range(len(fields))]
+        assignments = ", ".join(
+            f"{qn(f.column)} = v.{name}::{kind}" for f, name, kind in zip(fields, names, types, strict=True)
+        )
+        row_sql = "(" + ", ".join(["%s"] * (len(fields) + 1)) + ")"
+        for start in range(0, len(params), 500):
+            batch = params[start : start + 500]
+            cursor.execute(
+                f"UPDATE {table} SET {assignments} FROM (VALUES {', '.join([row_sql] * len(batch))}) "  # noqa: S608
+                f"AS v({', '.join(names)}, id) WHERE {table}.{pk} = v.id::bigint",
+                [value for row in batch for value in row],
+            )
 
 
 def bank_line(settled_on: dt.date | None, label: str, amount_cents: int) -> str:
