@@ -740,4 +740,13 @@ def test_the_run_never_reads_qontos_raw_object_and_writes_only_the_match_columns
     # executemany is logged as "<n> times: UPDATE …"
     updates = [sql for sql in touching if re.match(r"(\d+ times: )?UPDATE", sql)]
     assert updates
-    assert all('"label"' not in sql and '"amount"' not in sql for sql in updates)
+    for sql in updates:
+        assigned = set(re.findall(r'"(\w+)" = ', re.split(r" FROM | WHERE ", sql.split(" SET ", 1)[1])[0]))
+        assert assigned == {
+            "match_status",
+            "match_score",
+            "match_reasons",
+            "match_candidates",
+            "processed_at",
+            "updated_at",
+        }
