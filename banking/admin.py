@@ -108,7 +108,8 @@ def reasons_html(reasons):
     if not reasons:
         return "—"
     return format_html(
-        "<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((reason_text(r),) for r in reasons))
+        '<ul style="margin:0;padding-left:1.2em">{}</ul>',
+        format_html_join("", "<li>{}</li>", ((reason_text(r),) for r in reasons)),
     )
 
 
