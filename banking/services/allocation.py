@@ -1,8 +1,12 @@
-"""Payments applied to invoices: the matcher run, allocations, a person's confirmation.
+"""The matcher's run: every unprocessed credit decided, its decision written, its payments booked.
 
-:func:`payments_match` loads one snapshot of the open invoices and the clients (a handful of queries),
-lets :class:`banking.services.matching.Matcher` decide every unprocessed credit oldest first, and writes
-all decisions in bulk in one transaction. The other services are the one-click paths of the admin.
+:func:`payments_match` loads one snapshot of the open invoices and the clients (a handful of queries) and
+of the credits (only the columns the matcher reads, never Qonto's raw object), lets
+:class:`banking.services.matching.Matcher` decide them oldest first, and writes the decisions a thousand at
+a time in one database transaction: allocation rows, payments through the invoice lifecycle, excesses on
+the clients' credit, and the six match columns of each credit (one UPDATE statement sent for all rows).
+Memory stays flat with the number of credits, and a person's decision is never touched: only credits no
+person has decided are read.
 """
 
 from __future__ import annotations
@@ -13,10 +17,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import connection
 from django.db import transaction as db_transaction
 from django.utils import timezone
 
-from banking.models import BankTransaction, MatchStatus, PayerIdentity, PaymentAllocation, Side
+from banking.models import MACHINE_STATUSES, BankTransaction, PayerIdentity, PaymentAllocation, Side
+from banking.services.client_credit import Excess, client_credits_receive
 from banking.services.matching import (
     FEE_LEAVE_OPEN,
     FEE_WRITE_OFF,
@@ -27,22 +33,54 @@ from banking.services.matching import (
     Matcher,
     MatchingConfig,
     OpenInvoice,
-    clean_payer_name,
     from_cents,
     to_cents,
 )
+from banking.services.reasons import reasons_text
 from invoicing.models import Client, ClientAlias, Invoice
 from invoicing.models.invoice import OPEN_STATUSES, Kind
 from invoicing.services.lifecycle import Payment, invoices_record_payments
 from syaga.core.errors import InputError
-from syaga.core.money import format_eur, quantize
+from syaga.core.money import ZERO, format_eur
 
-# Statuses the matcher may (re)decide; matched and ignored transactions are left alone.
-REDECIDABLE = (MatchStatus.UNPROCESSED, MatchStatus.SUGGESTED, MatchStatus.UNMATCHED)
+WRITE_CHUNK = 1000
+# What the matcher reads of a credit: never ``raw`` (Qonto's whole object, kilobytes per row).
+CREDIT_COLUMNS = (
+    "pk",
+    "transaction_id",
+    "qonto_id",
+    "amount",
+    "label",
+    "clean_counterparty_name",
+    "reference",
+    "note",
+    "counterparty_iban",
+    "settled_at",
+    "emitted_at",
+)
+MATCH_COLUMNS = (
+    "match_status",
+    "match_score",
+    "match_reasons",
+    "match_candidates",
+    "processed_at",
+    "updated_at",
+)
+
+
+def _setting_cents(name: str, default: str) -> int:
+    value = str(getattr(settings, name, default))
+    try:
+        cents = to_cents(Decimal(value))
+    except ArithmeticError as exc:
+        raise InputError(f"« {value} » n'est pas un montant", where=f"settings.{name}") from exc
+    if cents < 0:
+        raise InputError(f"« {value} » doit être positif", where=f"settings.{name}")
+    return cents
 
 
 def matching_config() -> MatchingConfig:
-    """Tolerances from the settings (``MATCHING_FEE_TOLERANCE``, ``MATCHING_FEE_POLICY``, …) or defaults."""
+    """Thresholds from the settings (``MATCHING_FEE_TOLERANCE``, ``MATCHING_NAMED_OVERPAYMENT_LIMIT``…)."""
     policy = getattr(settings, "MATCHING_FEE_POLICY", FEE_WRITE_OFF)
     if policy not in (FEE_WRITE_OFF, FEE_LEAVE_OPEN):
         raise InputError(
@@ -50,16 +88,15 @@ def matching_config() -> MatchingConfig:
             where="settings.MATCHING_FEE_POLICY",
         )
     return MatchingConfig(
-        fee_tolerance_cents=to_cents(Decimal(str(getattr(settings, "MATCHING_FEE_TOLERANCE", "2.00")))),
+        fee_tolerance_cents=_setting_cents("MATCHING_FEE_TOLERANCE", "2.00"),
         fee_tolerance_percent=Decimal(str(getattr(settings, "MATCHING_FEE_TOLERANCE_PERCENT", "0.5"))),
         fee_policy=policy,
-        overpayment_tolerance_cents=to_cents(
-            Decimal(str(getattr(settings, "MATCHING_OVERPAYMENT_TOLERANCE", "5.00")))
-        ),
+        overpayment_tolerance_cents=_setting_cents("MATCHING_OVERPAYMENT_TOLERANCE", "5.00"),
+        named_overpayment_cents=_setting_cents("MATCHING_NAMED_OVERPAYMENT_LIMIT", "50.00"),
     )
 
 
-@dataclass
+@dataclass(slots=True)
 class MatchResult:
     """What the matcher decided for one credit (the ``--json`` line of ``match_payments``)."""
 
@@ -68,16 +105,17 @@ class MatchResult:
     status: str
     allocations: list[dict] = field(default_factory=list)
     score: int = 0
-    reasons: list[str] = field(default_factory=list)
-    candidates: list[dict] = field(default_factory=list)
+    reasons: list = field(default_factory=list)  # codes with values (banking.services.reasons)
+    excess: str = "0.00"
 
     def as_json(self) -> dict:
         return {
             "transaction_id": self.transaction_id,
             "status": self.status,
             "allocations": [{"invoice": a["invoice"], "amount": a["amount"]} for a in self.allocations],
+            "client_credit": self.excess,
             "score": self.score,
-            "reasons": self.reasons,
+            "reasons": reasons_text(self.reasons),
         }
 
 
@@ -102,12 +140,13 @@ def matcher_build(*, lock: bool = False, config: MatchingConfig | None = None) -
         )
         for pk, number, client_id, ttc, paid, issue, due in rows.values_list(
             "pk", "number", "client_id", "total_ttc", "amount_paid", "issue_date", "due_date"
-        )
+        ).iterator(chunk_size=5000)
     ]
     closed = dict(
         Invoice.objects.filter(kind=Kind.INVOICE, number__isnull=False)
         .exclude(status__in=OPEN_STATUSES)
         .values_list("number", "client_id")
+        .iterator(chunk_size=5000)
     )
     other_names: dict[int, list[str]] = defaultdict(list)
     for client_id, name in ClientAlias.objects.values_list("client_id", "name"):
@@ -131,48 +170,42 @@ def matcher_build(*, lock: bool = False, config: MatchingConfig | None = None) -
     )
 
 
-def _credit_snapshot(tx: BankTransaction) -> CreditSnapshot:
+def _snapshot(row) -> CreditSnapshot:
+    pk, transaction_id, qonto_id, amount, label, counterparty, reference, note, iban, settled, emitted = row
     return CreditSnapshot(
-        id=tx.pk,
-        transaction_id=tx.transaction_id or tx.qonto_id,
-        amount_cents=to_cents(tx.amount),
-        label=tx.label,
-        counterparty=tx.clean_counterparty_name or tx.label,
-        reference=tx.reference,
-        note=tx.note,
-        iban=tx.counterparty_iban,
-        settled_on=_local_date(tx.settled_at or tx.emitted_at),
+        id=pk,
+        transaction_id=transaction_id or qonto_id,
+        amount_cents=to_cents(amount),
+        label=label,
+        counterparty=counterparty or label,
+        reference=reference,
+        note=note,
+        iban=iban,
+        settled_on=_local_date(settled or emitted),
     )
 
 
 def _result(decision: Decision) -> MatchResult:
-    allocations = [
-        {
-            "invoice_id": a.invoice_id,
-            "invoice": a.number,
-            "amount": str(from_cents(a.amount_cents)),
-            "write_off": str(from_cents(a.write_off_cents)),
-        }
-        for a in decision.allocations
-    ]
     return MatchResult(
         transaction_pk=decision.credit.id,
         transaction_id=decision.credit.transaction_id,
         status=decision.status,
-        allocations=allocations,
+        allocations=[a.as_json() for a in decision.allocations],
         score=int(decision.score),
-        reasons=list(decision.reasons),
-        candidates=[c.as_json() for c in decision.candidates],
+        reasons=decision.reasons,
+        excess=str(from_cents(decision.excess_cents)),
     )
 
 
 def payments_match(*, dry_run: bool = False, transactions=None) -> list[MatchResult]:
     """Decide every unprocessed completed credit (or the given ones), oldest first, and write the decisions.
 
-    Matched credits get their allocations and their invoices move to paid or partially paid; suggested
-    ones keep their ranked candidates for a person; the rest are unmatched. With ``dry_run`` nothing is
-    written. Invoices are locked (``SELECT … FOR UPDATE``, by pk) for the run, so a confirmation made in
-    the admin meanwhile waits instead of paying an invoice twice.
+    Matched credits get their allocations, their invoices move to paid or partially paid, an excess goes
+    to the client's credit; suggested ones keep their ranked candidates for a person; the rest are not
+    recognised. Credits a person decided (confirmed, pays no invoice, an undone decision) are never
+    decided again, even when given. With ``dry_run`` nothing is written. Invoices are locked
+    (``SELECT … FOR UPDATE``, by pk) for the run, so a confirmation made in the admin meanwhile waits
+    instead of paying an invoice twice.
     """
     if dry_run:
         return _match(transactions, lock=False, write=False)
@@ -186,258 +219,142 @@ def _match(transactions, *, lock: bool, write: bool) -> list[MatchResult]:
         qs = BankTransaction.objects.unprocessed()
     else:
         ids = [getattr(t, "pk", t) for t in transactions]
-        qs = BankTransaction.objects.filter(pk__in=ids, side=Side.CREDIT, match_status__in=REDECIDABLE)
+        qs = BankTransaction.objects.completed().filter(
+            pk__in=ids, side=Side.CREDIT, match_status__in=MACHINE_STATUSES
+        )
+    qs = qs.filter(decided_at__isnull=True)
     if lock:
         qs = qs.select_for_update()
-    txs = {t.pk: t for t in qs.order_by("settled_at", "pk")}
-    decisions = matcher.run([_credit_snapshot(t) for t in txs.values()])
-    if write:
-        _write(decisions, txs)
-    return [_result(d) for d in decisions]
+    credits = [_snapshot(row) for row in qs.order_by("settled_at", "pk").values_list(*CREDIT_COLUMNS)]
+    results = []
+    chunk: list[Decision] = []
+    for decision in matcher.iter_run(credits):
+        results.append(_result(decision))
+        if write:
+            chunk.append(decision)
+            if len(chunk) >= WRITE_CHUNK:
+                _write(chunk)
+                chunk = []
+    if chunk:
+        _write(chunk)
+    return results
 
 
-def _write(decisions: list[Decision], txs: dict[int, BankTransaction]) -> None:
+def _write(decisions: list[Decision]) -> None:
     now = timezone.now()
     allocations: list[PaymentAllocation] = []
     payments: list[Payment] = []
+    excesses: list[Excess] = []
+    rows = []
     for d in decisions:
-        tx = txs[d.credit.id]
-        tx.match_status = d.status
-        tx.match_score = int(d.score)
-        tx.match_reasons = list(d.reasons)
-        tx.match_candidates = [c.as_json() for c in d.candidates]
-        tx.processed_at = now
+        rows.append(
+            (
+                d.status,
+                int(d.score),
+                list(d.reasons),
+                [c.as_json() for c in d.candidates],
+                now,
+                now,
+                d.credit.id,
+            )
+        )
         if d.status != MATCHED:
             continue
+        credit = d.credit
+        excess = from_cents(d.excess_cents)
         for a in d.allocations:
             amount, write_off = from_cents(a.amount_cents), from_cents(a.write_off_cents)
             allocations.append(
                 PaymentAllocation(
-                    transaction=tx,
+                    transaction_id=credit.id,
                     invoice_id=a.invoice_id,
                     amount=amount,
                     write_off=write_off,
                     method=PaymentAllocation.Method.AUTO,
                     score=int(d.score),
-                    reasons=list(d.reasons),
+                    reasons=d.reasons,
                 )
             )
             payments.append(
                 Payment(
                     invoice_id=a.invoice_id,
                     amount=amount + write_off,
-                    paid_on=d.credit.settled_on or timezone.localdate(),
-                    reason=_payment_reason(tx, write_off, automatic=True),
+                    paid_on=credit.settled_on or timezone.localdate(),
+                    reason=payment_reason(
+                        settled_on=credit.settled_on,
+                        label=credit.counterparty or credit.label,
+                        amount=from_cents(credit.amount_cents),
+                        write_off=write_off,
+                        excess=excess,
+                        how="rapprochement automatique",
+                    ),
+                )
+            )
+        if d.excess_cents:
+            excesses.append(
+                Excess(
+                    client_id=d.excess_client_id,
+                    amount=excess,
+                    transaction_id=credit.id,
+                    reason=bank_line(
+                        credit.settled_on, credit.counterparty or credit.label, credit.amount_cents
+                    ),
                 )
             )
     PaymentAllocation.objects.bulk_create(allocations, batch_size=500)
     invoices_record_payments(payments=payments)
-    # An upsert on the primary key writes the per-row match fields in one statement per batch; bulk_update's
-    # CASE WHEN expressions cost a quarter of a second per hundred rows in Python.
-    for tx in txs.values():
-        tx.updated_at = now
-    BankTransaction.objects.bulk_create(
-        list(txs.values()),
-        batch_size=500,
-        update_conflicts=True,
-        unique_fields=["pk"],
-        update_fields=[
-            "match_status",
-            "match_score",
-            "match_reasons",
-            "match_candidates",
-            "processed_at",
-            "updated_at",
-        ],
-    )
+    client_credits_receive(excesses=excesses)
+    match_fields_write(rows)
 
 
-def _payment_reason(tx: BankTransaction, write_off: Decimal, *, automatic: bool) -> str:
-    """What an invoice's history says of a payment: which transfer, how it was matched, any write-off."""
-    how = "rapprochement automatique" if automatic else "rapprochement confirmé"
-    reason = f"virement {tx.transaction_id or tx.qonto_id or tx.pk}, {how}"
+def match_fields_write(rows) -> None:
+    """Write the six match columns of many credits, ``(status, score, reasons, candidates, processed_at,
+    updated_at, pk)`` each, and nothing else (the other 20 columns, Qonto's raw object among them, are
+    neither read nor re-encoded). PostgreSQL: one ``UPDATE … FROM (VALUES …)`` per 500 rows; elsewhere one
+    parameterised UPDATE sent for all rows (SQLite runs it in process)."""
+    if not rows:
+        return
+    fields = [BankTransaction._meta.get_field(name) for name in MATCH_COLUMNS]
+    params = [
+        [*(f.get_db_prep_save(value, connection) for f, value in zip(fields, row[:-1], strict=True)), row[-1]]
+        for row in rows
+    ]
+    qn = connection.ops.quote_name
+    table, pk = qn(BankTransaction._meta.db_table), qn(BankTransaction._meta.pk.column)
+    # Names come from the model's metadata; every value is a parameter.
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            assignments = ", ".join(f"{qn(f.column)} = %s" for f in fields)
+            cursor.executemany(f"UPDATE {table} SET {assignments} WHERE {pk} = %s", params)  # noqa: S608
+            return
+        types = [f.db_type(connection) for f in fields]
+        names = [f"c{i}" for i in range(len(fields))]
+        assignments = ", ".join(
+            f"{qn(f.column)} = v.{name}::{kind}" for f, name, kind in zip(fields, names, types, strict=True)
+        )
+        row_sql = "(" + ", ".join(["%s"] * (len(fields) + 1)) + ")"
+        for start in range(0, len(params), 500):
+            batch = params[start : start + 500]
+            cursor.execute(
+                f"UPDATE {table} SET {assignments} FROM (VALUES {', '.join([row_sql] * len(batch))}) "  # noqa: S608
+                f"AS v({', '.join(names)}, id) WHERE {table}.{pk} = v.id::bigint",
+                [value for row in batch for value in row],
+            )
+
+
+def bank_line(settled_on: dt.date | None, label: str, amount_cents: int) -> str:
+    """A bank line as a person recognises it: ``virement du 12/04/2025 « PHARMABEST » de 1 000,00 €``."""
+    day = f"du {settled_on:%d/%m/%Y} " if settled_on else ""
+    return f"virement {day}« {label.strip() or '—'} » de {format_eur(from_cents(amount_cents))}"
+
+
+def payment_reason(
+    *, settled_on, label: str, amount: Decimal, write_off: Decimal, excess: Decimal, how: str
+) -> str:
+    """What an invoice's history says of a payment: the bank line, who decided, any write-off or excess."""
+    reason = f"{bank_line(settled_on, label, to_cents(amount))}, {how}"
     if write_off:
         reason += f", dont {format_eur(write_off)} de frais bancaires passés en perte"
+    if excess > ZERO:
+        reason += f", {format_eur(excess)} de trop portés au crédit du client"
     return reason
-
-
-# ----------------------------------------------------------------------------------------- one click
-
-
-@dataclass
-class AllocationSpec:
-    invoice_id: int
-    amount: Decimal
-    write_off: Decimal = Decimal("0.00")
-
-
-def payment_allocate(
-    *,
-    transaction: BankTransaction,
-    allocations: list[AllocationSpec],
-    method: str = PaymentAllocation.Method.MANUAL,
-    user=None,
-    score: int | None = None,
-    reasons: list[str] | None = None,
-) -> list[PaymentAllocation]:
-    """Apply one credit to invoices: allocation rows, invoice balances and statuses, the match fields.
-
-    Refuses (``InputError``, nothing written) a debit, a credit already matched, an invoice that is not
-    open, an amount not positive, more than an invoice's balance, or more than the transfer.
-    """
-    where = f"transaction {transaction.transaction_id or transaction.pk}"
-    if not allocations:
-        raise InputError("no invoice to pay", where=where)
-    with db_transaction.atomic():
-        invoice_ids = sorted({a.invoice_id for a in allocations})
-        invoices = {
-            i.pk: i for i in Invoice.objects.select_for_update().filter(pk__in=invoice_ids).order_by("pk")
-        }
-        tx = BankTransaction.objects.select_for_update().get(pk=transaction.pk)
-        if tx.side != Side.CREDIT:
-            raise InputError("only a credit pays invoices", where=where)
-        if tx.match_status == MatchStatus.MATCHED or tx.allocations.exists():
-            raise InputError("already matched to invoices", where=where)
-        total = Decimal("0.00")
-        seen = set()
-        for spec in allocations:
-            inv = invoices.get(spec.invoice_id)
-            label = inv.number if inv else f"invoice #{spec.invoice_id}"
-            if inv is None or inv.kind != Kind.INVOICE or inv.status not in OPEN_STATUSES:
-                raise InputError(f"{label} is not an open invoice", where=where)
-            if spec.invoice_id in seen:
-                raise InputError(f"{label} is given twice", where=where)
-            seen.add(spec.invoice_id)
-            amount, write_off = quantize(spec.amount), quantize(spec.write_off)
-            if amount <= 0 or write_off < 0:
-                raise InputError(f"amount {amount} for {label} must be positive", where=where)
-            if amount + write_off > inv.balance_due:
-                raise InputError(
-                    f"{amount + write_off} exceeds {label}'s balance {inv.balance_due}", where=where
-                )
-            total += amount
-        if total > tx.amount:
-            raise InputError(f"allocations {total} exceed the transfer {tx.amount}", where=where)
-        rows = PaymentAllocation.objects.bulk_create(
-            [
-                PaymentAllocation(
-                    transaction=tx,
-                    invoice_id=s.invoice_id,
-                    amount=quantize(s.amount),
-                    write_off=quantize(s.write_off),
-                    method=method,
-                    score=score,
-                    reasons=list(reasons or []),
-                    created_by=user,
-                )
-                for s in allocations
-            ]
-        )
-        paid_on = _local_date(tx.settled_at) or timezone.localdate()
-        invoices_record_payments(
-            payments=[
-                Payment(
-                    invoice_id=s.invoice_id,
-                    amount=quantize(s.amount) + quantize(s.write_off),
-                    paid_on=paid_on,
-                    reason=_payment_reason(tx, quantize(s.write_off), automatic=False),
-                )
-                for s in allocations
-            ],
-            actor=user,
-        )
-        tx.match_status = MatchStatus.MATCHED
-        if score is not None:
-            tx.match_score = score
-        if reasons is not None:
-            tx.match_reasons = list(reasons)
-        tx.processed_at = timezone.now()
-        tx.save(update_fields=["match_status", "match_score", "match_reasons", "processed_at", "updated_at"])
-        transaction.match_status = tx.match_status
-        return rows
-
-
-def suggestion_confirm(
-    *,
-    transaction: BankTransaction,
-    user,
-    candidate_index: int | None = None,
-    allocations: list[AllocationSpec] | None = None,
-) -> list[PaymentAllocation]:
-    """A person confirms a suggestion (or gives the allocations): apply it and learn the payer.
-
-    The payer's name and IBAN are remembered for the client paid (:class:`PayerIdentity`), so the next
-    transfer from them is recognised without a reference.
-    """
-    where = f"transaction {transaction.transaction_id or transaction.pk}"
-    reasons = ["confirmed by " + (user.get_username() if user else "a person")]
-    score = None
-    if allocations is None:
-        if candidate_index is None:
-            raise InputError("choose a suggestion or give the allocations", where=where)
-        candidates = transaction.match_candidates or []
-        if not 0 <= candidate_index < len(candidates):
-            raise InputError(f"suggestion {candidate_index + 1} does not exist", where=where)
-        chosen = candidates[candidate_index]
-        allocations = [
-            AllocationSpec(
-                invoice_id=int(a["invoice_id"]),
-                amount=Decimal(a["amount"]),
-                write_off=Decimal(a.get("write_off") or "0.00"),
-            )
-            for a in chosen["allocations"]
-        ]
-        score = int(chosen.get("score") or 0)
-        reasons = [*chosen.get("reasons", []), *reasons]
-    with db_transaction.atomic():
-        rows = payment_allocate(
-            transaction=transaction,
-            allocations=allocations,
-            method=PaymentAllocation.Method.MANUAL,
-            user=user,
-            score=score,
-            reasons=reasons,
-        )
-        client_ids = set(
-            Invoice.objects.filter(pk__in=[a.invoice_id for a in allocations]).values_list(
-                "client_id", flat=True
-            )
-        )
-        if len(client_ids) == 1:
-            payer_learn(transaction=transaction, client_id=client_ids.pop())
-    return rows
-
-
-def payer_learn(*, transaction: BankTransaction, client_id: int) -> PayerIdentity | None:
-    """Remember the payer name and IBAN of ``transaction`` as paying for ``client_id``."""
-    raw_name = transaction.clean_counterparty_name or transaction.label
-    normalized = clean_payer_name(raw_name)
-    iban = (transaction.counterparty_iban or "").replace(" ", "").upper()
-    if not normalized and not iban:
-        return None
-    identity, _ = PayerIdentity.objects.get_or_create(
-        client_id=client_id,
-        iban=iban,
-        normalized_name=normalized,
-        defaults={"name": raw_name[:300]},
-    )
-    return identity
-
-
-def transaction_mark_unmatched(*, transaction: BankTransaction, user=None) -> BankTransaction:
-    """A person says this credit pays no invoice (refund, interest, capital…): the matcher leaves it."""
-    where = f"transaction {transaction.transaction_id or transaction.pk}"
-    with db_transaction.atomic():
-        tx = BankTransaction.objects.select_for_update().get(pk=transaction.pk)
-        if tx.match_status == MatchStatus.MATCHED or tx.allocations.exists():
-            raise InputError("already matched to invoices", where=where)
-        tx.match_status = MatchStatus.UNMATCHED
-        tx.match_candidates = []
-        who = user.get_username() if user else "a person"
-        tx.match_reasons = [*list(tx.match_reasons or []), f"marked as paying no invoice by {who}"]
-        tx.processed_at = timezone.now()
-        tx.save(
-            update_fields=["match_status", "match_candidates", "match_reasons", "processed_at", "updated_at"]
-        )
-    transaction.match_status = tx.match_status
-    return tx

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+import re
 from collections import defaultdict
 from decimal import Decimal
 from io import StringIO
@@ -9,17 +10,22 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from stdnum import iso11649
 
-from banking.models import BankTransaction, MatchStatus, PayerIdentity, PaymentAllocation
-from banking.services.allocation import (
+from banking.models import BankTransaction, ClientCredit, MatchStatus, PayerIdentity, PaymentAllocation
+from banking.services import verdicts
+from banking.services.allocation import payments_match
+from banking.services.decisions import (
     AllocationSpec,
-    payment_allocate,
-    payments_match,
     suggestion_confirm,
-    transaction_mark_unmatched,
+    transaction_allocate,
+    transaction_mark_no_invoice,
 )
-from banking.services.matching import find_invoice_numbers, invoice_rf_reference
+from banking.services.matching import ClientSnapshot, CreditSnapshot, Matcher, OpenInvoice
+from banking.services.reading import find_invoice_numbers, invoice_rf_reference
+from banking.services.reasons import TEXTS, reason_text, reasons_text
 from invoicing.models import Client, ClientAlias, Invoice
 from invoicing.models.invoice import Status
 from syaga.core.errors import InputError
@@ -145,7 +151,8 @@ def test_reference_names_the_invoice_exact_amount_is_applied_and_the_invoice_pai
     # then
     assert result.status == "matched"
     assert paid(result) == [(inv.number, "1200.00")]
-    assert f"reference names {inv.number}" in result.reasons
+    assert {"code": "ref_invoice", "invoice": inv.number} in result.reasons
+    assert f"la référence cite {inv.number}" in reasons_text(result.reasons)
     inv.refresh_from_db()
     assert inv.status == Status.PAID
     assert inv.amount_paid == Decimal("1200.00")
@@ -243,7 +250,7 @@ def test_confirming_a_suggestion_teaches_the_payer_iban_and_name():
     first, second = issued(c, "840.00", dt.date(2025, 1, 6)), issued(c, "910.00", dt.date(2025, 2, 6))
     iban = "FR7630004000031234567890143"
     tx = credit("840.00", label="FINANCIERE DU MIDI", iban=iban)
-    assert run()[tx.transaction_id].status == "unmatched"
+    assert run()[tx.transaction_id].status == "unrecognised"
     tx.match_status = MatchStatus.SUGGESTED
     tx.match_candidates = [
         {
@@ -265,7 +272,7 @@ def test_confirming_a_suggestion_teaches_the_payer_iban_and_name():
     result = run()[later.transaction_id]
     assert result.status == "matched"
     assert paid(result) == [(second.number, "910.00")]
-    assert any("IBAN confirmed" in r for r in result.reasons)
+    assert any(r["code"] == "payer_iban" for r in result.reasons)
 
 
 # ----------------------------------------------------------------------------------------------- amount
@@ -289,7 +296,7 @@ def test_equal_amounts_without_reference_pay_the_oldest_first():
     tx = credit("600.00", label="CAMARGUE CONSEIL")
     result = run()[tx.transaction_id]
     assert paid(result) == [(old.number, "600.00")]
-    assert any("oldest" in r for r in result.reasons)
+    assert {"code": "fit_oldest_first"} in result.reasons
 
 
 def test_instalments_leave_the_rest_open_then_pay_it():
@@ -343,14 +350,19 @@ def test_a_shortfall_beyond_the_tolerance_is_not_taken_for_fees(settings):
     assert inv.status == Status.ISSUED
 
 
-def test_small_overpayment_pays_the_invoice_and_leaves_the_excess_unapplied():
+def test_small_overpayment_pays_the_invoice_and_the_excess_becomes_a_client_credit():
+    # given
     c = client("LUBERON SERVICES")
     inv = issued(c, "720.00")
     tx = credit("720.30", label="LUBERON SERVICES", reference=inv.number)
+    # when
     result = run()[tx.transaction_id]
+    # then: nothing is dropped, the 0.30 is the client's
     assert result.status == "matched"
     assert paid(result) == [(inv.number, "720.00")]
-    assert any("overpayment 0.30" in r for r in result.reasons)
+    assert "0,30\xa0€ de trop, portés au crédit du client (trop-perçu)" in reasons_text(result.reasons)
+    assert ClientCredit.objects.get(client=c).balance == Decimal("0.30")
+    assert ClientCredit.objects.get(client=c).movements.get().transaction_id == tx.pk
 
 
 # -------------------------------------------------------------------------------------- no invoice paid
@@ -371,7 +383,7 @@ def test_credits_that_pay_no_invoice_stay_unmatched_even_with_an_invoice_amount(
     inv = issued(c, "450.00")
     tx = credit("450.00", label=label, reference=reference)
     result = run()[tx.transaction_id]
-    assert result.status in ("unmatched", "suggested")
+    assert result.status in ("unrecognised", "suggested")
     inv.refresh_from_db()
     assert inv.status == Status.ISSUED
     assert not PaymentAllocation.objects.exists()
@@ -413,44 +425,57 @@ def test_command_prints_the_json_contract():
         "transaction_id": tx.transaction_id,
         "status": "matched",
         "allocations": [{"invoice": inv.number, "amount": "100.00"}],
+        "client_credit": "0.00",
         "score": rows[0]["score"],
         "reasons": rows[0]["reasons"],
     }
     assert 0 <= rows[0]["score"] <= 100
-    assert rows[1]["status"] == "unmatched"
+    assert f"la référence cite {inv.number}" in rows[0]["reasons"]
+    assert rows[1]["status"] == "unrecognised"
     # a second run finds nothing left to do
     out = StringIO()
     call_command("match_payments", "--json", stdout=out)
     assert json.loads(out.getvalue()) == []
 
 
-def test_payment_allocate_refuses_more_than_the_balance_and_writes_nothing():
+def test_an_allocation_above_the_balance_is_refused_and_writes_nothing():
     c = client("AZUR INFORMATIQUE")
     inv = issued(c, "100.00")
     tx = credit("150.00", label="AZUR INFORMATIQUE")
-    with pytest.raises(InputError, match=f"exceeds {inv.number}'s balance"):
-        payment_allocate(
-            transaction=tx, allocations=[AllocationSpec(invoice_id=inv.pk, amount=Decimal("150.00"))]
+    with pytest.raises(InputError, match=f"dépasse le reste dû de {inv.number}"):
+        transaction_allocate(
+            transaction=tx,
+            allocations=[AllocationSpec(invoice_id=inv.pk, amount=Decimal("150.00"))],
+            user=UserFactory(),
         )
     assert not PaymentAllocation.objects.exists()
+    assert not ClientCredit.objects.exists()
     inv.refresh_from_db()
     assert inv.status == Status.ISSUED
 
 
-def test_mark_unmatched_is_kept_by_the_next_run():
-    tx = credit("80.00", label="INCONNU")
-    transaction_mark_unmatched(transaction=tx, user=UserFactory())
+def test_pays_no_invoice_is_kept_by_the_next_run_even_when_the_credit_is_given_to_it():
+    # given: a person says this credit pays no invoice, though its amount is an open invoice's
+    c = client("AZUR INFORMATIQUE")
+    inv = issued(c, "80.00")
+    tx = credit("80.00", label="AZUR INFORMATIQUE", reference=inv.number)
+    transaction_mark_no_invoice(transaction=tx, user=UserFactory())
+    # when: the scheduled run, then the admin's run on this very credit
     assert payments_match() == []
+    assert payments_match(transactions=[tx.pk]) == []
+    # then
     tx.refresh_from_db()
-    assert tx.match_status == MatchStatus.UNMATCHED
+    assert tx.match_status == MatchStatus.NO_INVOICE
+    inv.refresh_from_db()
+    assert inv.status == Status.ISSUED
 
 
 # ------------------------------------------------------------------------------------------ labelled set
 
 
-def _labelled_run(seed):
-    """Week by week: the matcher runs, then a person confirms each suggestion with the truth."""
-    data = labelled.generate(seed)
+def _labelled_run(seed, weights=None):
+    """Week by week: the matcher runs, then a person allocates each credit it left with the truth."""
+    data = labelled.generate(seed, weights=weights)
     txs = labelled.load_into_db(data)
     user = UserFactory()
     by_day = defaultdict(list)
@@ -473,14 +498,27 @@ def _labelled_run(seed):
                     specs.append(
                         AllocationSpec(invoice_id=numbers[number], amount=amount, write_off=write_off)
                     )
-                suggestion_confirm(transaction=txs[c.id], allocations=specs, user=user)
+                transaction_allocate(transaction=txs[c.id], allocations=specs, user=user)
     return labelled.score(data, results)
 
 
-@pytest.mark.parametrize("seed", [1, 20261121])
-def test_labelled_set_precision_and_recall(seed):
+@pytest.mark.parametrize(
+    ("seed", "weights"),
+    [
+        (1, None),
+        (20261121, None),
+        # the issue's unseen set: references listing every invoice paid, overpayments by known payers
+        (1, labelled.CASE_WEIGHTS_V2),
+        (20261121, labelled.CASE_WEIGHTS_V2),
+        # never tuned on: looked at once, when the matcher was done
+        (31415, labelled.CASE_WEIGHTS),
+        (31415, labelled.CASE_WEIGHTS_V2),
+    ],
+    ids=["v1-1", "v1-20261121", "v2-1", "v2-20261121", "holdout-v1-31415", "holdout-v2-31415"],
+)
+def test_labelled_set_precision_and_recall(seed, weights):
     # when
-    s = _labelled_run(seed)
+    s = _labelled_run(seed, weights)
     # then
     print(
         f"\nseed {seed}: {s['credits']} credits, {s['paying']} pay invoices; automatic {s['auto']}, "
@@ -524,7 +562,8 @@ def test_two_open_invoices_close_to_the_amount_make_a_suggestion():
     tx = credit("903.36", label="MISTRAL SERVICES")
     result = run()[tx.transaction_id]
     assert result.status == "suggested"
-    assert len(result.candidates) == 2
+    tx.refresh_from_db()
+    assert len(tx.match_candidates) == 2
 
 
 def test_a_first_partial_payment_without_reference_is_only_suggested():
@@ -541,6 +580,173 @@ def test_command_dry_run_reports_counts_and_writes_nothing():
     tx = credit("100.00", label="AZUR INFORMATIQUE", reference=inv.number)
     out = StringIO()
     call_command("match_payments", "--dry-run", stdout=out)
-    assert "[dry run] 1 credits: 1 matched, 0 suggested, 0 unmatched" in out.getvalue()
+    assert "[essai] 1 crédit(s) : 1 rapproché(s), 0 suggéré(s), 0 non reconnu(s)" in out.getvalue()
     tx.refresh_from_db()
     assert tx.match_status == MatchStatus.UNPROCESSED
+
+
+# ------------------------------------------------------------ the issue's unseen set: what went to a person
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        "{a} {b} {c}",  # bare digits only, an accountant paying
+        "FACT {A} {b} {c}",  # the first with its F, the others bare
+        "FACTURES {Y}-{sa}/{sb}/{sc}",  # one prefix, then the sequence numbers
+        "F{Y}-{sa} ET {sb} ET {sc}",
+    ],
+)
+def test_a_reference_listing_every_invoice_paid_with_the_exact_total_is_applied(reference):
+    # given: three monthly invoices of 600.00 (any two of them add up the same) and a fourth
+    c = client("VIEUX PORT RESTAURATION")
+    invs = [issued(c, "600.00", dt.date(2025, m, 6)) for m in (1, 2, 3)] + [issued(c, "480.00")]
+    a, b, d = invs[0], invs[2], invs[3]
+    text = reference.format(
+        A=a.number,
+        a=a.number[1:],
+        b=b.number[1:],
+        c=d.number[1:],
+        Y=a.number[1:5],
+        sa=a.number[5:],
+        sb=b.number[5:],
+        sc=d.number[5:],
+    )
+    tx = credit("1680.00", label="CABINET FIDUCIAIRE DUVAL", reference=text)
+    # when
+    result = run()[tx.transaction_id]
+    # then: exactly the listed ones, not the oldest two of 600.00
+    assert result.status == "matched", text
+    assert sorted(paid(result)) == sorted([(a.number, "600.00"), (b.number, "600.00"), (d.number, "480.00")])
+    assert result.reasons[0]["code"] == "ref_listed"
+
+
+def test_bare_digits_listing_invoices_that_do_not_add_up_are_only_suggested():
+    c = client("VIEUX PORT RESTAURATION")
+    a, b = issued(c, "600.00"), issued(c, "480.00")
+    tx = credit("1000.00", label="CABINET FIDUCIAIRE DUVAL", reference=f"{a.number[1:]} {b.number[1:]}")
+    assert run()[tx.transaction_id].status == "suggested"
+    assert not PaymentAllocation.objects.exists()
+
+
+def test_an_overpayment_of_a_named_invoice_by_a_known_payer_is_applied_and_the_excess_credited():
+    # given: the client rounds 1,234.56 up to 1,250.00 and names the invoice
+    c = client("LUBERON SERVICES")
+    inv = issued(c, "1234.56")
+    tx = credit("1250.00", label="LUBERON SERVICES SAS", reference=f"FACTURE {inv.number}")
+    # when
+    result = run()[tx.transaction_id]
+    # then
+    assert result.status == "matched"
+    assert paid(result) == [(inv.number, "1234.56")]
+    assert result.excess == "15.44"
+    assert ClientCredit.objects.get(client=c).balance == Decimal("15.44")
+    inv.refresh_from_db()
+    assert inv.status == Status.PAID
+
+
+def test_an_overpayment_beyond_the_limit_or_from_an_unknown_payer_is_only_suggested(settings):
+    c = client("LUBERON SERVICES")
+    first, second = issued(c, "1000.00"), issued(c, "500.00")
+    too_much = credit("1060.00", label="LUBERON SERVICES", reference=first.number)
+    stranger = credit("520.00", label="FIDAL GESTION", reference=second.number)
+    results = run()
+    assert results[too_much.transaction_id].status == "suggested"
+    assert results[stranger.transaction_id].status == "suggested"
+    assert not ClientCredit.objects.exists()
+
+
+def test_the_overpayment_limit_is_a_setting(settings):
+    settings.MATCHING_NAMED_OVERPAYMENT_LIMIT = "100.00"
+    c = client("LUBERON SERVICES")
+    inv = issued(c, "1000.00")
+    tx = credit("1060.00", label="LUBERON SERVICES", reference=inv.number)
+    assert run()[tx.transaction_id].status == "matched"
+    assert ClientCredit.objects.get(client=c).balance == Decimal("60.00")
+
+
+def test_a_bad_threshold_setting_names_the_setting(settings):
+    settings.MATCHING_NAMED_OVERPAYMENT_LIMIT = "beaucoup"
+    credit("10.00", label="X")
+    with pytest.raises(InputError, match=r"settings\.MATCHING_NAMED_OVERPAYMENT_LIMIT"):
+        payments_match()
+
+
+# -------------------------------------------------------------------------------------- the verdict table
+
+
+def test_automatic_rows_score_at_least_80_suggestions_less_and_every_row_says_why_in_french():
+    for row in verdicts.VERDICTS:
+        if row.verdict == verdicts.Verdict.MATCHED:
+            assert row.score >= verdicts.AUTOMATIC_MIN_SCORE, row.code
+        else:
+            assert row.score < verdicts.AUTOMATIC_MIN_SCORE, row.code
+        assert row.why[0].islower(), row.code
+        assert " the " not in row.why, row.code
+    assert verdicts.VERDICTS[-1].holds(verdicts.Ref.NONE, verdicts.Payer.THIRD, verdicts.Fit.NONE)
+    assert len({row.code for row in verdicts.VERDICTS}) == len(verdicts.VERDICTS)
+
+
+def test_a_named_invoice_never_decides_when_the_payer_is_certainly_another_client():
+    row = verdicts.verdict_for(verdicts.Ref.NAMED, verdicts.Payer.OTHER, verdicts.Fit.EXACT)
+    assert row.verdict == verdicts.Verdict.SUGGESTED
+
+
+@pytest.mark.parametrize("weights", [None, labelled.CASE_WEIGHTS_V2])
+def test_every_reason_the_matcher_gives_reads_as_a_french_sentence(weights):
+    # given: every decision of a labelled set, in memory
+    data = labelled.generate(3, weights=weights)
+    matcher = Matcher(
+        invoices=[
+            OpenInvoice(i.id, i.number, i.client_id, i.total_cents, i.issue_date, i.due_date, i.total_cents)
+            for i in data.invoices
+        ],
+        clients=[ClientSnapshot(c.id, c.name, list(c.aliases)) for c in data.clients],
+        payer_ibans=data.payer_ibans,
+        closed_numbers=data.closed_numbers,
+    )
+    decisions = matcher.run(
+        [
+            CreditSnapshot(
+                c.id, c.transaction_id, c.amount_cents, c.label, c.counterparty, c.reference, "", c.iban
+            )
+            for c in data.credits
+        ]
+    )
+    stored = [r for d in decisions for r in [*d.reasons, *(x for cand in d.candidates for x in cand.reasons)]]
+    # then: each is a known code rendered with its values, never the bare code nor English
+    codes = {r["code"] for r in stored}
+    assert codes <= set(TEXTS) | set(verdicts.VERDICT_TEXTS)
+    for text in {reason_text(r) for r in stored}:
+        assert text not in codes
+        assert "{" not in text
+        assert not any(word in text.split() for word in ("the", "payer", "amount", "invoice")), text
+
+
+# ------------------------------------------------------------------------------------ what the run touches
+
+
+def test_the_run_never_reads_qontos_raw_object_and_writes_only_the_match_columns():
+    c = client("AZUR INFORMATIQUE")
+    inv = issued(c, "100.00")
+    credit("100.00", label="AZUR INFORMATIQUE", reference=inv.number)
+    credit("12.34", label="QONTO", reference="INTERETS")
+    with CaptureQueriesContext(connection) as queries:
+        payments_match()
+    table = BankTransaction._meta.db_table
+    touching = [q["sql"] for q in queries.captured_queries if table in q["sql"]]
+    assert touching
+    assert not [sql for sql in touching if '"raw"' in sql or ".raw" in sql]
+    # executemany is logged as "<n> times: UPDATE …"
+    updates = [sql for sql in touching if re.match(r"(\d+ times: )?UPDATE", sql)]
+    assert updates
+    for sql in updates:
+        assigned = set(re.findall(r'"(\w+)" = ', re.split(r" FROM | WHERE ", sql.split(" SET ", 1)[1])[0]))
+        assert assigned == {
+            "match_status",
+            "match_score",
+            "match_reasons",
+            "match_candidates",
+            "processed_at",
+            "updated_at",
+        }
