@@ -361,17 +361,16 @@ class CreditsWaiting:
 
 def credits_waiting() -> CreditsWaiting:
     """One grouped query over the credits a person has to look at."""
-    # The banking issue splits « sans facture » into "not recognised" and "pays no invoice": only the
-    # first is waiting for a person; until then UNMATCHED stands for it.
+    # « Non reconnu » waits for a person; « ne paie aucune facture » is a person's decision and does not.
     rows = {
         row["match_status"]: row
         for row in BankTransaction.objects.credits()
-        .filter(match_status__in=[MatchStatus.SUGGESTED, MatchStatus.UNMATCHED])
+        .filter(match_status__in=[MatchStatus.SUGGESTED, MatchStatus.UNRECOGNISED])
         .order_by()
         .values("match_status")
         .annotate(count=Count("pk"), amount=Sum("amount"))
     }
-    suggested, unmatched = rows.get(MatchStatus.SUGGESTED, {}), rows.get(MatchStatus.UNMATCHED, {})
+    suggested, unmatched = rows.get(MatchStatus.SUGGESTED, {}), rows.get(MatchStatus.UNRECOGNISED, {})
     return CreditsWaiting(
         to_confirm=suggested.get("count", 0),
         to_confirm_amount=quantize(suggested.get("amount") or ZERO),

@@ -184,7 +184,7 @@ def load(*, invoices: int, transactions: int, offset: int, rng: random.Random) -
     account, _ = BankAccount.objects.get_or_create(
         qonto_id="bench-main", defaults={"name": "Compte principal", "balance": Decimal("48250.00")}
     )
-    statuses = [MatchStatus.MATCHED] * 90 + [MatchStatus.SUGGESTED] * 3 + [MatchStatus.UNMATCHED] * 7
+    statuses = [MatchStatus.MATCHED] * 90 + [MatchStatus.SUGGESTED] * 3 + [MatchStatus.UNRECOGNISED] * 7
     BankTransaction.objects.bulk_create(
         [
             BankTransaction(

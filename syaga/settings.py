@@ -172,6 +172,8 @@ MATCHING_FEE_TOLERANCE = env.str("MATCHING_FEE_TOLERANCE", default="2.00")
 MATCHING_FEE_TOLERANCE_PERCENT = env.str("MATCHING_FEE_TOLERANCE_PERCENT", default="0.5")
 MATCHING_FEE_POLICY = env.str("MATCHING_FEE_POLICY", default="write_off")
 MATCHING_OVERPAYMENT_TOLERANCE = env.str("MATCHING_OVERPAYMENT_TOLERANCE", default="5.00")
+# A named invoice paid by a known payer with up to this much more: applied, the excess to the client's credit.
+MATCHING_NAMED_OVERPAYMENT_LIMIT = env.str("MATCHING_NAMED_OVERPAYMENT_LIMIT", default="50.00")
 
 # Qonto (banking issue): API key or OAuth, see .env.example.
 QONTO_API_URL = env.str("QONTO_API_URL", default="https://thirdparty.qonto.com/v2")

@@ -98,7 +98,13 @@ def _match(ctx: StepContext) -> dict:
     return counts
 
 
-MATCH_LABELS = {"matched": "rapprochés", "suggested": "suggérés", "unmatched": "non reconnus"}
+MATCH_LABELS = {
+    "matched": "rapprochés",
+    "confirmed": "confirmés",
+    "suggested": "suggérés",
+    "unrecognised": "non reconnus",
+    "no_invoice": "sans facture",
+}
 
 
 def _overdue(ctx: StepContext) -> dict:

@@ -13,14 +13,14 @@ from decimal import Decimal
 from django.utils import timezone
 
 from banking.models import BankTransaction
-from banking.services.allocation import (
+from banking.services.allocation import payments_match
+from banking.services.decisions import (
     AllocationSpec,
-    payment_allocate,
-    payments_match,
     suggestion_confirm,
-    transaction_mark_unmatched,
+    transaction_allocate,
+    transaction_mark_no_invoice,
 )
-from banking.services.matching import MATCHED
+from banking.services.matching import SUGGESTED
 from banking.services.qonto_sync import qonto_sync
 from invoicing.models import Invoice
 from invoicing.models.invoice import OPEN_STATUSES, Kind
@@ -108,8 +108,9 @@ def bank_transactions(*, today: dt.date) -> tuple[list[dict], Invoice | None]:
         amount = invoice.total_ttc - invoice.amount_paid
         reference = f"Facture {invoice.number}"
         if position in (1, 3):
-            # More than the invoice: the matcher suggests; a person confirms the first, the other waits.
-            add(day=paid_on, side="credit", amount=amount + 40, label=payer, reference=reference)
+            # More than the invoice (beyond the automatic limit): the matcher suggests; a person confirms the
+            # first (the excess goes to the client's credit), the other waits.
+            add(day=paid_on, side="credit", amount=amount + 75, label=payer, reference=reference)
         elif position == 2 and manual is None:
             manual = invoice  # paid by its parent company, without reference: allocated by hand
             add(
@@ -140,8 +141,8 @@ def bank_demo(*, today: dt.date) -> dict:
     rows, manual = bank_transactions(today=today)
     qonto_sync(client=DemoBank(rows))
     results = payments_match()
-    # Waiting for a person: candidates offered, not applied (the matcher's own name for applied).
-    suggested = [r for r in results if r.candidates and r.status != MATCHED]
+    # Waiting for a person: candidates offered, not applied.
+    suggested = [r for r in results if r.status == SUGGESTED]
     if suggested:
         tx = BankTransaction.objects.get(pk=suggested[0].transaction_pk)
         suggestion_confirm(transaction=tx, candidate_index=0, user=None)
@@ -149,10 +150,12 @@ def bank_demo(*, today: dt.date) -> dict:
     if holding is not None and manual is not None and not holding.allocations.exists():
         manual.refresh_from_db()
         spec = AllocationSpec(invoice_id=manual.pk, amount=min(holding.amount, manual.balance_due))
-        payment_allocate(transaction=holding, allocations=[spec])
+        transaction_allocate(
+            transaction=holding, allocations=[spec], user=None, note="données de démonstration"
+        )
     interest = BankTransaction.objects.filter(label="INTERETS CREDITEURS").first()
     if interest is not None and not interest.allocations.exists():
-        transaction_mark_unmatched(transaction=interest)
+        transaction_mark_no_invoice(transaction=interest, user=None, note="intérêts créditeurs")
     return {"transactions": BankTransaction.objects.count()}
 
 

@@ -47,7 +47,7 @@ def test_credits_waiting_counts_suggestions_and_credits_without_invoice():
     rows = [
         ("10.00", MatchStatus.SUGGESTED, "credit"),
         ("20.50", MatchStatus.SUGGESTED, "credit"),
-        ("7.00", MatchStatus.UNMATCHED, "credit"),
+        ("7.00", MatchStatus.UNRECOGNISED, "credit"),
         ("99.00", MatchStatus.SUGGESTED, "debit"),
         ("1.00", MatchStatus.MATCHED, "credit"),
     ]

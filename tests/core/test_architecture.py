@@ -147,3 +147,17 @@ def test_no_invoice_status_is_written_outside_the_lifecycle():
             if STATUS_WRITE.search(line) and "match_status" not in line and "tx." not in line:
                 writes.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
     assert writes == []
+
+
+# With USE_THOUSAND_SEPARATOR an id printed as {{ x.pk }} reads « 1 234 » and breaks the link or form it is in.
+PRINTED_ID = re.compile(r"\{\{\s*[\w.]+\.(pk|id|[a-z_]+_id)\s*\}\}")
+
+
+def test_no_template_prints_an_id_with_a_thousands_separator():
+    found = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in sorted((ROOT / "templates").rglob("*.html"))
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if PRINTED_ID.search(line)
+    ]
+    assert found == []

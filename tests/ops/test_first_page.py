@@ -121,7 +121,7 @@ def test_credits_waiting_for_a_person(owner, books):
         [
             ("100.00", MatchStatus.SUGGESTED, "credit"),
             ("250.50", MatchStatus.SUGGESTED, "credit"),
-            ("75.00", MatchStatus.UNMATCHED, "credit"),
+            ("75.00", MatchStatus.UNRECOGNISED, "credit"),
             ("999.00", MatchStatus.MATCHED, "credit"),
             ("500.00", MatchStatus.UNPROCESSED, "debit"),
         ]
