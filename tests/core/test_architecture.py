@@ -149,7 +149,7 @@ def test_no_invoice_status_is_written_outside_the_lifecycle():
     assert writes == []
 
 
-# With USE_THOUSAND_SEPARATOR an id printed as {{ x.pk }} reads « 1 234 » and breaks the link or form it is in.
+# With USE_THOUSAND_SEPARATOR an id printed as {{ x.pk }} reads « 1 234 » and breaks its link or form.
 PRINTED_ID = re.compile(r"\{\{\s*[\w.]+\.(pk|id|[a-z_]+_id)\s*\}\}")
 
 
