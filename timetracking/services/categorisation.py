@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from django.db import transaction
 from django.utils import timezone
@@ -22,6 +23,9 @@ from syaga.core.text import fold, normalize_company_name
 from timetracking.models import Category, CategoryRule, MatchOn, TimeEntry
 
 FALLBACK = Category.INTERNE
+# A few dozen clients, projects and tags repeat over thousands of entries: each name is folded once.
+folded = lru_cache(maxsize=8192)(fold)
+company_key = lru_cache(maxsize=8192)(normalize_company_name)
 
 
 class EntryBilledError(BusinessError):
@@ -54,6 +58,7 @@ class RuleBook:
     own_name: str
     contracts: dict[int, list[tuple[dt.date, dt.date | None]]]
     client_keys: dict[int, str] = field(default_factory=dict)
+    tz: dt.tzinfo = field(default_factory=timezone.get_current_timezone)
 
     def covered(self, client_id: int | None, day: dt.date) -> bool:
         return any(
@@ -71,7 +76,7 @@ class RuleBook:
         day: dt.date,
     ) -> tuple[str, int | None]:
         """(category, id of the deciding rule or None for the fallback) of one entry."""
-        client_key = normalize_company_name(client_name) if client_name else ""
+        client_key = company_key(client_name) if client_name else ""
         our_key = self.client_keys.get(client_id, "") if client_id else ""
         has_client = bool(client_key or client_id)
         project_key = None
@@ -82,11 +87,11 @@ class RuleBook:
                 hit = rule.key in (client_key, our_key) and bool(rule.key)
             elif match_on == MatchOn.PROJECT:
                 if project_key is None:
-                    project_key = fold(project)
+                    project_key = folded(project)
                 hit = rule.key == project_key
             elif match_on == MatchOn.TAG:
                 if tag_keys is None:
-                    tag_keys = {fold(tag) for tag in tags}
+                    tag_keys = {folded(tag) for tag in tags}
                 hit = rule.key in tag_keys
             elif match_on == MatchOn.DESCRIPTION:
                 if description_key is None:
@@ -146,8 +151,9 @@ def client_lookup() -> dict[str, int | None]:
     return {key: next(iter(ids)) if len(ids) == 1 else None for key, ids in found.items()}
 
 
-def local_day(instant: dt.datetime) -> dt.date:
-    return timezone.localtime(instant).date()
+def local_day(instant: dt.datetime, tz: dt.tzinfo | None = None) -> dt.date:
+    """The business date an instant falls on (``tz``: the current zone, read once by a caller's loop)."""
+    return instant.astimezone(tz or timezone.get_current_timezone()).date()
 
 
 @transaction.atomic
@@ -193,7 +199,7 @@ def entries_categorise(*, entry_ids: list[int] | None = None, book: RuleBook | N
             project=project,
             tags=tags or [],
             description=description,
-            day=local_day(start),
+            day=local_day(start, book.tz),
         )
         effective = override or verdict
         if (verdict, by, effective) != (rule_cat, rule_id, cat):

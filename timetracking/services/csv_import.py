@@ -23,6 +23,7 @@ import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from pathlib import Path
 
 from django.db import transaction
@@ -31,8 +32,9 @@ from django.utils import timezone
 from invoicing.services.history_import.dialect import read_source
 from syaga.core.errors import InputError
 from syaga.core.money import quantize
-from syaga.core.text import fold, header_key
+from syaga.core.text import header_key
 from timetracking.models import Source
+from timetracking.services.categorisation import folded
 from timetracking.services.entries import EntryRecord, UpsertCounts, entries_upsert
 
 ALIASES = {
@@ -56,6 +58,7 @@ ALIASES = {
 KEY_FIELD = {header_key(alias): name for name, aliases in ALIASES.items() for alias in aliases}
 DELIMITERS = (",", ";", "\t")
 DATE_FORMATS = ("auto", "mdy", "dmy")
+_type_key = lru_cache(maxsize=64)(header_key)
 YES = {"yes", "oui", "true", "vrai", "1", "y", "o"}
 NO = {"no", "non", "false", "faux", "0", "n", ""}
 NOT_WORK = {"break", "pause", "timeoff", "conge", "conges", "absence", "holiday", "ferie"}
@@ -342,7 +345,7 @@ def _file_records(
             return cells[index].strip() if index is not None else ""
 
         report.rows += 1
-        if header_key(cell("type")) in NOT_WORK:
+        if _type_key(cell("type")) in NOT_WORK:
             report.not_work += 1
             continue
         user, email = cell("user"), cell("email").lower()
@@ -396,8 +399,8 @@ def _file_records(
                 raise InputError(f"entry id {entry_id} already on line {ids[entry_id]}", where=where)
             ids[entry_id] = line_no
         project = cell("project")
-        person = email or fold(user)
-        occurrence_key = (person, start.astimezone(dt.UTC).strftime("%Y%m%dT%H%M"), fold(project))
+        person = email or folded(user)
+        occurrence_key = (person, start.astimezone(dt.UTC).strftime("%Y%m%dT%H%M"), folded(project))
         occurrences[occurrence_key] = occurrences.get(occurrence_key, 0) + 1
         records.append(
             EntryRecord(
