@@ -2,11 +2,13 @@
 invoice says), lines adding up to the total exactly, each entry billed once, nothing half-done."""
 
 import datetime as dt
+import importlib
 import threading
 from decimal import Decimal
 from io import StringIO
 
 import pytest
+from django.apps import apps
 from django.core.management import CommandError, call_command
 from django.db import connection, connections
 from django.template.loader import render_to_string
@@ -262,9 +264,16 @@ def test_dry_run_bills_nothing(firm):
     assert TimeEntry.objects.get().invoice is None
 
 
+@pytest.fixture
+def default_rules():
+    """The default categorisation rules, put back: a transactional test runs after others flushed the tables
+    (data from migrations included)."""
+    importlib.import_module("timetracking.migrations.0002_default_category_rules").create_rules(apps, None)
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_two_workers_billing_at_once_bill_each_entry_once(firm):
+def test_two_workers_billing_at_once_bill_each_entry_once(firm, default_rules):
     # given: 60 entries for 3 clients, billed by two threads on their own PostgreSQL connections
     ClientFactory(name="Boulangerie Dupain")
     for i in range(60):
