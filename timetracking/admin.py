@@ -24,7 +24,7 @@ from timetracking.models import (
     Reminder,
     TimeEntry,
 )
-from timetracking.selectors import invoice_annex
+from timetracking.selectors import CATEGORY_SHORT, invoice_annex
 from timetracking.services.categorisation import entry_category_override
 from timetracking.services.rules import category_rule_create, category_rule_update, rule_config_errors
 
@@ -64,6 +64,25 @@ class OverrideFilter(admin.SimpleListFilter):
             return queryset.exclude(override_category="")
         if self.value() == "no":
             return queryset.filter(override_category="")
+        return queryset
+
+
+class InvoiceFilter(admin.SimpleListFilter):
+    """The entries of one invoice (from its annex); shown only when chosen, the invoices being many."""
+
+    title = "facture"
+    parameter_name = "invoice"
+
+    def lookups(self, request, model_admin):
+        value = request.GET.get(self.parameter_name, "")
+        if not value.isdigit():
+            return []
+        invoice = Invoice.objects.filter(pk=int(value)).first()
+        return [(value, str(invoice) if invoice else f"facture #{value}")]
+
+    def queryset(self, request, queryset):
+        if self.value() and self.value().isdigit():
+            return queryset.filter(invoice_id=int(self.value()))
         return queryset
 
 
@@ -115,14 +134,21 @@ class TimeEntryAdmin(admin.ModelAdmin):
         "start_local",
         "consultant",
         "client_shown",
-        "project",
-        "task",
+        "project_task",
         "description_short",
         "duration",
         "category_shown",
         "invoice_link",
     )
-    list_filter = ("category", OverrideFilter, BilledFilter, IncompleteFilter, "source", "consultant")
+    list_filter = (
+        "category",
+        OverrideFilter,
+        BilledFilter,
+        IncompleteFilter,
+        InvoiceFilter,
+        "source",
+        "consultant",
+    )
     list_select_related = ("consultant", "client", "invoice")
     search_fields = ("description", "project", "task", "client_name", "consultant__name")
     date_hierarchy = "start"
@@ -216,18 +242,26 @@ class TimeEntryAdmin(admin.ModelAdmin):
 
     @admin.display(description="début", ordering="start")
     def start_local(self, obj):
-        return f"{timezone.localtime(obj.start):%d/%m/%Y %H:%M}"
+        return format_html(
+            "{}&nbsp;{}",
+            f"{timezone.localtime(obj.start):%d/%m/%Y}",
+            f"{timezone.localtime(obj.start):%H:%M}",
+        )
 
     @admin.display(description="client")
     def client_shown(self, obj):
         if obj.client_id:
             return obj.client.name
-        return obj.client_name and f"{obj.client_name} (inconnu)"
+        return obj.client_name and f"{obj.client_name} (non rattaché)"
+
+    @admin.display(description="projet / tâche", ordering="project")
+    def project_task(self, obj):
+        return " / ".join(part for part in (obj.project, obj.task) if part) or "—"
 
     @admin.display(description="description")
     def description_short(self, obj):
         text = obj.description or "—"
-        return text if len(text) <= 60 else text[:59] + "…"
+        return text if len(text) <= 45 else text[:44] + "…"
 
     @admin.display(description="durée", ordering="duration_seconds")
     def duration(self, obj):
@@ -235,7 +269,7 @@ class TimeEntryAdmin(admin.ModelAdmin):
 
     @admin.display(description="catégorie", ordering="category")
     def category_shown(self, obj):
-        label = obj.get_category_display().split(" ")[0]
+        label = CATEGORY_SHORT[obj.category]
         return f"{label} (forcée)" if obj.override_category else label
 
     @admin.display(description="facture")
@@ -243,7 +277,7 @@ class TimeEntryAdmin(admin.ModelAdmin):
         if not obj.invoice_id:
             return "—"
         url = reverse("admin:timetracking_timeentry_annex", args=[obj.invoice_id])
-        return format_html('<a href="{}">{}</a>', url, str(obj.invoice))
+        return format_html('<a href="{}">{}</a>', url, obj.invoice.number or f"brouillon n°{obj.invoice_id}")
 
     def get_urls(self):
         return [
@@ -261,7 +295,7 @@ class TimeEntryAdmin(admin.ModelAdmin):
         invoice = get_object_or_404(Invoice, pk=invoice_id)
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Annexe – détail des temps de {invoice}",
+            "title": f"Annexe de {invoice}",
             "annex": invoice_annex(invoice),
             "opts": self.model._meta,
         }

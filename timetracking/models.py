@@ -10,6 +10,7 @@ the hours it was billed for.
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class Category(models.TextChoices):
@@ -170,7 +171,7 @@ class TimeEntry(models.Model):
 
     def __str__(self):
         what = self.project or self.description or "(sans projet)"
-        return f"{self.consultant} – {what} – {self.start:%d/%m/%Y %H:%M}"
+        return f"{self.consultant} – {what} – {timezone.localtime(self.start):%d/%m/%Y %H:%M}"
 
     @property
     def overridden(self) -> bool:
@@ -247,7 +248,7 @@ class CategoryRuleChangeLog(models.Model):
         ordering = ["-at", "-pk"]
 
     def __str__(self):
-        return f"{self.rule}, {self.at:%d/%m/%Y %H:%M}"
+        return f"{self.rule}, {timezone.localtime(self.at):%d/%m/%Y %H:%M}"
 
     @property
     def changed_fields(self) -> list[str]:
@@ -313,4 +314,4 @@ class Reminder(models.Model):
         indexes = [models.Index(fields=["delivered_at", "at"], name="reminder_delivery")]
 
     def __str__(self):
-        return f"{self.get_kind_display()} – {self.consultant} – {self.at:%d/%m/%Y %H:%M}"
+        return f"{self.get_kind_display()} – {self.consultant} – {timezone.localtime(self.at):%d/%m/%Y %H:%M}"

@@ -294,3 +294,23 @@ def test_a_non_ascii_path_name_is_shown(tmp_path, firm):
     shutil.copy(DATA / "clockify_fr.csv", target)
     report = clockify_csv_import(paths=[target])
     assert report.files[0].name == "relevé mars.csv"
+
+
+def test_an_export_without_email_and_a_later_one_with_it_are_one_consultant(tmp_path, firm):
+    # given: an export without the Email column
+    no_email = '"Project","Client","User","Start Date","Start Time","Duration (h)"\n'
+    no_email += '"A","Garage Martin","Jean Dupont","03/16/2026","09:00","1:00"\n'
+    clockify_csv_import(paths=[write(tmp_path, "old.csv", no_email)])
+    # when: a later one says who Jean is
+    clockify_csv_import(
+        paths=[
+            write(
+                tmp_path,
+                "new.csv",
+                HEADER + row(user="Jean Dupont", start_date="03/17/2026", end_date="03/17/2026"),
+            )
+        ]
+    )
+    # then
+    assert list(Consultant.objects.values_list("name", "email")) == [("Jean Dupont", "jean@syaga.fr")]
+    assert TimeEntry.objects.count() == 2

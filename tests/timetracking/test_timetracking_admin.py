@@ -161,6 +161,13 @@ def test_the_annex_page_of_a_timesheet_invoice(admin_client, data):
     assert "Câblage" in page
     listing = admin_client.get(reverse("admin:timetracking_timeentry_changelist")).content.decode()
     assert reverse("admin:timetracking_timeentry_annex", args=[invoice_id]) in listing
+    # the annex's link lists that invoice's entries only
+    make_entry(paris(2026, 3, 3), client="Garage Martin", project="Audit", description="Non facturée")
+    url = reverse("admin:timetracking_timeentry_changelist") + f"?invoice={invoice_id}"
+    assert url.replace("&", "&amp;") in page
+    only = admin_client.get(url).content.decode()
+    assert "Câblage" in only
+    assert "Non facturée" not in only
 
 
 def test_rules_are_deactivated_not_deleted(admin_client, data):

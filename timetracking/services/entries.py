@@ -110,6 +110,7 @@ def _person_keys(record: EntryRecord) -> tuple[str | None, str, str]:
 def consultants_resolve(records: list[EntryRecord]) -> list[int]:
     """The consultant id of each record: by Clockify user id, else e-mail, else name; created when new."""
     by_id, by_email, by_name = {}, {}, {}
+    found_none = Consultant(email="")
     consultants = list(Consultant.objects.all())
 
     def remember(c: Consultant) -> None:
@@ -127,7 +128,10 @@ def consultants_resolve(records: list[EntryRecord]) -> list[int]:
         found = (
             (by_id.get(user_id) if user_id else None)
             or (by_email.get(email) if email else None)
-            or (by_name.get(name) if name and not email else None)
+            # By name only where no e-mail tells two people apart (an export without the Email column).
+            or (
+                by_name.get(name) if name and (not email or not by_name.get(name, found_none).email) else None
+            )
         )
         if found is None:
             found = Consultant.objects.create(
