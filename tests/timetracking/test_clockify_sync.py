@@ -106,7 +106,8 @@ def test_a_second_run_reads_from_the_marker_less_a_week_and_creates_nothing(cloc
     assert report.counts.unchanged == 1
     assert TimeEntry.objects.count() == 2
     starts = [r.arg("start") for r in clockify.entry_requests() if r.arg("in-progress") is None]
-    assert starts == ["2026-01-31T23:00:00Z", "2026-03-03T11:00:00Z"]  # 1st of last month, then marker - 7 d
+    # 1st of last month, then the marker less a week, each asked a day early (the server's zone quirk)
+    assert starts == ["2026-01-30T23:00:00Z", "2026-03-02T11:00:00Z"]
     state = ClockifySyncState.objects.get()
     assert state.synced_through == NOW + dt.timedelta(minutes=15)
 
@@ -236,6 +237,18 @@ def test_the_command_reads_since_the_date_given(clockify, firm):
     # when
     call_command("sync_clockify", "--since", "2026-03-01", stdout=out)
     # then
-    assert clockify.entry_requests()[0].arg("start") == "2026-02-28T23:00:00Z"
+    assert clockify.entry_requests()[0].arg("start") == "2026-02-27T23:00:00Z"
     assert "1 entries created" in out.getvalue()
+    assert TimeEntry.objects.count() == 1
+
+
+def test_the_server_reading_the_window_in_the_user_s_zone_loses_no_entry(clockify, firm):
+    # given: a user whose Clockify profile is in New York; Clockify reads the filter's instant as wall-clock
+    # time there, hours later than meant
+    clockify.time_zone = "America/New_York"
+    jean = clockify.add_user("Jean Dupont", "jean@syaga.fr")
+    clockify.add_entry(jean, start=at(9, 0, 30), end=at(9, 1, 30), project="A", client="Garage Martin")
+    # when
+    clockify_sync(since=at(9, 0), now=NOW)
+    # then
     assert TimeEntry.objects.count() == 1

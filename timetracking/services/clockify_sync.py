@@ -33,8 +33,8 @@ log = logging.getLogger(__name__)
 
 # Entries edited up to this long after they started are picked up again by the next runs.
 RESYNC_OVERLAP = dt.timedelta(days=7)
-# The API reads the window's start as wall-clock time in the user's zone (contract B2): entries closer than
-# this to the start are neither trusted to be complete nor deleted for being absent.
+# The API reads the window's start as wall-clock time in the user's zone (contract B2): the window is asked
+# this much earlier, and an entry is deleted for being absent only from this much after its start.
 WINDOW_SLACK = dt.timedelta(days=1)
 WORK = "REGULAR"
 
@@ -138,7 +138,8 @@ def _user_sync(
         user_id=user_id, name=str(user.get("name") or user.get("email") or user_id), since=start
     )
     by_id: dict[str, dict] = {}
-    for data in client.iter_time_entries(user_id, start=start):
+    # Asked a day early: the server reads the instant as wall-clock time in the user's zone (up to ±14 h).
+    for data in client.iter_time_entries(user_id, start=start - WINDOW_SLACK):
         by_id[str(data["id"])] = data
     running = client.running_entry(user_id)
     if running:

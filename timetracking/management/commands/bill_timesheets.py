@@ -4,6 +4,7 @@ import re
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
+from syaga.core.dates import add_months, today
 from syaga.core.errors import BusinessError
 from syaga.core.money import format_eur
 from syaga.core.output import json_dumps
@@ -29,8 +30,15 @@ class Command(BaseCommand):
         m = re.fullmatch(r"(\d{4})-(\d{1,2})", month.strip())
         if not m or not 1 <= int(m[2]) <= 12:
             raise CommandError(f"--month {month!r}: expected YYYY-MM, e.g. 2026-03")
+        month = dt.date(int(m[1]), int(m[2]), 1)
+        if add_months(month, 1) > today():
+            self.stderr.write(
+                self.style.WARNING(
+                    f"{month:%Y-%m} is not over: time entered later in the month will go on another invoice"
+                )
+            )
         try:
-            report = timesheets_bill(month=dt.date(int(m[1]), int(m[2]), 1), dry_run=dry_run)
+            report = timesheets_bill(month=month, dry_run=dry_run)
         except (BusinessError, ImproperlyConfigured) as exc:
             raise CommandError(f"{exc}; nothing was billed") from exc
         if as_json:
