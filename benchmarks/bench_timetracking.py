@@ -10,8 +10,13 @@ prints medians over several runs. Targets (time-tracking issue): import < 5 s, c
   insert), the entries deleted between runs;
 - categorise: every entry classified again after a rule change that moves a third of them;
 - bill: the month of March with FACTURABLE time for each of the 200 clients, rolled back between runs.
+
+``--database-url postgres://user@host:port/name`` runs it on PostgreSQL instead, in a database
+``<name>_bench_<pid>`` it creates and drops (never the one the URL names). Exits 1 when a median is over its
+budget.
 """
 
+import argparse
 import csv
 import datetime as dt
 import os
@@ -22,16 +27,28 @@ import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 TMP = tempfile.mkdtemp(prefix="bench-time-")
-os.environ["DATABASE_URL"] = f"sqlite:///{TMP}/bench.sqlite3"
+_parser = argparse.ArgumentParser(description="Time-tracking speed (import, categorise, bill).")
+_parser.add_argument("--database-url", default="", help="postgres://user@host:port/name (default: SQLite)")
+OPTIONS = _parser.parse_args()
+PG_ADMIN_URL = PG_BENCH_DB = ""
+if OPTIONS.database_url.startswith(("postgres://", "postgresql://")):
+    parts = urlsplit(OPTIONS.database_url)
+    PG_ADMIN_URL = OPTIONS.database_url
+    PG_BENCH_DB = f"{parts.path.lstrip('/') or 'postgres'}_bench_{os.getpid()}"
+    os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{PG_BENCH_DB}"))
+else:
+    os.environ["DATABASE_URL"] = f"sqlite:///{TMP}/bench.sqlite3"
 os.environ.pop("ALLOWED_HOSTS", None)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "syaga.settings")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 import django  # noqa: E402
+import psycopg  # noqa: E402
 
 django.setup()
 
@@ -44,6 +61,8 @@ from timetracking.services.billing import timesheets_bill  # noqa: E402
 from timetracking.services.categorisation import entries_categorise  # noqa: E402
 from timetracking.services.csv_import import clockify_csv_import  # noqa: E402
 
+BUDGETS = {"import": 5.0, "categorise": 2.0, "bill": 5.0}
+MEDIANS: dict[str, float] = {}
 ENTRIES = 12_000
 CONSULTANTS = ("Jean Dupont", "Marie Curie", "Paul Martin", "Sophie Bernard", "Luc Petit")
 CLIENTS = 200
@@ -170,7 +189,7 @@ def bench_import(path: Path) -> None:
         timings.append(time.perf_counter() - started)
         assert report.counts.created == ENTRIES, report.summary()
         print(f"  run {run + 1}: {timings[-1]:.2f} s ({report.summary()})")
-    median = statistics.median(timings)
+    median = MEDIANS["import"] = statistics.median(timings)
     print(f"(a) import {ENTRIES} entries from CSV: median {median:.2f} s over {RUNS} runs")
 
 
@@ -189,6 +208,7 @@ def bench_categorise() -> None:
     started = time.perf_counter()
     entries_categorise()
     unchanged = time.perf_counter() - started
+    MEDIANS["categorise"] = statistics.median(timings)
     print(
         f"(b) categorise {TimeEntry.objects.count()} entries: median {statistics.median(timings):.2f} s over "
         f"{RUNS} runs (nothing to change: {unchanged:.2f} s)"
@@ -210,13 +230,22 @@ def bench_bill() -> None:
         print(f"  run {run + 1}: {timings[-1]:.2f} s ({len(report.bills)} invoices, {entries} entries)")
     assert len(report.bills) == CLIENTS, len(report.bills)
     assert Invoice.objects.count() == 0
+    MEDIANS["bill"] = statistics.median(timings)
     print(
         f"(c) bill_timesheets for a month with {len(report.bills)} clients: median "
         f"{statistics.median(timings):.2f} s over {RUNS} runs"
     )
 
 
-def main():
+def pg_admin(sql: str) -> None:
+    with psycopg.connect(PG_ADMIN_URL.replace("postgres://", "postgresql://", 1), autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def main() -> int:
+    if PG_BENCH_DB:
+        pg_admin(f'CREATE DATABASE "{PG_BENCH_DB}"')
+    print(f"  database: {connection.vendor}")
     call_command("migrate", verbosity=0)
     setup_firm()
     path = Path(TMP) / "clockify_year.csv"
@@ -225,11 +254,24 @@ def main():
     bench_import(path)
     bench_categorise()
     bench_bill()
+    over = [
+        f"{name} {MEDIANS[name]:.2f} s > {budget:.0f} s"
+        for name, budget in BUDGETS.items()
+        if MEDIANS[name] > budget
+    ]
+    if over:
+        print("over budget: " + ", ".join(over))
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
+    status = 1
     try:
-        main()
+        status = main()
     finally:
         connection.close()
         shutil.rmtree(TMP, ignore_errors=True)
+        if PG_BENCH_DB:
+            pg_admin(f'DROP DATABASE IF EXISTS "{PG_BENCH_DB}"')
+    sys.exit(status)

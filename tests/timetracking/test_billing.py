@@ -310,3 +310,15 @@ def test_two_workers_billing_at_once_bill_each_entry_once(firm, default_rules):
     for invoice in Invoice.objects.all():
         worked = sum(e.duration_seconds for e in TimeEntry.objects.filter(invoice=invoice))
         assert invoice.lines.get().quantity == billing.hours_of(rule.apply(worked))
+
+
+def test_the_due_date_follows_the_client_s_payment_terms_else_the_firm_s(firm):
+    _, martin, durand = firm
+    durand.payment_terms_days = 45
+    durand.save()
+    make_entry(paris(2026, 3, 2), client="Garage Martin")
+    make_entry(paris(2026, 3, 2), client="Cabinet Durand")
+    timesheets_bill(month=MARCH)
+    for client, days in ((martin, 30), (durand, 45)):
+        invoice = Invoice.objects.get(client=client)
+        assert invoice.due_date == invoice.issue_date + dt.timedelta(days=days)

@@ -21,12 +21,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from invoicing.models import Client
 from invoicing.models.invoice import Origin, Unit
+from invoicing.selectors import client_payment_terms, default_payment_terms
 from invoicing.services.invoices import LineSpec, invoice_create
-from syaga.core.dates import add_months, french_month_label
+from syaga.core.dates import add_months, french_month_label, today
 from syaga.core.errors import BusinessError
 from syaga.core.money import ZERO, format_eur, quantize
 from timetracking.conf import RoundingRule, default_hourly_rate, line_grouping, rounding_rule
@@ -152,18 +154,24 @@ def _plan(entries: list[TimeEntry], rule: RoundingRule, grouping: str) -> list[L
     return lines
 
 
-def _mark(entry_ids: list[int], billed: dict[int, int], *, invoice_id: int, line_id: int | None, now) -> None:
-    """Attach entries to their invoice, only those still unbilled; any other count undoes the run."""
-    by_seconds: dict[int, list[int]] = defaultdict(list)
-    for pk in entry_ids:
-        by_seconds[billed[pk]].append(pk)
-    for seconds, pks in by_seconds.items():
+def _mark(line: LineBill, *, invoice_id: int, line_id: int | None, scope: str, now) -> None:
+    """Attach a line's entries to their invoice, only those still unbilled; any other count undoes the run.
+
+    Rounded per line, each entry is billed for its own duration (one UPDATE); rounded per entry, the entries
+    are grouped by their rounded duration (a few UPDATEs: quarter and half hours have few values)."""
+    if scope == "line":
+        groups = {None: line.entry_ids}
+    else:
+        groups = defaultdict(list)
+        for pk in line.entry_ids:
+            groups[line.billed_seconds[pk]].append(pk)
+    for seconds, pks in groups.items():
         for i in range(0, len(pks), UPDATE_CHUNK):
             chunk = pks[i : i + UPDATE_CHUNK]
             done = TimeEntry.objects.filter(pk__in=chunk, invoice__isnull=True).update(
                 invoice_id=invoice_id,
                 invoice_line_id=line_id,
-                billed_seconds=seconds,
+                billed_seconds=F("duration_seconds") if seconds is None else seconds,
                 billed_at=now,
                 updated_at=now,
             )
@@ -206,6 +214,8 @@ def timesheets_bill(*, month: dt.date, actor=None, dry_run: bool = False) -> Bil
                     per_client[entry.client_id].append(entry)
             clients = Client.objects.in_bulk(list(per_client))
             now = timezone.now()
+            issue_date = today()
+            default_days = default_payment_terms()  # read once, not once per invoice
             for client in sorted(clients.values(), key=lambda c: (c.name.lower(), c.pk)):
                 rate = client.hourly_rate if client.hourly_rate is not None else default_rate
                 bill = ClientBill(client_id=client.pk, client_name=client.name, rate=rate)
@@ -224,6 +234,9 @@ def timesheets_bill(*, month: dt.date, actor=None, dry_run: bool = False) -> Bil
                         for line in billed_lines
                     ],
                     origin=Origin.TIMESHEET,
+                    issue_date=issue_date,
+                    due_date=issue_date
+                    + dt.timedelta(days=client_payment_terms(client, default_days=default_days)),
                     subject=f"Prestations au temps passé – {label} ({rule.statement()})",
                     period_start=start.date(),
                     period_end=(end - dt.timedelta(days=1)).date(),
@@ -238,11 +251,7 @@ def timesheets_bill(*, month: dt.date, actor=None, dry_run: bool = False) -> Bil
                 line_of = dict(zip((id(line) for line in billed_lines), line_ids, strict=True))
                 for line in bill.lines:
                     _mark(
-                        line.entry_ids,
-                        line.billed_seconds,
-                        invoice_id=invoice.pk,
-                        line_id=line_of.get(id(line)),
-                        now=now,
+                        line, invoice_id=invoice.pk, line_id=line_of.get(id(line)), scope=rule.scope, now=now
                     )
                 bill.invoice_id = invoice.pk
                 bill.total_ht = invoice.total_ht

@@ -11,6 +11,7 @@ one query per chunk to find what is stored, one bulk insert and one bulk update.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 
 from django.db import connection, models, transaction
@@ -271,32 +272,38 @@ def entries_upsert(*, records: list[EntryRecord], source: str, book: RuleBook | 
 
 
 def _insert(entries: list[TimeEntry]) -> None:
-    """Insert new entries in one ``executemany``: what ``bulk_create`` does, without its per-value
-    preparation, which costs more than the rest of a 12,000-row import. Datetimes and JSON are adapted the
-    way the backend's own fields adapt them; the other columns are plain text, numbers and booleans."""
+    """Insert new entries without ``bulk_create``'s per-value preparation, which costs more than the rest of
+    a 12,000-row import: PostgreSQL streams them with ``COPY``, SQLite takes one ``executemany``. JSON goes as
+    text (both accept it); datetimes are adapted as the backend's own field would (SQLite: UTC text)."""
     if not entries:
         return
     fields = [f for f in TimeEntry._meta.concrete_fields if not f.primary_key]
     ops = connection.ops
+    postgres = connection.vendor == "postgresql"
 
     def adapter(f):
-        if isinstance(f, models.DateTimeField):
-            return ops.adapt_datetimefield_value
         if isinstance(f, models.JSONField):
-            return lambda value, f=f: f.get_db_prep_save(value, connection)
+            return lambda value, f=f: json.dumps(value, cls=f.encoder)
+        if isinstance(f, models.DateTimeField) and not postgres:
+            return ops.adapt_datetimefield_value
         return None
 
     adapters = [(f.attname, adapter(f)) for f in fields]
-    rows = [
+    rows = (
         tuple(adapt(getattr(e, name)) if adapt else getattr(e, name) for name, adapt in adapters)
         for e in entries
-    ]
+    )
     quote = ops.quote_name
+    table = quote(TimeEntry._meta.db_table)
     columns = ", ".join(quote(f.column) for f in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {quote(TimeEntry._meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+        if postgres:
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        placeholders = ", ".join(["%s"] * len(fields))
+        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", list(rows))  # noqa: S608
 
 
 def _categorise(entry: TimeEntry, book: RuleBook) -> None:
