@@ -24,7 +24,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from invoicing.models import Client
+from invoicing.models import Client, InvoiceLine
 from invoicing.models.invoice import Origin, Unit
 from invoicing.selectors import client_payment_terms, default_payment_terms
 from invoicing.services.invoices import LineSpec, invoice_create
@@ -247,15 +247,25 @@ def timesheets_bill(*, month: dt.date, actor=None, dry_run: bool = False) -> Bil
                     submit=True,
                     created_by=actor,
                 )
-                line_ids = list(invoice.lines.order_by("position").values_list("pk", flat=True))
-                line_of = dict(zip((id(line) for line in billed_lines), line_ids, strict=True))
-                for line in bill.lines:
-                    _mark(
-                        line, invoice_id=invoice.pk, line_id=line_of.get(id(line)), scope=rule.scope, now=now
-                    )
                 bill.invoice_id = invoice.pk
                 bill.total_ht = invoice.total_ht
                 report.bills.append(bill)
+            # The lines' ids in one query, then each line's entries marked (positions start at 1, zero-hour
+            # lines were left out of the invoice).
+            line_ids = {
+                (invoice_id, position): pk
+                for invoice_id, position, pk in InvoiceLine.objects.filter(
+                    invoice_id__in=[b.invoice_id for b in report.bills]
+                ).values_list("invoice_id", "position", "pk")
+            }
+            for bill in report.bills:
+                position = 0
+                for line in bill.lines:
+                    line_id = None
+                    if line.seconds > 0:
+                        position += 1
+                        line_id = line_ids[(bill.invoice_id, position)]
+                    _mark(line, invoice_id=bill.invoice_id, line_id=line_id, scope=rule.scope, now=now)
             if dry_run:
                 raise _DryRun
     except _DryRun:
