@@ -244,3 +244,24 @@ if PRODUCTION:
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
+
+# Time tracking (Clockify, see .env.example). Without CLOCKIFY_API_KEY the sync is skipped with one notice;
+# the workspace defaults to the key owner's active workspace.
+CLOCKIFY_API_URL = env.str("CLOCKIFY_API_URL", default="https://api.clockify.me/api/v1")
+CLOCKIFY_API_KEY = env.str("CLOCKIFY_API_KEY", default="")
+CLOCKIFY_WORKSPACE_ID = env.str("CLOCKIFY_WORKSPACE_ID", default="")
+# Billing FACTURABLE time (bill_timesheets): the firm's rate for a client without its own hourly rate (€ HT),
+# and the rounding rule stated on each invoice: unit minute | quarter | half, per entry | line, to the
+# nearest unit (half rounds up) | always up. Lines group the month's time per project | task.
+TIMESHEET_DEFAULT_HOURLY_RATE = env.str("TIMESHEET_DEFAULT_HOURLY_RATE", default="110.00")
+TIMESHEET_ROUNDING_UNIT = env.str("TIMESHEET_ROUNDING_UNIT", default="quarter")
+TIMESHEET_ROUNDING_SCOPE = env.str("TIMESHEET_ROUNDING_SCOPE", default="line")
+TIMESHEET_ROUNDING_DIRECTION = env.str("TIMESHEET_ROUNDING_DIRECTION", default="nearest")
+TIMESHEET_LINE_GROUPING = env.str("TIMESHEET_LINE_GROUPING", default="project")
+# Coaching reminders: a timer running longer than N hours, no timer for M minutes within working hours
+# (working days 0 = Monday), and the revenue equivalent one consultant is expected to make a day (€ HT).
+COACHING_TIMER_MAX_HOURS = env.int("COACHING_TIMER_MAX_HOURS", default=4)
+COACHING_IDLE_MINUTES = env.int("COACHING_IDLE_MINUTES", default=30)
+COACHING_WORKING_HOURS = env.str("COACHING_WORKING_HOURS", default="09:00-12:30,13:30-18:00")
+COACHING_WORKING_DAYS = env.str("COACHING_WORKING_DAYS", default="0,1,2,3,4")
+COACHING_DAILY_TARGET = env.str("COACHING_DAILY_TARGET", default="880.00")
