@@ -10,4 +10,6 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
     path("banking/", include("banking.urls")),
+    # The mail open-tracking pixel (public, off by default).
+    path("m/", include("mailbox.urls")),
 ]
