@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from invoicing.models import Invoice
 from mailbox.models import (
@@ -100,10 +100,8 @@ class MailTemplateAdmin(admin.ModelAdmin):
 
     @admin.display(description="variables possibles")
     def variables(self, obj):
-        return format_html(
-            "<ul>{}</ul>",
-            format_html("".join(f"<li><code>{{{{ {k} }}}}</code> : {v}</li>" for k, v in VARIABLES.items())),
-        )
+        items = format_html_join("", "<li><code>{{{{ {} }}}}</code> : {}</li>", VARIABLES.items())
+        return format_html("<ul>{}</ul>", items)
 
     @admin.display(description="aperçu (dernière facture émise)")
     def preview(self, obj):

@@ -25,6 +25,7 @@ from mailbox.services.dunning import next_reminders
 from syaga.core.dates import add_months
 from syaga.core.money import ZERO, quantize
 
+TENTH = Decimal("0.1")
 AGE_BUCKETS = (
     (7, "moins de 7 jours"),
     (30, "7 à 30 jours"),
@@ -201,7 +202,7 @@ def dispute_report(*, month: dt.date, today: dt.date | None = None) -> dict:
         "opened_amount": quantize(sum((t["amount"] for t in types), ZERO)),
         "types": types,
         "resolved_count": len(resolved),
-        "resolution_days_median": round(statistics.median(days), 1) if days else None,
+        "resolution_days_median": quantize(Decimal(repr(statistics.median(days))), TENTH) if days else None,
         "open": open_rows,
         "open_count": len(open_rows),
         "open_amount": quantize(sum((r["dispute"].amount_at_stake for r in open_rows), Decimal("0"))),

@@ -164,7 +164,7 @@ def classify(
     if not folded and not readable:
         chosen, confidence = rules.QUESTION, 0.0
         reasons.append("aucun texte lisible : à lire par une personne")
-    verdict = Verdict(chosen, confidence=round(confidence, 2), reasons=reasons, new_text=fresh)
+    verdict = Verdict(chosen, confidence=confidence, reasons=reasons, new_text=fresh)
     return _with_dispute_details(verdict, readable, found)
 
 

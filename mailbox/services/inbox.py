@@ -18,6 +18,7 @@ import logging
 import re
 import traceback
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -33,11 +34,13 @@ from mailbox.services.linking import link
 from mailbox.services.parsing import Flag, ParsedMessage, parse_message
 from mailbox.services.replies import reply_act
 from syaga.core.errors import BusinessError
+from syaga.core.money import quantize
 
 log = logging.getLogger(__name__)
 LEASE = dt.timedelta(minutes=30)
 FETCH_CHUNK = 100
 PARTIAL_BYTES = 256 * 1024
+HUNDREDTH = Decimal("0.01")
 _SIZE = re.compile(rb"UID (\d+).*?RFC822\.SIZE (\d+)|RFC822\.SIZE (\d+).*?UID (\d+)")
 
 
@@ -238,7 +241,7 @@ def inbound_store(
             found = link(parsed, new_text=verdict.new_text)
             message.invoice, message.client, message.link_method = found.invoice, found.client, found.method
             message.category, message.urgency = verdict.category, verdict.urgency
-            message.confidence = round(verdict.confidence, 2)
+            message.confidence = quantize(Decimal(repr(verdict.confidence)), HUNDREDTH)
             message.reasons = "\n".join(verdict.reasons)[:4000]
             message.save()
             reply_act(message=message, verdict=verdict, now=now)

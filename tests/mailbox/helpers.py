@@ -27,12 +27,13 @@ def reply(
     in_reply_to: str = "",
     extra: str = "",
     charset: str = "utf-8",
+    date: str = "Tue, 04 Mar 2025 10:00:00 +0100",
 ) -> bytes:
     headers = [
         f"From: Compta Client <{sender}>",
         "To: facturation@syaga.fr",
         f"Subject: {subject}",
-        "Date: Tue, 04 Mar 2025 10:00:00 +0100",
+        f"Date: {date}",
         "MIME-Version: 1.0",
         f"Content-Type: text/plain; charset={charset}",
         "Content-Transfer-Encoding: 8bit",
