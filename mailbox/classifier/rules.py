@@ -56,8 +56,8 @@ CUES: list[Cue] = [
     # --- automatic replies (body) -------------------------------------------------------------------------
     cue(
         AUTO_REPLY,
-        r"\b(?:je suis|i am|i'm|nous sommes)(?: actuellement| currently)? (?:absente?s?|en conges?|en vacanc"
-        r"es|"
+        r"\b(?:je suis|i am|i'm|nous sommes)(?: actuellement| currently)? (?:absente?s?|en conges?|"
+        r"en vacances|"
         r"en deplacement|en arret|en formation|out of (?:the )?office|away|on (?:\w+ )?leave|on holiday|"
         r"on vacation|travel+ing)\b",
         3,
@@ -74,8 +74,8 @@ CUES: list[Cue] = [
     ),
     cue(
         AUTO_REPLY,
-        r"\b(?:merci de|veuillez|please) (?:ne pas|do not|don't) (?:y )?(?:repondre|reply)\b|\bdo not reply"
-        r"\b|"
+        r"\b(?:merci de|veuillez|please) (?:ne pas|do not|don't) (?:y )?(?:repondre|reply)\b|"
+        r"\bdo not reply\b|"
         r"\bne pas repondre a ce (?:message|mail|courriel)",
         3,
         label="ne pas répondre",
@@ -109,8 +109,8 @@ CUES: list[Cue] = [
     ),
     cue(
         AUTO_REPLY,
-        r"\b(?:de retour le|je serai de retour|will (?:be back|return) (?:on|in)|back in the office|jusqu'au"
-        r" \d+"
+        r"\b(?:de retour le|je serai de retour|will (?:be back|return) (?:on|in)|back in the office|"
+        r"jusqu'au \d+"
         r"(?: \w+)? inclus|until (?:monday|tuesday|wednesday|thursday|friday|\d))",
         2,
     ),
@@ -130,8 +130,8 @@ CUES: list[Cue] = [
     cue(
         DISPUTE,
         r"\bn(?:e |')(?:paierons|payerons|reglerons|paierai|payerai|reglerai|allons pas (?:payer|regler))\b"
-        r"(?: \w+){0,2} (?:pas|rien|jamais|aucun)\b|\bne (?:paierons|reglerons|payerons) (?:pas|rien|jamais)"
-        r"\b",
+        r"(?: \w+){0,2} (?:pas|rien|jamais|aucun)\b|\bne (?:paierons|reglerons|payerons) (?:pas|rien|"
+        r"jamais)\b",
         4,
         label="ne paiera pas",
     ),
@@ -144,8 +144,8 @@ CUES: list[Cue] = [
     cue(
         DISPUTE,
         r"\b(?:avocats?|lawyers?|attorneys?|solicitors?|huissier|tribunal|court|contentieux|juridique|"
-        r"en justice|legal (?:action|proceedings|department|team)|poursuites|procedure judiciaire|notre cons"
-        r"eil|"
+        r"en justice|legal (?:action|proceedings|department|team)|poursuites|procedure judiciaire|"
+        r"notre conseil|"
         r"vous (?:mets|mettons) en demeure|mettre en demeure)\b",
         4,
         label="avocat, tribunal, mise en demeure",
@@ -162,8 +162,8 @@ CUES: list[Cue] = [
     ),
     cue(
         DISPUTE,
-        r"\bne correspond\w* (?:pas|plus|en rien)\b|\b(?:does not|doesn't|do not|don't) (?:match|correspond)"
-        r"\b",
+        r"\bne correspond\w* (?:pas|plus|en rien)\b|\b(?:does not|doesn't|do not|don't) (?:match|"
+        r"correspond)\b",
         3,
         label="ne correspond pas",
         dispute_type=AMOUNT_ERROR,
@@ -179,10 +179,10 @@ CUES: list[Cue] = [
     ),
     cue(
         DISPUTE,
-        r"\b(?:nous avions|on avait|avions) (?:convenu|dit|negocie)|\bce n'est pas ce qui (?:etait|a ete) pr"
-        r"evu|"
-        r"\b(?:n'etait|n'est) pas prevu|\bpas prevue? au (?:contrat|devis)|\bne devai(?:t|ent) pas etre fact"
-        r"ur|"
+        r"\b(?:nous avions|on avait|avions) (?:convenu|dit|negocie)|\bce n'est pas ce qui (?:etait|"
+        r"a ete) prevu|"
+        r"\b(?:n'etait|n'est) pas prevu|\bpas prevue? au (?:contrat|devis)|\bne devai(?:t|"
+        r"ent) pas etre factur|"
         r"\bhors (?:contrat|forfait|devis)|\b(?:far )?above what was agreed|\bmore than (?:what was )?agreed|"
         r"\bnot (?:part of|included in) (?:the|our)",
         3,
@@ -199,18 +199,18 @@ CUES: list[Cue] = [
     ),
     cue(
         DISPUTE,
-        r"\b(?:annul\w* (?:cette|la|votre) facture|merci d'annuler|(?:please )?cancel (?:it|this|the invoice"
-        r")|"
+        r"\b(?:annul\w* (?:cette|la|votre) facture|merci d'annuler|(?:please )?cancel (?:it|this|"
+        r"the invoice)|"
         r"\bde l'annuler)",
         3,
         label="annuler la facture",
     ),
     cue(
         DISPUTE,
-        r"\b(?:emettre|etablir|faire|adresser|envoyer|issue|send) (?:nous )?(?:un |a )?(?:avoir|credit note)"
-        r"\b|"
-        r"\bmerci de (?:corriger|rectifier|refaire)|\b(?:corriger|rectifier|refaire) (?:la|cette|votre) fact"
-        r"ure|"
+        r"\b(?:emettre|etablir|faire|adresser|envoyer|issue|send) (?:nous )?(?:un |a )?(?:avoir|"
+        r"credit note)\b|"
+        r"\bmerci de (?:corriger|rectifier|refaire)|\b(?:corriger|rectifier|refaire) (?:la|cette|"
+        r"votre) facture|"
         r"\bfacture (?:rectifiee|corrigee|rectificative)|\bcorrected invoice\b|\bpouvez-?vous rectifier|"
         r"\brectifier\b",
         3,
@@ -218,8 +218,8 @@ CUES: list[Cue] = [
     ),
     cue(
         DISPUTE,
-        r"\b(?:factur\w*|charged|billed|invoiced) (?:\w+ ){0,4}(?:deux fois|2 fois|en double|twice)|\bdoublo"
-        r"n\b|"
+        r"\b(?:factur\w*|charged|billed|invoiced) (?:\w+ ){0,4}(?:deux fois|2 fois|en double|twice)|"
+        r"\bdoublon\b|"
         r"\bduplicate\b|\ben double\b|\bdeux fois la meme\b",
         3,
         label="facturé deux fois",
@@ -228,16 +228,16 @@ CUES: list[Cue] = [
     cue(
         DISPUTE,
         r"\bdeja (?:\w+ ){0,2}(?:regle\w*|paye\w*|effectue\w*|verse\w*|vire\w*|solde\w*)|\balready "
-        r"(?:been )?(?:paid|settled)\b|\b(?:reglee?|payee?) en meme temps que\b|\bn'avons rien a (?:payer|re"
-        r"gler)",
+        r"(?:been )?(?:paid|settled)\b|\b(?:reglee?|payee?) en meme temps que\b|\bn'avons rien a (?:payer|"
+        r"regler)",
         3,
         label="déjà payée",
         dispute_type=DUPLICATE_PAID,
     ),
     cue(
         DISPUTE,
-        r"\bjamais (?:ete )?(?:realise\w*|livre\w*|effectue\w*|fait|eu lieu|commande\w*|execute\w*|installe"
-        r"\w*)|"
+        r"\bjamais (?:ete )?(?:realise\w*|livre\w*|effectue\w*|fait|eu lieu|commande\w*|execute\w*|"
+        r"installe\w*)|"
         r"\b(?:pas|non) (?:ete )?(?:realise\w*|livre\w*|effectue\w*|execute\w*|installe\w*)\b|"
         r"\bn'a (?:jamais|pas) eu lieu|\binacheve\w*|\bnever (?:been )?(?:delivered|performed|done|ordered|"
         r"received the (?:service|goods))|\bnot (?:been )?(?:delivered|performed)\b",
@@ -247,8 +247,8 @@ CUES: list[Cue] = [
     ),
     cue(
         DISPUTE,
-        r"\bpas (?:votre|vos) clients?\b|\bnot your (?:customer|client)\b|\bmauvaise? (?:societe|entite|clie"
-        r"nt)|"
+        r"\bpas (?:votre|vos) clients?\b|\bnot your (?:customer|client)\b|\bmauvaise? (?:societe|entite|"
+        r"client)|"
         r"\bwrong (?:company|entity|customer)\b|\berreur de destinataire\b",
         3,
         label="mauvais destinataire",
@@ -270,8 +270,8 @@ CUES: list[Cue] = [
     cue(DISPUTE, r"\b(?:surpris|etonne\w*|surprised)\b", 1),
     cue(
         DISPUTE,
-        r"\b(?:avons|ai|we have|we|i) (?:\w+ )?(?:paye|regle|vire|paid|settled)\w* (?:\w+ ){0,3}(?:il y a|ag"
-        r"o|"
+        r"\b(?:avons|ai|we have|we|i) (?:\w+ )?(?:paye|regle|vire|paid|settled)\w* (?:\w+ ){0,3}(?:il y a|"
+        r"ago|"
         r"le mois dernier|la semaine derniere|last (?:week|month))|\b(?:verifiez|check) (?:vos|your) "
         r"(?:comptes|releves|records|accounts|books)",
         3,
@@ -293,10 +293,11 @@ CUES: list[Cue] = [
     cue(
         DELAY,
         r"\bdelai (?:de paiement )?(?:supplementaire|additionnel|de grace)|\b(?:un )?(?:peu )?plus de "
-        r"(?:temps|delai)\b|\bmore time\b|\b(?:\d+|huit|dix|quinze|trente|quelques) (?:jours|semaines) de pl"
-        r"us\b|"
-        r"\b(?:a few|\d+|two|three) (?:more|extra) (?:days|weeks)\b|\b(?:accorder|octroyer|beneficier d'|obt"
-        r"enir|solliciter) un delai",
+        r"(?:temps|delai)\b|\bmore time\b|\b(?:\d+|huit|dix|quinze|trente|quelques) (?:jours|"
+        r"semaines) de plus\b|"
+        r"\b(?:a few|\d+|two|three) (?:more|extra|additional) (?:days|weeks)\b|"
+        r"\badditional (?:time|\d+ (?:days|weeks|months))\b|"
+        r"\b(?:accorder|octroyer|beneficier d'|obtenir|solliciter) un delai",
         3,
         label="délai supplémentaire",
     ),
@@ -309,8 +310,8 @@ CUES: list[Cue] = [
     ),
     cue(
         DELAY,
-        r"\bech[ea]ancier\b|\bplan de (?:paiement|reglement|remboursement)|\bpayment plan\b|\binstal+ments?"
-        r"\b|"
+        r"\bech[ea]ancier\b|\bplan de (?:paiement|reglement|remboursement)|\bpayment plan\b|"
+        r"\binstal+ments?\b|"
         r"\bmensualites\b|\ben (?:\d+|deux|trois|quatre|cinq|six|plusieurs) (?:fois|versements|mensualites|"
         r"echeances|paiements)\b|\betal(?:er|ement)\b|\bspread (?:the )?payment",
         3,
@@ -318,8 +319,8 @@ CUES: list[Cue] = [
     ),
     cue(
         DELAY,
-        r"\b(?:payer|regler|pay|settle) (?:\w+ ){0,3}(?:a|dans|sous|in|within) \d+ (?:jours|days)\b|\ba \d+ "
-        r"jours "
+        r"\b(?:payer|regler|pay|settle) (?:\w+ ){0,3}(?:a|dans|sous|in|within) \d+ (?:jours|days)\b|"
+        r"\ba \d+ jours "
         r"au lieu de\b|\bextension\b|\bprolongation\b",
         3,
         label="payer à N jours",
@@ -327,7 +328,8 @@ CUES: list[Cue] = [
     cue(
         DELAY,
         r"\b(?:ne (?:pourrons|pourrai|pouvons|peux) pas|cannot|can't|unable to) (?:payer|regler|pay|settle)"
-        r"(?: \w+){0,3} (?:avant|before|until)\b",
+        r"(?: \w+){0,3} (?:avant|before|until)\b|\bne (?:pourrons|pourrai|pouvons|peux|pourra) (?:\w+ )?"
+        r"(?:payer|regler)\w* qu'",
         3,
         label="ne peut pas payer avant",
     ),
@@ -340,17 +342,17 @@ CUES: list[Cue] = [
     ),
     cue(
         DELAY,
-        r"\b(?:tresorerie (?:tendue|difficile|serree)|difficultes? (?:financieres|de tresorerie)|cash is tig"
-        r"ht|"
-        r"cash ?flow (?:issues|problems|difficulties)|tensions? de tresorerie|retablir (?:notre|la) tresorer"
-        r"ie)",
+        r"\b(?:tresorerie (?:tendue|difficile|serree)|difficultes? (?:financieres|de tresorerie)|"
+        r"cash is tight|"
+        r"cash ?flow (?:issues|problems|difficulties)|tensions? de tresorerie|retablir (?:notre|"
+        r"la) tresorerie)",
         2,
         label="trésorerie difficile",
     ),
     cue(
         DELAY,
-        r"\b(?:le reste|the rest|the balance|le solde) (?:\w+ ){0,3}(?:le mois prochain|next month|plus tard"
-        r"|later|"
+        r"\b(?:le reste|the rest|the balance|le solde) (?:\w+ ){0,3}(?:le mois prochain|next month|plus tard|"
+        r"later|"
         r"fin (?:du|de)|end of)",
         3,
         label="le reste plus tard",
@@ -360,8 +362,8 @@ CUES: list[Cue] = [
     # --- payments announced ---------------------------------------------------------------------------------
     cue(
         PAYMENT,
-        r"\bvirement (?:\w+ ){0,3}(?:a ete |est |sera |bien |va etre )?(?:effectue|parti|passe|emis|lance|en"
-        r"voye|"
+        r"\bvirement (?:\w+ ){0,3}(?:a ete |est |sera |bien |va etre )?(?:effectue|parti|passe|emis|lance|"
+        r"envoye|"
         r"realise|programme|fait|execute|ordonne|valide)",
         3,
         negatable=True,
@@ -377,8 +379,8 @@ CUES: list[Cue] = [
     ),
     cue(
         PAYMENT,
-        r"\b(?:reglement|paiement|cheque|virement) (?:\w+ ){0,3}(?:a ete |est |sera |part |partira |va parti"
-        r"r |"
+        r"\b(?:reglement|paiement|cheque|virement) (?:\w+ ){0,3}(?:a ete |est |sera |part |partira |"
+        r"va partir |"
         r"partent )?(?:effectue|envoye|poste|parti|part|emis|execute|programme|valide|lance|fait|realise)",
         3,
         negatable=True,
@@ -402,8 +404,8 @@ CUES: list[Cue] = [
     ),
     cue(
         PAYMENT,
-        r"\b(?:avis|preuve|ordre|justificatif|confirmation) de (?:virement|paiement|reglement)|\bremittance"
-        r"\b|"
+        r"\b(?:avis|preuve|ordre|justificatif|confirmation) de (?:virement|paiement|reglement)|"
+        r"\bremittance\b|"
         r"\bproof of payment\b|\bpayment (?:confirmation|advice)\b",
         3,
         label="avis de virement",
@@ -411,8 +413,8 @@ CUES: list[Cue] = [
     cue(PAYMENT, r"\bcheque (?:n[o°]?|numero)? ?\d{5,}|\bpar cheque\b|\bcheque (?:a ete |est )?poste", 2),
     cue(
         PAYMENT,
-        r"\b(?:envoie|envoyons|poste|postons|adresse|adressons|joins) (?:\w+ ){0,2}(?:le |un |notre |votre "
-        r")?cheque|"
+        r"\b(?:envoie|envoyons|poste|postons|adresse|adressons|joins) (?:\w+ ){0,2}(?:le |un |notre |"
+        r"votre )?cheque|"
         r"\btransfer (?:\w+ )?(?:initiated|sent|made|done|completed|ordered)\b",
         3,
         negatable=True,
@@ -422,8 +424,8 @@ CUES: list[Cue] = [
         PAYMENT,
         r"\b(?:payment|transfer|remittance) (?:\w+ ){0,2}(?:was|has been|is|will be|have been) (?:\w+ )?"
         r"(?:made|sent|released|scheduled|processed|initiated|issued|executed|approved)\b|\b(?:invoice|it) "
-        r"(?:has been|was|is) (?:now )?(?:paid|settled)\b|\b(?:we|i) (?:have )?(?:paid|settled|transferred)"
-        r"\b|"
+        r"(?:has been|was|is) (?:now )?(?:paid|settled)\b|\b(?:we|i) (?:have )?(?:paid|settled|"
+        r"transferred)\b|"
         r"\bscheduled (?:the|a|your) (?:transfer|payment)\b|\bnext payment run\b|\bpayment run\b|"
         r"\bwill (?:be )?pa(?:y|id)\b|\bpaid (?:today|yesterday|this morning)\b",
         3,
@@ -442,18 +444,18 @@ CUES: list[Cue] = [
     # --- questions ------------------------------------------------------------------------------------------
     cue(
         QUESTION,
-        r"\b(?:pourriez|pouvez|pourrais|peux|pourrait|pourrions)[- ](?:vous|tu|on|nous)\b|\b(?:could|can|wou"
-        r"ld) "
-        r"you\b|\bplease (?:send|provide|confirm|advise|let|resend|add|tell|share)\b|\bmerci de (?:nous |me "
-        r")?"
+        r"\b(?:pourriez|pouvez|pourrais|peux|pourrait|pourrions)[- ](?:vous|tu|on|nous)\b|\b(?:could|can|"
+        r"would) "
+        r"you\b|\bplease (?:send|provide|confirm|advise|let|resend|add|tell|share)\b|\bmerci de (?:nous |"
+        r"me )?"
         r"(?:transmettre|envoyer|communiquer|indiquer|preciser|faire parvenir|renvoyer|dire)",
         2,
         label="pouvez-vous",
     ),
     cue(
         QUESTION,
-        r"\b(?:quel|quelle|quels|quelles|comment|pourquoi|combien|a quoi|qui|ou|which|what|when|where|who|ho"
-        r"w)\b"
+        r"\b(?:quel|quelle|quels|quelles|comment|pourquoi|combien|a quoi|qui|ou|which|what|when|where|who|"
+        r"how)\b"
         r"[^.?!\n]{0,120}\?",
         2,
         label="question ouverte",
@@ -467,8 +469,8 @@ CUES: list[Cue] = [
     cue(
         QUESTION,
         r"\b(?:rib|iban|bic|duplicata|copie|pdf|bon de commande|numero de commande|purchase order|po number|"
-        r"detail (?:des|de vos) (?:heures|jours|interventions)|releve d'heures|feuilles? de temps|timesheet"
-        r"s?|"
+        r"detail (?:des|de vos) (?:heures|jours|interventions)|releve d'heures|feuilles? de temps|"
+        r"timesheets?|"
         r"adresse (?:de facturation|postale)|siret|tva intra\w*|attestation|kbis|urssaf|chorus|"
         r"bank (?:account|details)|reference (?:de|du) (?:notre )?(?:marche|commande))\b",
         1,
@@ -476,8 +478,8 @@ CUES: list[Cue] = [
     ),
     cue(
         QUESTION,
-        r"\b(?:renvoyer|resend|send (?:it|the invoice|them) again|re-send|transmettre a nouveau|de nouveau)"
-        r"\b|"
+        r"\b(?:renvoyer|resend|send (?:it|the invoice|them) again|re-send|transmettre a nouveau|"
+        r"de nouveau)\b|"
         r"\b(?:ajouter|add|mentionner|faire figurer) (?:le |la |notre |our |the )?(?:reference|numero|bon|po|"
         r"purchase)|\bmettre a jour\b|\blibeller\b|\bau nom de\b|\bje ne (?:re)?trouve pas\b",
         2,
@@ -507,18 +509,18 @@ CUES: list[Cue] = [
     cue(
         ACK,
         r"\btransmi(?:s|se)? (?:\w+ ){0,3}(?:au|a la|a notre|a nos|a mme|a m\b|pour)|\bje (?:la |les |vous )?"
-        r"(?:transmets|fais suivre|transfere)|\bfais suivre\b|\bforwarded\b|\bpass(?:ed)? (?:it )?(?:on )?to"
-        r"\b|"
+        r"(?:transmets|fais suivre|transfere)|\bfais suivre\b|\bforwarded\b|"
+        r"\bpass(?:ed)? (?:it )?(?:on )?to\b|"
         r"\bwill pass\b|\bi'll pass\b|\bsuit le circuit\b|\bcircuit de validation\b",
         3,
         label="transmise",
     ),
     cue(
         ACK,
-        r"\b(?:aucune|pas d'|pas de|sans) (?:erreur|contestation|remarque|souci|probleme|reserve)|\brien a r"
-        r"edire\b|"
-        r"\bno (?:issues?|dispute|problem|objection)s?\b|\bnothing to (?:add|report)\b|\b(?:est|sont) confor"
-        r"mes?\b",
+        r"\b(?:aucune|pas d'|pas de|sans) (?:erreur|contestation|remarque|souci|probleme|reserve)|"
+        r"\brien a redire\b|"
+        r"\bno (?:issues?|dispute|problem|objection)s?\b|\bnothing to (?:add|report)\b|\b(?:est|"
+        r"sont) conformes?\b",
         2,
         label="pas de contestation",
     ),
@@ -556,8 +558,8 @@ URGENCY_2 = re.compile(
 TYPE_ORDER = (DUPLICATE_PAID, NOT_DELIVERED, AMOUNT_ERROR)
 TYPE_WORDS = {
     AMOUNT_ERROR: re.compile(
-        r"\b(?:montant|tarif|prix|taux|heures?|jours?|tva|remise|acompte|quantite|licences?|amount|rate|hour"
-        r"s?|"
+        r"\b(?:montant|tarif|prix|taux|heures?|jours?|tva|remise|acompte|quantite|licences?|amount|rate|"
+        r"hours?|"
         r"days?|price|discount|vat|licen[cs]es?|forfait|devis|euros?|€)\b|\d+ ?(?:€|eur)"
     ),
 }
