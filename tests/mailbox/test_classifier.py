@@ -197,8 +197,12 @@ def test_the_development_corpus_is_classified(capsys):
 def test_the_held_out_corpus_measures_what_the_classifier_does_on_replies_it_never_saw(capsys):
     """heldout.txt was written before the classifier and never used to tune it: these are honest figures.
 
-    Measured when this test was written (110 replies, 31 disputes): see the report printed below. The floor
-    asserted is the measurement rounded down, so that a change that makes it worse fails here.
+    Measured once, when the classifier was done (110 replies, 31 disputes): accuracy 108/110 = 98.2 %, dispute
+    recall 31/31 = 100 %, dispute precision 31/32 = 96.9 %, urgency exact on 30 of the 31 disputes. The two
+    misses (h033, a question about where to post a cheque, read as a payment; h066, "payer à 60 jours au lieu
+    de 30", a delay read as a dispute) were left as they are: fixing them would tune on this corpus. These
+    are replies written by the same person as the cues, so real mail will score lower. The floor asserted is
+    the measurement rounded down, so that a change that makes it worse fails here.
     """
     result = score(load("heldout.txt"))
     with capsys.disabled():
@@ -212,7 +216,7 @@ def test_the_held_out_corpus_measures_what_the_classifier_does_on_replies_it_nev
     assert result["dispute_precision"] >= HELD_OUT_FLOOR["dispute_precision"]
 
 
-HELD_OUT_FLOOR = {"accuracy": 0.0, "dispute_recall": 0.0, "dispute_precision": 0.0}
+HELD_OUT_FLOOR = {"accuracy": 0.98, "dispute_recall": 1.0, "dispute_precision": 0.96}
 
 
 # --- corrections and the command ----------------------------------------------------------------------------
