@@ -50,7 +50,10 @@ class MailTemplateForm(forms.ModelForm):
     class Meta:
         model = MailTemplate
         fields = ("subject", "body", "days_after_due", "active")
-        widgets = {"body": forms.Textarea(attrs={"rows": 18, "cols": 100})}
+        widgets = {
+            "subject": forms.TextInput(attrs={"size": 100}),
+            "body": forms.Textarea(attrs={"rows": 18, "cols": 100}),
+        }
 
     def clean(self):
         data = super().clean()

@@ -17,12 +17,11 @@ from mailbox.models import (
     InboundMessage,
     OutboundMessage,
     OutboundStatus,
-    Purpose,
     ReplyCategory,
     Todo,
 )
 from mailbox.services.dunning import next_reminders
-from syaga.core.dates import add_months
+from syaga.core.dates import add_months, french_month_label
 from syaga.core.money import ZERO, quantize
 
 TENTH = Decimal("0.1")
@@ -51,7 +50,7 @@ def week_tile(*, on: dt.date) -> dict:
     """The first page's mail tile for the week (Monday to Sunday) holding ``on``.
 
     ``replies``: each category with its count this week (corrections applied); ``open_disputes``: open or in
-    progress by urgency 5 → 1 with the amount at stake; ``sent_this_month``: invoices e-mailed for the first
+    progress by urgency 5 → 1 with the amount at stake; ``sent_this_month``: invoices sent for the first
     time this month (count, TTC); ``next_reminders``: the coming reminders (invoice, level, date);
     ``todos``, ``delays_pending``, ``send_problems``: what waits for a person.
     """
@@ -73,15 +72,11 @@ def week_tile(*, on: dt.date) -> dict:
     )
     first_of_month = on.replace(day=1)
     month = (_day_start(first_of_month), _day_start(add_months(first_of_month, 1)))
+    # First sent this month: ``sent_at`` is stamped by the lifecycle on the first send only.
     sent = (
-        Invoice.objects.filter(
-            mail_messages__purpose=Purpose.INVOICE,
-            mail_messages__state=OutboundStatus.SENT,
-            mail_messages__sent_at__gte=month[0],
-            mail_messages__sent_at__lt=month[1],
-        )
-        .distinct()
-        .aggregate(n=Count("pk", distinct=True), ttc=Sum("total_ttc"))
+        Invoice.objects.invoices()
+        .filter(sent_at__gte=month[0], sent_at__lt=month[1])
+        .aggregate(n=Count("pk"), ttc=Sum("total_ttc"))
     )
     upcoming = [
         {
@@ -198,6 +193,7 @@ def dispute_report(*, month: dt.date, today: dt.date | None = None) -> dict:
         open_rows.append({"dispute": dispute, "age": age, "bucket": label})
     return {
         "month": start,
+        "month_label": french_month_label(start),
         "opened_count": sum(t["count"] for t in types),
         "opened_amount": quantize(sum((t["amount"] for t in types), ZERO)),
         "types": types,

@@ -37,7 +37,7 @@ class MailTemplate(models.Model):
     active = models.BooleanField(
         "active", default=True, help_text="Une relance inactive n'est jamais envoyée (les autres le restent)."
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField("modifié le", auto_now=True)
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,

@@ -102,16 +102,31 @@ class ParsedMessage:
 
 
 def _header(msg: Message, name: str) -> str:
+    """The first ``name`` header, decoded (RFC 2047 words, or raw 8-bit text read as UTF-8 / cp1252)."""
+    wanted = name.lower()
     try:
-        value = msg.get(name)
-    except Exception:
+        value = next((v for k, v in msg.raw_items() if k.lower() == wanted), None)
+    except Exception:  # a header the parser cannot even return
         return ""
     if value is None:
         return ""
+    value = _raw_8bit(str(value))
     try:
-        return str(make_header(decode_header(str(value)))).strip()
+        return str(make_header(decode_header(value))).strip()
     except Exception:
         return " ".join(str(value).split())
+
+
+def _raw_8bit(value: str) -> str:
+    """A header sent as raw 8-bit (UTF-8 without RFC 2047, or Latin-1) reaches us as surrogate escapes: read
+    it as UTF-8, else as cp1252, instead of showing "���"."""
+    if not any("\udc80" <= c <= "\udcff" for c in value):
+        return value
+    raw = value.encode("ascii", "surrogateescape")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
 
 
 def _decode(payload: bytes, charset: str | None, parsed: ParsedMessage) -> str:

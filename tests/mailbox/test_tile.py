@@ -59,7 +59,8 @@ def test_the_tile_counts_this_weeks_replies_disputes_sends_and_coming_reminders(
         {"urgency": 1, "count": 0},
     ]
     assert tile["open_disputes_amount"] == Decimal("600.00")
-    assert tile["sent_this_month"] == {"count": 1, "amount": Decimal("600.00")}
+    # both were sent this month (the overdue one is dated in the past, but it left today)
+    assert tile["sent_this_month"] == {"count": 2, "amount": Decimal("1800.00")}
     assert [(r["number"], r["level"], r["date"]) for r in tile["next_reminders"]] == [
         (overdue.number, 1, overdue.due_date + dt.timedelta(days=15))
     ]
