@@ -309,10 +309,13 @@ class InboundMessageAdmin(admin.ModelAdmin):
         return format_html('<a href="{}">Échanges sur la {}</a>', url, obj.invoice)
 
     def save_model(self, request, obj, form, change):
+        # The services compare with what is stored: they get the stored row, the form's values as arguments.
         if "invoice" in form.changed_data:
-            replies.inbound_link(message=obj, invoice=obj.invoice, actor=request.user)
+            stored = InboundMessage.objects.get(pk=obj.pk)
+            replies.inbound_link(message=stored, invoice=obj.invoice, actor=request.user)
         if "corrected_category" in form.changed_data and obj.corrected_category:
-            replies.inbound_correct(message=obj, category=obj.corrected_category, actor=request.user)
+            stored = InboundMessage.objects.get(pk=obj.pk)
+            replies.inbound_correct(message=stored, category=obj.corrected_category, actor=request.user)
 
     def _correct(self, request, queryset, category):
         done = [replies.inbound_correct(message=m, category=category, actor=request.user) for m in queryset]

@@ -25,6 +25,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from imap_tools import AND, MailMessageFlags
+from imap_tools.errors import MailboxFolderSelectError, MailboxFolderStatusError
 
 from mailbox.models import InboundMessage, InboxState
 from mailbox.models.inbound import Action, LinkMethod
@@ -88,7 +89,12 @@ def inbox_poll(*, config: ImapConfig | None = None, now: dt.datetime | None = No
     report = PollReport()
     with imap_connect(config) as box:
         for folder in config.folders:
-            report.folders.append(_poll_folder(box, config, folder, now or timezone.now()))
+            try:
+                report.folders.append(_poll_folder(box, config, folder, now or timezone.now()))
+            except (MailboxFolderSelectError, MailboxFolderStatusError) as exc:
+                # A folder that does not exist (IMAP_FOLDERS) does not stop the others.
+                log.error("dossier %s illisible : %s", folder, exc)
+                report.folders.append(FolderReport(folder=folder, skipped=f"dossier illisible ({exc})"))
     return report
 
 

@@ -132,3 +132,14 @@ def test_a_correction_action_reclassifies_messages(admin_client, world):
     admin_client.post(url, {"action": "correct_ack", "_selected_action": [message.pk]})
     message.refresh_from_db()
     assert message.corrected_category == "ack"
+
+
+def test_correcting_a_reply_in_its_change_form_acts_on_the_new_category(admin_client, world):
+    message = InboundMessage.objects.get(message_id="<q@d.fr>")
+    Dispute.objects.all().delete()
+    url = reverse("admin:mailbox_inboundmessage_change", args=[message.pk])
+    response = admin_client.post(url, {"corrected_category": "dispute", "invoice": world.pk})
+    assert response.status_code == 302
+    message.refresh_from_db()
+    assert (message.corrected_category, message.action) == ("dispute", "dispute")
+    assert Dispute.objects.get().message == message

@@ -302,3 +302,11 @@ def test_poll_inbox_reports_and_a_bad_url_is_named(invoice, dovecot, settings):
     settings.IMAP_URL = "pop3://x@y/INBOX"
     with pytest.raises(CommandError, match="schéma « pop3 » inconnu"):
         call_command("poll_inbox")
+
+
+def test_a_missing_folder_does_not_stop_the_others(invoice, dovecot, settings):
+    settings.IMAP_FOLDERS = ["NExistePas"]
+    dovecot.append(reply(subject="Q", sender="compta@durand.fr", body="Bien reçu"))
+    report = inbox.inbox_poll()
+    assert report.folders[0].stored == 1
+    assert report.folders[1].skipped.startswith("dossier illisible")
