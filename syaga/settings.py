@@ -237,6 +237,10 @@ if env.str("EMAIL_URL", default=""):
         EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="mailbox.backends.SmtpEmailBackend")
     else:
         EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+elif not PRODUCTION and not env.str("EMAIL_HOST", default="") and not env.str("EMAIL_BACKEND", default=""):
+    # A local run with no mail server configured: the demo's invoices and reminders are printed by the worker,
+    # never handed to whatever SMTP server listens on this machine.
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 elif EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend":
     EMAIL_BACKEND = "mailbox.backends.SmtpEmailBackend"
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)

@@ -33,3 +33,11 @@ def test_email_url_configures_the_smtp_backend(tmp_path):
         "DEFAULT_FROM_EMAIL": "SYAGA Facturation <facturation@syaga.fr>",
         "MAIL_MESSAGE_ID_DOMAIN": "syaga.fr",
     }
+
+
+def test_a_local_run_without_mail_server_only_prints_its_emails(tmp_path):
+    result = manage("shell", "-c", SHOW, tmp_path=tmp_path, env_extra={"EMAIL_HOST": "", "EMAIL_BACKEND": ""})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1])["EMAIL_BACKEND"] == (
+        "django.core.mail.backends.console.EmailBackend"
+    )
