@@ -3,9 +3,12 @@ that accept XOAUTH2 (aiosmtpd with the mechanism, Dovecot's oauth2 passdb asking
 endpoint)."""
 
 import json
+from io import StringIO
 from urllib.parse import parse_qs
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from werkzeug import Request, Response
 
 from invoicing.models.invoice import Status
@@ -186,3 +189,13 @@ def test_health_tells_whether_the_token_can_be_obtained(m365, httpserver, settin
     [token_line] = mail_health(check_servers=False)
     assert not token_line.ok
     assert "M365_CLIENT_SECRET" in token_line.detail
+
+
+@pytest.mark.django_db
+def test_check_mail_says_what_is_wrong(m365, settings):
+    m365(["tok"])
+    settings.M365_CLIENT_SECRET = ""
+    out = StringIO()
+    with pytest.raises(CommandError, match="la messagerie n'est pas prête"):
+        call_command("check_mail", "--token-only", stdout=out)
+    assert "ÉCHEC  jeton Microsoft 365 : OAuth Microsoft 365 incomplet" in out.getvalue()
