@@ -137,7 +137,7 @@ _CLAUSES = re.compile(r"([.;:!?\n,])")
 NEGATORS = frozenset(
     {"pas", "aucun", "aucune", "sans", "ni", "jamais", "rien", "no", "not", "never", "nothing", "cannot"}
 )
-_ENGLISH_NOT = frozenset({"don", "won", "didn", "isn", "wasn", "aren", "doesn", "haven", "hasn", "can t"})
+_ENGLISH_NOT = frozenset({"don", "won", "didn", "isn", "wasn", "aren", "doesn", "haven", "hasn"})
 
 
 def tokens(folded: str) -> list[str]:

@@ -27,7 +27,7 @@ from invoicing.selectors import overdue_state
 from mailbox.models import MailTemplate, OutboundMessage, OutboundStatus, Purpose
 from mailbox.models.outbound import DUNNING_KINDS
 from mailbox.services.rendering import invoice_context, render
-from mailbox.services.sending import FlushReport, _queue, outbox_flush, recipients_for
+from mailbox.services.sending import FlushReport, _queue, outbox_flush, recipients_for, templates_ensure
 from syaga.core.errors import BusinessError
 
 # Messages that count as a reminder already given (a failed one was never received, so it does not).
@@ -75,6 +75,8 @@ class DunningReport:
 
 def levels() -> list[Level]:
     """The active dunning levels, by days after the due date."""
+    if MailTemplate.objects.filter(kind__in=DUNNING_KINDS).count() < len(DUNNING_KINDS):
+        templates_ensure()
     rows = MailTemplate.objects.filter(kind__in=DUNNING_KINDS, active=True, days_after_due__isnull=False)
     return sorted(
         (Level(level=row.level, days=row.days_after_due, template=row) for row in rows),

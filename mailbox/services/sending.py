@@ -34,6 +34,7 @@ from invoicing.documents.pdf import invoice_pdf_ensure
 from invoicing.models import Invoice
 from invoicing.models.invoice import FROZEN_STATUSES, Kind, Origin, Status
 from invoicing.services import lifecycle
+from mailbox.defaults import TEMPLATES
 from mailbox.models import MailTemplate, OutboundMessage, OutboundStatus, Purpose, SendAttempt
 from mailbox.services.rendering import invoice_context, render, template_kind_for
 from syaga.core.errors import BusinessError
@@ -155,10 +156,21 @@ def _queue(
     raise BusinessError(f"file d'envoi : impossible de réserver un Message-ID pour {invoice}")
 
 
+def templates_ensure() -> None:
+    """Write back the default text of any template kind that has no row (never touches an edited one)."""
+    missing = set(TEMPLATES) - set(MailTemplate.objects.values_list("kind", flat=True))
+    for kind in sorted(missing):
+        subject, days, body = TEMPLATES[kind]
+        MailTemplate.objects.get_or_create(
+            kind=kind, defaults={"subject": subject, "body": body, "days_after_due": days, "active": True}
+        )
+
+
 def _template(kind: str) -> MailTemplate:
     template = MailTemplate.objects.filter(kind=kind).first()
     if template is None:
-        raise BusinessError(f"modèle d'e-mail « {kind} » absent : créez-le dans l'administration")
+        templates_ensure()
+        template = MailTemplate.objects.get(kind=kind)
     return template
 
 

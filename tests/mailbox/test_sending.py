@@ -232,3 +232,14 @@ def test_an_internal_message_is_sent_after_commit_and_once_per_key(django_captur
     row = OutboundMessage.objects.get(purpose=Purpose.INTERNAL)
     assert row.state == OutboundStatus.SENT
     assert row.message_id.endswith("@syaga.fr>")
+
+
+def test_a_missing_template_is_written_back_with_its_default_text(seller, smtp_server):
+    # given: the templates table emptied (a transactional test's flush, a hand-made cleanup)
+    MailTemplate.objects.all().delete()
+    invoice = issued_invoice()
+    # when
+    sending.invoices_send(invoice_ids=[invoice.pk])
+    # then: sent with the default text, and every kind is back for the next ones
+    assert smtp_server.messages()[0]["Subject"] == f"Facture {invoice.number} – SYAGA Consulting"
+    assert MailTemplate.objects.count() == 6
