@@ -265,3 +265,62 @@ COACHING_IDLE_MINUTES = env.int("COACHING_IDLE_MINUTES", default=30)
 COACHING_WORKING_HOURS = env.str("COACHING_WORKING_HOURS", default="09:00-12:30,13:30-18:00")
 COACHING_WORKING_DAYS = env.str("COACHING_WORKING_DAYS", default="0,1,2,3,4")
 COACHING_DAILY_TARGET = env.str("COACHING_DAILY_TARGET", default="880.00")
+
+# --- Mail (mailbox app): sending, dunning, the watched inbox, Microsoft 365 OAuth. See .env.example. --------
+# EMAIL_URL (smtp://, smtp+tls:// for STARTTLS on 587, smtp+ssl:// for 465) replaces the EMAIL_HOST* variables
+# above. The project's backend is Django's SMTP backend that also logs the server's answer to each message
+# and signs in with XOAUTH2 when MAIL_AUTH=m365_oauth.
+if env.str("EMAIL_URL", default=""):
+    _email = env.email_url("EMAIL_URL")
+    EMAIL_HOST = _email["EMAIL_HOST"] or EMAIL_HOST
+    EMAIL_PORT = _email["EMAIL_PORT"] or EMAIL_PORT
+    EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER") or ""
+    EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD") or ""
+    EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS"))
+    EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL"))
+    if _email["EMAIL_BACKEND"] == "django.core.mail.backends.smtp.EmailBackend":
+        EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="mailbox.backends.SmtpEmailBackend")
+    else:
+        EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+elif not PRODUCTION and not env.str("EMAIL_HOST", default="") and not env.str("EMAIL_BACKEND", default=""):
+    # A local run with no mail server configured: the demo's invoices and reminders are printed by the worker,
+    # never handed to whatever SMTP server listens on this machine.
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+elif EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend":
+    EMAIL_BACKEND = "mailbox.backends.SmtpEmailBackend"
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+# The domain after @ in our Message-IDs (<invoice-F20250012.1@domain>): the sender's domain by default.
+MAIL_MESSAGE_ID_DOMAIN = env.str("MAIL_MESSAGE_ID_DOMAIN", default="") or (
+    DEFAULT_FROM_EMAIL.rpartition("@")[2].strip(">").strip() or "localhost"
+)
+MAIL_REPLY_TO = env.str("MAIL_REPLY_TO", default="")  # the watched inbox, when it is not the sender
+MAIL_ALERT_TO = env.list("MAIL_ALERT_TO", default=[])  # urgent disputes, daily report (else the seller's)
+# Failed sends are tried again after these delays (minutes); after the last one the message is given up.
+MAIL_RETRY_MINUTES = env.list("MAIL_RETRY_MINUTES", cast=int, default=[5, 15, 60, 240, 720])
+# A run that claimed a message and died: after this lease the message is looked at again.
+MAIL_SEND_LEASE_SECONDS = env.int("MAIL_SEND_LEASE_SECONDS", default=600)
+# Issued invoices older than this are never e-mailed by the daily cycle (history imports, old documents).
+MAIL_SEND_MAX_AGE_DAYS = env.int("MAIL_SEND_MAX_AGE_DAYS", default=30)
+MAIL_OPEN_TRACKING = env.bool("MAIL_OPEN_TRACKING", default=False)
+MAIL_PUBLIC_URL = env.str("MAIL_PUBLIC_URL", default="")  # https://billing.example.fr, for the open pixel
+# Dunning: the minimum days between two reminders of one invoice, and how long a payment promise holds
+# reminders after its date (the transfer takes a few days to show on the bank account).
+MAIL_DUNNING_MIN_GAP_DAYS = env.int("MAIL_DUNNING_MIN_GAP_DAYS", default=7)
+MAIL_PROMISE_GRACE_DAYS = env.int("MAIL_PROMISE_GRACE_DAYS", default=5)
+MAIL_PROMISE_DEFAULT_DAYS = env.int("MAIL_PROMISE_DEFAULT_DAYS", default=7)
+# Mail provider authentication: "password" (any standard server) or "m365_oauth" (Microsoft 365, Entra app
+# with the client credentials grant; XOAUTH2 for SMTP and IMAP).
+MAIL_AUTH = env.str("MAIL_AUTH", default="password")
+M365_TENANT_ID = env.str("M365_TENANT_ID", default="")
+M365_CLIENT_ID = env.str("M365_CLIENT_ID", default="")
+M365_CLIENT_SECRET = env.str("M365_CLIENT_SECRET", default="")
+M365_TOKEN_URL = env.str("M365_TOKEN_URL", default="")  # default: login.microsoftonline.com/<tenant>/...
+M365_SCOPE = env.str("M365_SCOPE", default="https://outlook.office365.com/.default")
+M365_MAILBOX = env.str("M365_MAILBOX", default="")  # the mailbox signed in to (default: the URL's user)
+# The watched inbox: imaps://user:password@host:993/INBOX (imap:// plain, imap+tls:// STARTTLS).
+IMAP_URL = env.str("IMAP_URL", default="")
+IMAP_FOLDERS = env.list("IMAP_FOLDERS", default=[])  # more folders than the URL's
+IMAP_MARK_SEEN = env.bool("IMAP_MARK_SEEN", default=False)
+IMAP_TIMEOUT = env.int("IMAP_TIMEOUT", default=60)
+IMAP_FIRST_RUN_DAYS = env.int("IMAP_FIRST_RUN_DAYS", default=30)  # first run, or after a UIDVALIDITY change
+IMAP_MAX_MESSAGE_BYTES = env.int("IMAP_MAX_MESSAGE_BYTES", default=15 * 1024 * 1024)

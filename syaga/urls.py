@@ -7,4 +7,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("banking/", include("banking.urls")),
     path("invoicing/", include("invoicing.urls")),
+    # The mail open-tracking pixel (public, off by default).
+    path("m/", include("mailbox.urls")),
 ]
