@@ -4,6 +4,7 @@ import pytest
 from django.db import connection
 
 from invoicing.services import delivery
+from timetracking.services import coaching
 
 
 def pytest_collection_modifyitems(config, items):
@@ -35,6 +36,13 @@ def _nothing_after_issue(monkeypatch):
     a history reads as the lifecycle writes it, and no issue renders a PDF unless the test asks for it
     (``tests.documents`` registers the PDF task itself)."""
     monkeypatch.setattr(delivery, "_AFTER_ISSUE", {})
+
+
+@pytest.fixture(autouse=True)
+def _no_coaching_sender(monkeypatch):
+    """Likewise the top floor wires coaching reminders to the mail app: tests register a sender when they
+    test delivery (``tests/ops/test_wiring.py`` tests the wiring itself)."""
+    monkeypatch.setattr(coaching, "_senders", [])
 
 
 @pytest.fixture

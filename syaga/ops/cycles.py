@@ -22,6 +22,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -30,10 +31,22 @@ from banking.clients.qonto import QontoConfigError
 from banking.services.allocation import payments_match
 from banking.services.overdue import overdue_alerts_raise
 from banking.services.qonto_sync import qonto_sync
+from invoicing.documents.pdf import invoices_pdf_ensure
+from invoicing.models import Invoice
+from invoicing.models.invoice import Origin
+from invoicing.services.integrity import integrity_verify
 from invoicing.services.recurring import recurring_generate
 from invoicing.services.review import validate_pending
+from mailbox.services.dunning import reminders_send
+from mailbox.services.inbox import inbox_poll
+from mailbox.services.reports import daily_report_send
+from mailbox.services.sending import invoices_send_pending
 from syaga.core.errors import BusinessError
 from syaga.ops.models import CycleKind, CycleLease, CycleRun, CycleStep, RunStatus, StepStatus
+from timetracking.clients.clockify import ClockifyConfigError
+from timetracking.services.billing import timesheets_bill
+from timetracking.services.clockify_sync import clockify_sync
+from timetracking.services.coaching import coaching_now, reminders_deliver
 
 log = logging.getLogger(__name__)
 LEASE_SECONDS = 15 * 60  # renewed before each step; a step longer than this must renew itself
@@ -60,12 +73,29 @@ class Step:
     code: str
     label: str
     run: Callable[[StepContext], dict]
-    inputs: tuple[str, ...] = ()
-    external: bool = False  # talks to the outside world: skipped in a dry run
+    inputs: tuple[str, ...] = ()  # a failed input is noted; the step still runs
+    requires: tuple[str, ...] = ()  # a failed requirement means the step must not run (dunning a payer)
+    external: bool = False  # talks to the outside world or writes files: skipped in a dry run
     when: Callable[[StepContext], bool] = lambda ctx: True
 
 
 # --- the steps ---------------------------------------------------------------------------------------
+
+# Documents older than this are not rendered nor sent by the cycle (the history import, long-closed years).
+RECENT_DAYS = 35
+
+
+def _clockify(ctx: StepContext) -> dict:
+    try:
+        report = clockify_sync()
+    except ClockifyConfigError as exc:
+        raise NotConfigured(f"Clockify non configuré ({exc})") from exc
+    counts = report.counts
+    return {"saisies nouvelles": counts.created, "mises à jour": counts.updated}
+
+
+def _coaching(ctx: StepContext) -> dict:
+    return {"rappels": len(coaching_now()), "envoyés": reminders_deliver()}
 
 
 def _recurring(ctx: StepContext) -> dict:
@@ -73,10 +103,36 @@ def _recurring(ctx: StepContext) -> dict:
     return {"factures créées": report.created, "périodes déjà facturées": report.skipped}
 
 
+def _timesheets(ctx: StepContext) -> dict:
+    report = timesheets_bill(month=ctx.day.replace(day=1))
+    return {"factures de temps": len(report.bills), "total HT": str(report.total_ht)}
+
+
 def _validate(ctx: StepContext) -> dict:
     return {
         {"approved": "approuvées", "rejected": "rejetées", "review": "à valider"}[k]: v
         for k, v in validate_pending().counts().items()
+    }
+
+
+def _recent_issued():
+    since = timezone.now() - dt.timedelta(days=RECENT_DAYS)
+    return Invoice.objects.issued().exclude(origin=Origin.IMPORTED).filter(issued_at__gte=since)
+
+
+def _documents(ctx: StepContext) -> dict:
+    missing = list(_recent_issued().filter(pdf_path="").order_by("pk").values_list("pk", flat=True))
+    report = invoices_pdf_ensure(invoice_ids=missing, split=False) if missing else None
+    return {"PDF écrits": report.written if report else 0}
+
+
+def _send(ctx: StepContext) -> dict:
+    report = invoices_send_pending()
+    return {
+        "envoyés": len(report.flush.sent),
+        "à réessayer": len(report.flush.retried),
+        "refusés": len(report.refused),
+        "à vérifier": len(report.flush.uncertain),
     }
 
 
@@ -89,15 +145,6 @@ def _qonto(ctx: StepContext) -> dict:
     return {"comptes": len(report.accounts), "nouvelles": counts.created, "mises à jour": counts.updated}
 
 
-def _match(ctx: StepContext) -> dict:
-    results = payments_match()
-    counts: dict[str, int] = {"crédits examinés": len(results)}
-    for result in results:
-        label = MATCH_LABELS.get(result.status, result.status)
-        counts[label] = counts.get(label, 0) + 1
-    return counts
-
-
 MATCH_LABELS = {
     "matched": "rapprochés",
     "confirmed": "confirmés",
@@ -107,19 +154,71 @@ MATCH_LABELS = {
 }
 
 
+def _match(ctx: StepContext) -> dict:
+    results = payments_match()
+    counts: dict[str, int] = {"crédits examinés": len(results)}
+    for result in results:
+        label = MATCH_LABELS.get(result.status, result.status)
+        counts[label] = counts.get(label, 0) + 1
+    return counts
+
+
 def _overdue(ctx: StepContext) -> dict:
     return {"alertes levées": len(overdue_alerts_raise(on=ctx.day))}
 
 
+def _dunning(ctx: StepContext) -> dict:
+    report = reminders_send(on=ctx.day)
+    return {"relances envoyées": len(report.flush.sent), "relances en file": len(report.queued)}
+
+
+def _inbox(ctx: StepContext) -> dict:
+    if not settings.IMAP_URL:
+        raise NotConfigured("boîte de réception non configurée (IMAP_URL)")
+    report = inbox_poll()
+    folders = report.folders
+    return {
+        "messages lus": sum(f.fetched for f in folders),
+        "enregistrés": sum(f.stored for f in folders),
+        "mal formés": sum(f.malformed for f in folders),
+    }
+
+
+def _report(ctx: StepContext) -> dict:
+    return {"rapport envoyé": 1 if daily_report_send(on=ctx.day) else 0}
+
+
+def _integrity(ctx: StepContext) -> dict:
+    report = integrity_verify()
+    if not report.intact:
+        detail = "; ".join(str(finding) for finding in report.findings[:5])
+        raise BusinessError(f"{report.summary()} : {detail}")
+    return {"documents intacts": report.documents, "PDF vérifiés": report.pdfs}
+
+
 DAILY_STEPS: list[Step] = [
+    Step("clockify", "Temps Clockify", _clockify, external=True),
+    Step("coaching", "Rappels de saisie", _coaching, inputs=("clockify",), external=True),
     Step("recurring", "Factures récurrentes", _recurring),
     Step("validate", "Règles de validation", _validate, inputs=("recurring",)),
+    Step("documents", "PDF des factures émises", _documents, inputs=("validate",), external=True),
+    Step("send", "Envoi des factures", _send, inputs=("documents",), external=True),
     Step("qonto", "Synchronisation Qonto", _qonto, external=True),
     Step("match", "Rapprochement des paiements", _match, inputs=("qonto",)),
     Step("overdue", "Alertes d'impayés", _overdue, inputs=("match",)),
+    # A reminder to a client whose payment was not matched would be wrong: no dunning after a failed match.
+    Step("dunning", "Relances", _dunning, requires=("qonto", "match"), external=True),
+    Step("inbox", "Boîte de réception", _inbox, external=True),
+    Step("report", "Rapport du jour", _report, inputs=("send", "dunning", "inbox"), external=True),
 ]
-WEEKLY_STEPS: list[Step] = []
-MONTH_END_STEPS: list[Step] = []
+WEEKLY_STEPS: list[Step] = [
+    Step("integrity", "Intégrité des factures et des PDF", _integrity),
+]
+MONTH_END_STEPS: list[Step] = [
+    Step("clockify", "Temps Clockify", _clockify, external=True),
+    Step("timesheets", "Facturation des temps du mois", _timesheets, inputs=("clockify",)),
+    Step("validate", "Règles de validation", _validate, inputs=("timesheets",)),
+]
 
 
 def steps_for(kind: str) -> list[Step]:
@@ -203,6 +302,9 @@ def _run_step(step: Step, ctx: StepContext) -> tuple[str, dict, str, str]:
     """(status, counts, message, error) of one step; never raises."""
     failed_inputs = [code for code in step.inputs if ctx.results.get(code) == StepStatus.FAILED]
     note = f"entrée en échec : {', '.join(failed_inputs)}. " if failed_inputs else ""
+    failed_requirements = [code for code in step.requires if ctx.results.get(code) == StepStatus.FAILED]
+    if failed_requirements:
+        return StepStatus.SKIPPED, {}, f"non lancée : {', '.join(failed_requirements)} en échec", ""
     if not step.when(ctx):
         return StepStatus.SKIPPED, {}, note + "pas aujourd'hui", ""
     if ctx.dry_run and step.external:

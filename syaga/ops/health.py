@@ -4,7 +4,6 @@
 The top floor: it may ask every app.
 """
 
-import ctypes.util
 import datetime as dt
 import shutil
 from collections.abc import Callable
@@ -16,10 +15,16 @@ from django.db import connection
 from django.utils import timezone
 from django_q.models import Schedule, Task
 
-from banking.clients.qonto import QontoConfigError, QontoError, client_from_settings
+from banking.clients.qonto import QontoConfigError, QontoError
+from banking.clients.qonto import client_from_settings as qonto_client
+from invoicing.documents.pdf import fast_font_subsetting
 from invoicing.models import SellerProfile
 from invoicing.selectors import approvers
+from invoicing.services.integrity import integrity_verify
+from mailbox.services.connection import mail_health
 from syaga.ops.models import CycleRun, RunStatus
+from timetracking.clients.clockify import ClockifyConfigError, ClockifyError
+from timetracking.clients.clockify import client_from_settings as clockify_client
 
 OK, WARN, FAIL, NOT_CONFIGURED = "ok", "attention", "en panne", "non configuré"
 ARCHIVE_MIN_FREE_BYTES = 1024**3
@@ -95,7 +100,7 @@ def _last_cycle() -> Check:
 
 def _qonto() -> Check:
     try:
-        client = client_from_settings(max_retries=1)
+        client = qonto_client(max_retries=1)
     except QontoConfigError:
         return Check(
             "Qonto", NOT_CONFIGURED, "pas d'identifiants Qonto (QONTO_LOGIN/QONTO_SECRET_KEY ou OAuth)"
@@ -119,7 +124,7 @@ def _archive_disk() -> Check:
 
 
 def _weasyprint_fonts() -> Check:
-    if ctypes.util.find_library("harfbuzz-subset"):
+    if fast_font_subsetting():
         return Check(
             "polices des PDF (WeasyPrint)", OK, "libharfbuzz-subset présent : sous-ensembles rapides"
         )
@@ -129,6 +134,41 @@ def _weasyprint_fonts() -> Check:
         "libharfbuzz-subset absent : les PDF sont environ 6 fois plus lents "
         "(apt-get install libharfbuzz-subset0)",
     )
+
+
+def _clockify() -> Check:
+    try:
+        client = clockify_client(max_retries=1)
+    except ClockifyConfigError:
+        return Check("Clockify", NOT_CONFIGURED, "pas de clé CLOCKIFY_API_KEY")
+    try:
+        user = client.current_user()
+    except ClockifyError as exc:
+        return Check("Clockify", FAIL, f"injoignable ou refusé : {exc}")
+    return Check("Clockify", OK, f"joignable ({user.get('email') or user.get('name') or 'clé valide'})")
+
+
+def _mail() -> list[Check]:
+    """The OAuth token (Microsoft 365), the SMTP server and the watched inbox, each reached for real."""
+    smtp = "smtp" in settings.EMAIL_BACKEND.lower()
+    checks = [
+        Check(line.name, OK if line.ok else FAIL, line.detail) for line in mail_health(check_servers=smtp)
+    ]
+    if not smtp:
+        checks.append(
+            Check("SMTP", NOT_CONFIGURED, f"pas de serveur d'envoi (EMAIL_URL) : {settings.EMAIL_BACKEND}")
+        )
+    if not settings.IMAP_URL:
+        checks.append(Check("IMAP", NOT_CONFIGURED, "pas de boîte surveillée (IMAP_URL)"))
+    return checks
+
+
+def _integrity() -> Check:
+    report = integrity_verify()
+    if report.intact:
+        return Check("intégrité des factures", OK, report.summary())
+    first = "; ".join(str(finding) for finding in report.findings[:3])
+    return Check("intégrité des factures", FAIL, f"{report.summary()} : {first}")
 
 
 def _four_eyes() -> Check:
@@ -152,6 +192,9 @@ CHECKS: list[Callable[[], Check | list[Check]]] = [
     _last_runs,
     _last_cycle,
     _qonto,
+    _clockify,
+    _mail,
+    _integrity,
     _archive_disk,
     _weasyprint_fonts,
     _four_eyes,

@@ -61,25 +61,65 @@ def test_an_integration_without_credentials_is_not_configured_and_what_follows_r
     assert steps_of(run) == [("bank", "not_configured"), ("match", "ok")]
 
 
-def test_the_real_daily_cycle_without_qonto_bills_validates_and_matches(seller):
-    # given: a monthly contract due that day, no Qonto credentials
+def test_the_real_daily_cycle_without_integrations_bills_validates_and_matches(seller):
+    # given: a monthly contract due that day; no Clockify, Qonto nor inbox credentials
     ContractFactory(amount_ht=Decimal("500.00"), start_date=DAY, next_billing_date=DAY)
     # when
     run = cycle_run(kind="daily", day=DAY)
-    # then
+    # then: every step ran, the unconfigured ones say so
     assert dict(steps_of(run)) == {
+        "clockify": "not_configured",
+        "coaching": "ok",
         "recurring": "ok",
         "validate": "ok",
+        "documents": "ok",
+        "send": "ok",
         "qonto": "not_configured",
         "match": "ok",
         "overdue": "ok",
+        "dunning": "ok",
+        "inbox": "not_configured",
+        "report": "ok",
     }
+    assert run.status == RunStatus.OK
     assert run.steps.get(code="recurring").counts["factures créées"] == 1
     # when: the same day again
     again = cycle_run(kind="daily", day=DAY)
     # then: nothing is generated twice
     assert again.steps.get(code="recurring").counts["factures créées"] == 0
     assert Invoice.objects.count() == 1
+
+
+def test_no_dunning_when_the_payments_could_not_be_matched(monkeypatch, seller):
+    # a reminder to a client whose transfer arrived but was not matched would be wrong
+    def broken_match(ctx):
+        raise RuntimeError("base indisponible")
+
+    steps = [
+        Step("qonto", "Banque", lambda ctx: {}),
+        Step("match", "Rapprochement", broken_match),
+        Step("dunning", "Relances", lambda ctx: {"relances envoyées": 3}, requires=("qonto", "match")),
+    ]
+    run = cycle_run(kind="daily", day=DAY, steps=steps)
+    dunning = run.steps.get(code="dunning")
+    assert (dunning.status, dunning.message) == ("skipped", "non lancée : match en échec")
+
+
+def test_the_weekly_integrity_step_catches_a_change_behind_the_applications_back(seller):
+    from django.db import connection
+
+    from tests.factories import make_invoice
+
+    invoice = make_invoice(status="issued", amounts=[Decimal("200.00")])
+    assert cycle_run(kind="weekly", day=DAY).status == RunStatus.OK
+    if connection.vendor == "postgresql":
+        pytest.skip("PostgreSQL's trigger refuses the raw edit itself (tests/invoicing/test_immutability.py)")
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE invoicing_invoice SET subject = %s WHERE id = %s", ["autre objet", invoice.pk])
+    run = cycle_run(kind="weekly", day=DAY)
+    step = run.steps.get(code="integrity")
+    assert (run.status, step.status) == (RunStatus.FAILED, StepStatus.FAILED)
+    assert invoice.number in step.error
 
 
 def test_a_dry_run_keeps_nothing_and_skips_the_outside_world(seller):

@@ -5,6 +5,7 @@ import json
 from io import StringIO
 
 import pytest
+from aiosmtpd.controller import Controller
 from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
 from django.utils import timezone
@@ -14,6 +15,8 @@ from syaga.core.schedules import schedules_sync
 from syaga.ops.health import FAIL, NOT_CONFIGURED, OK, health_report
 from tests.banking.qonto_stub import QontoStub
 from tests.factories import UserFactory
+from tests.mailbox.conftest import SmtpHandler, free_port
+from tests.timetracking.clockify_stub import ClockifyStub
 
 pytestmark = pytest.mark.django_db
 
@@ -99,3 +102,48 @@ def test_json_output_is_machine_readable(seller):
     report = json.loads(out.getvalue())
     assert report["ok"] is True
     assert {c["status"] for c in report["checks"]} <= {OK, NOT_CONFIGURED, "attention"}
+
+
+@pytest.mark.parametrize(("good_key", "expected"), [(True, OK), (False, FAIL)])
+def test_clockify_is_reached_with_the_configured_key(httpserver, settings, good_key, expected):
+    stub = ClockifyStub(httpserver)
+    stub.add_user("Anne Martin", "anne@syaga.fr")
+    stub.configure(settings)
+    if not good_key:
+        settings.CLOCKIFY_API_KEY = "wrong-key"
+    status, detail = status_of(health_report(), "Clockify")
+    assert status == expected, detail
+
+
+def test_the_smtp_server_is_reached_for_real(settings):
+    # given: a real SMTP server (aiosmtpd) and one address where nothing listens
+    handler = SmtpHandler()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        settings.EMAIL_BACKEND = "mailbox.backends.SmtpEmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+        assert status_of(health_report(), "SMTP")[0] == OK
+    finally:
+        controller.stop()
+    settings.EMAIL_PORT = free_port()
+    assert status_of(health_report(), "SMTP")[0] == FAIL
+
+
+def test_an_edit_behind_the_applications_back_is_down(seller):
+    from django.db import connection
+
+    from tests.factories import make_invoice
+
+    invoice = make_invoice(status="issued")
+    assert status_of(health_report(), "intégrité des factures")[0] == OK
+    if connection.vendor == "postgresql":
+        pytest.skip("PostgreSQL's trigger refuses the raw edit itself")
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE invoicing_invoice SET subject = 'autre' WHERE id = %s", [invoice.pk])
+    status, detail = status_of(health_report(), "intégrité des factures")
+    assert status == FAIL
+    assert invoice.number in detail
