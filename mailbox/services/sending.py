@@ -269,12 +269,15 @@ def invoices_send(*, invoice_ids: list[int], actor=None) -> SendReport:
 
 
 def invoices_unsent(*, now: dt.datetime | None = None):
-    """Issued documents that no e-mail delivered yet, issued in the last MAIL_SEND_MAX_AGE_DAYS days (never
-    the imported history): the daily cycle's list."""
+    """Issued documents that no e-mail delivered yet, dated (and issued) in the last MAIL_SEND_MAX_AGE_DAYS
+    days, never the imported history: the daily cycle's list. The printed issue date counts: an invoice
+    recorded today with a date months ago (a catch-up, the demo's year) is not e-mailed as if new."""
     now = now or timezone.now()
     since = now - dt.timedelta(days=settings.MAIL_SEND_MAX_AGE_DAYS)
     return (
-        Invoice.objects.filter(status=Status.ISSUED, issued_at__gte=since)
+        Invoice.objects.filter(
+            status=Status.ISSUED, issued_at__gte=since, issue_date__gte=timezone.localdate(since)
+        )
         .exclude(origin=Origin.IMPORTED)
         .filter(Q(kind=Kind.CREDIT_NOTE) | Q(sent_at__isnull=True))
         .exclude(mail_messages__purpose=Purpose.INVOICE)

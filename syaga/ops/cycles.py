@@ -116,8 +116,13 @@ def _validate(ctx: StepContext) -> dict:
 
 
 def _recent_issued():
+    """Documents issued lately with a recent date (not the history, not a catch-up of last year's)."""
     since = timezone.now() - dt.timedelta(days=RECENT_DAYS)
-    return Invoice.objects.issued().exclude(origin=Origin.IMPORTED).filter(issued_at__gte=since)
+    return (
+        Invoice.objects.issued()
+        .exclude(origin=Origin.IMPORTED)
+        .filter(issued_at__gte=since, issue_date__gte=timezone.localdate(since))
+    )
 
 
 def _documents(ctx: StepContext) -> dict:
