@@ -89,7 +89,7 @@ def _clockify(ctx: StepContext) -> dict:
     try:
         report = clockify_sync()
     except ClockifyConfigError as exc:
-        raise NotConfigured(f"Clockify non configuré ({exc})") from exc
+        raise NotConfigured("Clockify non configuré (CLOCKIFY_API_KEY absent)") from exc
     counts = report.counts
     return {"saisies nouvelles": counts.created, "mises à jour": counts.updated}
 
@@ -145,7 +145,9 @@ def _qonto(ctx: StepContext) -> dict:
     try:
         report = qonto_sync()
     except QontoConfigError as exc:
-        raise NotConfigured(f"Qonto non configuré ({exc})") from exc
+        raise NotConfigured(
+            "Qonto non configuré (QONTO_LOGIN et QONTO_SECRET_KEY, ou les identifiants OAuth)"
+        ) from exc
     counts = report.transactions
     return {"comptes": len(report.accounts), "nouvelles": counts.created, "mises à jour": counts.updated}
 

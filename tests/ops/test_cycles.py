@@ -197,3 +197,17 @@ def test_the_command_prints_each_step_and_fails_loudly(monkeypatch):
 def test_the_command_refuses_a_bad_date():
     with pytest.raises(CommandError, match="--date"):
         call_command("cycle", "daily", "--date", "31/02/2026")
+
+
+def test_the_runs_and_their_steps_are_readable_in_the_admin(client):
+    from django.urls import reverse
+
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory(username="chef", is_superuser=True))
+    run = cycle_run(kind="daily", day=DAY, steps=[Step("a", "Étape lisible", lambda ctx: {"faites": 2})])
+    assert client.get(reverse("admin:ops_cyclerun_changelist")).status_code == 200
+    page = client.get(reverse("admin:ops_cyclerun_change", args=[run.pk])).content.decode()
+    assert "Étape lisible" in page
+    assert "faites : 2" in page
+    assert "Cycle quotidien du 02/03/2026" in page
