@@ -159,9 +159,7 @@ def test_contracts_whose_past_billing_date_has_no_invoice(seller):
     ContractFactory(start_date=t - days(100), next_billing_date=t - days(3), active=False)
     ContractFactory(start_date=t - days(100), end_date=t - days(5), next_billing_date=t - days(3))
     # one whose period was billed by hand without the date moving on: it has its invoice
-    covered = ContractFactory(
-        client=ClientFactory(), start_date=t - days(100), next_billing_date=t - days(3)
-    )
+    covered = ContractFactory(client=ClientFactory(), start_date=t - days(100), next_billing_date=t - days(3))
     contract_bill_period(contract=covered, period_start=covered.next_billing_date)
     # when
     with CaptureQueriesContext(connection) as queries:
