@@ -163,7 +163,8 @@ def reminders_send(*, on: dt.date, now: dt.datetime | None = None) -> DunningRep
 
 
 def next_reminders(*, on: dt.date, limit: int = 10) -> list[dict]:
-    """The reminders coming next (today's included): invoice, level, date, for the first page's tile.
+    """The reminders coming next (today's included), soonest first and on the same day the longest overdue
+    first: invoice, level, date, for the first page's tile.
 
     Each e-mailed, undisputed open invoice gets the first level (in days order) above the last one it was
     given, on its day (its due date plus the level's days, today when that day has passed), unless a payment
@@ -196,11 +197,13 @@ def next_reminders(*, on: dt.date, limit: int = 10) -> list[dict]:
             )
             .exclude(Q(payment_promised_for__isnull=False) & Q(promise_in__gte=F("reminder_in") - grace))
             .exclude(Q(delay_granted_until__isnull=False) & Q(delay_in__gte=F("reminder_in")))
-            .order_by("reminder_in", "pk")[:limit]
+            # the day grows with the due date: due date order is day order, oldest due first on the same
+            # day, and the database can walk its due date index and stop at ``limit``
+            .order_by("due_date", "pk")[:limit]
         )
         upcoming += [
             {"invoice": invoice, "level": level.level, "date": on + dt.timedelta(days=invoice.reminder_in)}
             for invoice in rows
         ]
-    upcoming.sort(key=lambda row: (row["date"], row["invoice"].pk))
+    upcoming.sort(key=lambda row: (row["date"], row["invoice"].due_date, row["invoice"].pk))
     return upcoming[:limit]

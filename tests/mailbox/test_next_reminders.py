@@ -1,5 +1,5 @@
 """The coming reminders the first page lists: each e-mailed open invoice's next level on its day, held ones
-left out, the soonest first, read by the database (the first page stays fast with 15,000 open invoices)."""
+left out, the soonest first (the longest overdue first on one day), read by the database (the first page stays fast with 15,000 open invoices)."""
 
 import datetime as dt
 from decimal import Decimal
@@ -46,6 +46,7 @@ def books(seller, settings):
     settings.MAIL_PROMISE_GRACE_DAYS = 5
     t = today()
     late = due(50)  # J+15 passed long ago, never reminded: today
+    later = due(70)  # today too, and more overdue: before it
     soon = due(10)  # J+15 in 5 days
     second = due(20)  # reminded at J+15: J+30 in 10 days
     given(second, 1)
@@ -69,7 +70,7 @@ def books(seller, settings):
         issue_date=t - dt.timedelta(days=80),
         due_date=t - dt.timedelta(days=50),
     )
-    return {"late": late, "soon": soon, "second": second, "after_delay": after_delay}
+    return {"late": late, "later": later, "soon": soon, "second": second, "after_delay": after_delay}
 
 
 def test_the_next_reminders_soonest_first_held_ones_left_out(books):
@@ -78,12 +79,13 @@ def test_the_next_reminders_soonest_first_held_ones_left_out(books):
     rows = next_reminders(on=t, limit=10)
     # then
     assert [(row["invoice"], row["level"], row["date"]) for row in rows] == [
+        (books["later"], 1, t),
         (books["late"], 1, t),
         (books["after_delay"], 1, t + dt.timedelta(days=3)),
         (books["soon"], 1, t + dt.timedelta(days=5)),
         (books["second"], 2, t + dt.timedelta(days=10)),
     ]
-    assert rows[0]["invoice"].amount_due == books["late"].total_ttc
+    assert rows[1]["invoice"].amount_due == books["late"].total_ttc
 
 
 def test_the_next_reminders_cost_the_same_whatever_the_open_invoices(books):
