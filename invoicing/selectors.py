@@ -13,7 +13,20 @@ from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
-from django.db.models import Case, Count, DateField, Exists, F, IntegerField, OuterRef, Q, Sum, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    DateField,
+    Exists,
+    F,
+    IntegerField,
+    Min,
+    OuterRef,
+    Q,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.expressions import Func
 from django.db.models.functions import Greatest, TruncMonth
 from django.utils import timezone
@@ -663,10 +676,16 @@ def recovery_rate(*, on: dt.date, window_days: int) -> RecoveryRate:
     fallen_due = Invoice.objects.filter(
         kind=Kind.INVOICE, status__in=counted, due_date__gte=start, due_date__lte=end
     )
-    agg = fallen_due.aggregate(invoiced=Sum("total_ttc"), collected=Sum("amount_paid"))
-    # Apart: one OR over both sides would scan every invoice; the window's are read by (status, due date).
+    agg = fallen_due.aggregate(
+        invoiced=Sum("total_ttc"), collected=Sum("amount_paid"), first_issue=Min("issue_date")
+    )
+    # Apart: one OR over both sides would read every invoice. A credit note is issued on or after the
+    # invoice it corrects: the issue date index finds them without reading the older books.
     agg |= Invoice.objects.filter(
-        kind=Kind.CREDIT_NOTE, status__in=FROZEN_STATUSES, credited_invoice__in=fallen_due.values("pk")
+        kind=Kind.CREDIT_NOTE,
+        status__in=FROZEN_STATUSES,
+        issue_date__gte=agg["first_issue"] or on,
+        credited_invoice__in=fallen_due.values("pk"),
     ).aggregate(credited=Sum("total_ttc"))
     invoiced = quantize((agg["invoiced"] or ZERO) - (agg["credited"] or ZERO))
     collected = quantize(agg["collected"] or ZERO)
