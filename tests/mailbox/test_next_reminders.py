@@ -1,5 +1,6 @@
 """The coming reminders the first page lists: each e-mailed open invoice's next level on its day, held ones
-left out, the soonest first (the longest overdue first on one day), read by the database (the first page stays fast with 15,000 open invoices)."""
+left out, the soonest first (the longest overdue first on one day), chosen by the database (the first page
+stays fast with 15,000 open invoices)."""
 
 import datetime as dt
 from decimal import Decimal
