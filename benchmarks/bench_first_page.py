@@ -1,6 +1,6 @@
 """Benchmark of the owner's first page (``/admin/``) at 10,000 and 100,000 invoices and bank transactions.
 
-Standalone: ``.venv/bin/python benchmarks/bench_first_page.py [--database-url URL] [--runs N]``.
+Standalone: ``.venv/bin/python benchmarks/bench_first_page.py [--database-url URL] [--runs N] [--keep]``.
 
 The database is the benchmark's own, never the one the URL names:
 
