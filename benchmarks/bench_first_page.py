@@ -1,6 +1,6 @@
 """Benchmark of the owner's first page (``/admin/``) at 10,000 and 100,000 invoices and bank transactions.
 
-Standalone: ``.venv/bin/python benchmarks/bench_first_page.py [--database-url URL] [--runs N]``.
+Standalone: ``.venv/bin/python benchmarks/bench_first_page.py [--database-url URL] [--runs N] [--keep]``.
 
 The database is the benchmark's own, never the one the URL names:
 
@@ -10,11 +10,15 @@ The database is the benchmark's own, never the one the URL names:
 
 It loads a firm's books straight into the tables (what is measured is the page, not how the rows got
 there): clients, invoices over eight years (paid, open and overdue at every level, partially paid, waiting
-for review, drafts, cancelled with their credit notes), bank credits and debits (matched, suggested, without
-invoice), recurring contracts, a bank account. Then it signs in a superuser and requests the page: first at
-10,000 invoices and 10,000 transactions, then at 100,000 of each. Prints, for each size, the median over
-the runs (after one warm-up request), the slowest tile, and the number of queries; exits 1 when the median
-at 100,000 is over the 300 ms budget or when the query count grows with the data.
+for review, drafts, cancelled with their credit notes; e-mailed, with their approval in the history, by a
+rule or a person; recurring ones with their service period), bank credits and debits (matched, suggested,
+without invoice), recurring contracts (some behind), a bank account; and what the later tiles read: as
+many time entries as invoices (five consultants, today's included, FACTURABLE time billed or not), as many
+client replies (some disputes, open at every urgency) and about as many sent e-mails (invoices and
+reminders), and as many cycle steps (five a run). Then it signs in a superuser and requests the page: first
+at 10,000 of each, then at 100,000. Prints, for each size, the median over the runs (after one warm-up
+request), each tile's time, and the number of queries; exits 1 when the median at 100,000 is over the
+300 ms budget or when the query count grows with the data.
 """
 
 import argparse
@@ -77,12 +81,13 @@ class SQLiteDatabase:
 
 
 def load(*, invoices: int, transactions: int, offset: int, rng: random.Random) -> None:
-    """Add ``invoices`` invoices (and their clients) and ``transactions`` bank transactions."""
+    """Add ``invoices`` invoices (and their clients) and ``transactions`` bank transactions, then as many
+    time entries, client replies and cycle steps (see the module's docstring)."""
     from banking.models import BankAccount, BankTransaction, MatchStatus
     from invoicing.models import Client, Contract, Invoice
     from invoicing.models.contract import Period
     from invoicing.models.invoice import Kind, Origin, Status
-    from syaga.core.dates import today
+    from syaga.core.dates import end_of_month, today
 
     on = today()
     clients = Client.objects.bulk_create(
@@ -105,7 +110,9 @@ def load(*, invoices: int, transactions: int, offset: int, rng: random.Random) -
                 amount_ht=Decimal(rng.choice(["250.00", "400.00", "500.00", "751.60", "1400.00"])),
                 period=Period.MONTHLY if index % 4 else Period.QUARTERLY,
                 start_date=on - dt.timedelta(days=400),
-                next_billing_date=on + dt.timedelta(days=rng.randint(0, 40)),
+                # one in fifty behind (a forgotten period for the indicators to find)
+                next_billing_date=on
+                + dt.timedelta(days=rng.randint(-5, -1) if index % 50 == 0 else rng.randint(0, 40)),
                 auto_approve=index % 2 == 0,
             )
             for index, client in enumerate(clients[: len(clients) // 5])
@@ -131,6 +138,8 @@ def load(*, invoices: int, transactions: int, offset: int, rng: random.Random) -
             total_ttc=ht + vat,
             subject=f"Prestations {number}",
         )
+        if invoice.origin == Origin.RECURRING:
+            invoice.period_start, invoice.period_end = issue.replace(day=1), end_of_month(issue)
         draw = rng.random()
         age = (on - issue).days
         if draw < 0.01:
@@ -144,6 +153,9 @@ def load(*, invoices: int, transactions: int, offset: int, rng: random.Random) -
             draw = rng.random()
             if draw < open_share:
                 invoice.status = rng.choice([Status.ISSUED, Status.SENT])
+                # an open dispute on one overdue invoice in a hundred, at every urgency
+                if age > 45 and rng.random() < 0.01:
+                    invoice.disputed_since = invoice.issued_at + dt.timedelta(days=40)
             elif draw < open_share + 0.02:
                 invoice.status = Status.PARTIALLY_PAID
                 invoice.amount_paid = (invoice.total_ttc / 2).quantize(Decimal("0.01"))
@@ -158,6 +170,9 @@ def load(*, invoices: int, transactions: int, offset: int, rng: random.Random) -
                     paid_on,
                 )
         rows.append(invoice)
+    for invoice in rows:
+        if invoice.status in (Status.SENT, Status.PARTIALLY_PAID, Status.PAID):
+            invoice.sent_at = invoice.issued_at + dt.timedelta(hours=1)
     Invoice.objects.bulk_create([r for r in rows if r.status != Status.CANCELLED], batch_size=5000)
     # A cancelled invoice points at its credit note: the credit note first.
     notes = Invoice.objects.bulk_create(
@@ -204,6 +219,215 @@ def load(*, invoices: int, transactions: int, offset: int, rng: random.Random) -
         ],
         batch_size=5000,
     )
+    issued = [r for r in rows if r.number]
+    load_history(issued, rng=rng)
+    load_mail(issued, clients=clients, offset=offset, count=invoices, rng=rng)
+    load_time(clients, offset=offset, count=invoices, rng=rng, on=on)
+    load_cycles(offset=offset, count=invoices, on=on)
+
+
+def load_history(issued, *, rng: random.Random) -> None:
+    """Each issued invoice's approval (by a rule for two in three, else by a person), issue and first
+    e-mail, as the lifecycle writes them."""
+    from invoicing.models import InvoiceEvent
+    from invoicing.models.validation import EventKind
+
+    events = []
+    for invoice in issued:
+        kind = EventKind.AUTO_APPROVED if rng.random() < 0.67 else EventKind.APPROVED
+        events.append(InvoiceEvent(invoice=invoice, at=invoice.issued_at, kind=kind, to_status="approved"))
+        events.append(
+            InvoiceEvent(invoice=invoice, at=invoice.issued_at, kind=EventKind.ISSUED, to_status="issued")
+        )
+        if invoice.sent_at:
+            events.append(
+                InvoiceEvent(invoice=invoice, at=invoice.sent_at, kind=EventKind.SENT, to_status="sent")
+            )
+    InvoiceEvent.objects.bulk_create(events, batch_size=5000)
+
+
+def load_mail(issued, *, clients, offset: int, count: int, rng: random.Random) -> None:
+    """``count`` client replies over eight years, each about an invoice; the invoices e-mailed (one message
+    each) and some reminders; a dispute for each invoice flagged as disputed, open, at every urgency."""
+    from mailbox.models import Dispute, InboundMessage, OutboundMessage, OutboundStatus, Purpose
+
+    now = dt.datetime.now(dt.UTC)
+    sent = [invoice for invoice in issued if invoice.sent_at]
+    outbound = [
+        OutboundMessage(
+            invoice=invoice,
+            purpose=Purpose.INVOICE,
+            dedupe_key=f"invoice:{invoice.pk}:send",
+            message_id=f"<invoice-{invoice.number}.1@bench>",
+            to=f"compta{invoice.client_id}@example.fr",
+            subject=f"Facture {invoice.number}",
+            body="Veuillez trouver ci-joint notre facture.",
+            state=OutboundStatus.SENT,
+            sent_at=invoice.sent_at,
+            created_at=invoice.sent_at,
+        )
+        for invoice in sent
+    ]
+    late = [invoice for invoice in sent if invoice.paid_date is None and invoice.due_date < now.date()]
+    for invoice in late[: len(late) // 3]:
+        outbound.append(
+            OutboundMessage(
+                invoice=invoice,
+                purpose=Purpose.REMINDER,
+                level=1,
+                dedupe_key=f"invoice:{invoice.pk}:reminder:1",
+                message_id=f"<invoice-{invoice.number}.2@bench>",
+                to=f"compta{invoice.client_id}@example.fr",
+                subject=f"Relance facture {invoice.number}",
+                body="Sauf erreur de notre part…",
+                state=OutboundStatus.SENT,
+                sent_at=now,
+                created_at=now,
+            )
+        )
+    OutboundMessage.objects.bulk_create(outbound, batch_size=5000)
+    categories = ["ack"] * 50 + ["question"] * 15 + ["payment"] * 15 + ["delay"] * 5 + ["auto_reply"] * 10
+    categories += ["dispute"] * 5
+    received = InboundMessage._meta.get_field("received_at")
+    received.auto_now_add = False  # the replies' own dates, not the moment they are loaded
+    try:
+        replies = []
+        for i in range(count):
+            invoice = rng.choice(sent)
+            replies.append(
+                InboundMessage(
+                    message_id=f"<reply-{offset + i}@bench>",
+                    from_email=f"compta{invoice.client_id}@example.fr",
+                    subject=f"RE: Facture {invoice.number}",
+                    received_at=now - dt.timedelta(minutes=rng.randint(0, 8 * 365 * 24 * 60)),
+                    text="Bien reçu, merci.",
+                    invoice=invoice,
+                    client_id=invoice.client_id,
+                    link_method="thread",
+                    category=rng.choice(categories),
+                )
+            )
+        InboundMessage.objects.bulk_create(replies, batch_size=5000)
+    finally:
+        received.auto_now_add = True
+    disputed = [invoice for invoice in issued if invoice.disputed_since]
+    Dispute.objects.bulk_create(
+        [
+            Dispute(
+                invoice=invoice,
+                client_id=invoice.client_id,
+                urgency=1 + index % 5,
+                amount_at_stake=invoice.total_ttc,
+                opened_at=invoice.disputed_since,
+                summary="Le client conteste le montant.",
+            )
+            for index, invoice in enumerate(disputed)
+        ],
+        batch_size=5000,
+    )
+
+
+def load_time(clients, *, offset: int, count: int, rng: random.Random, on: dt.date) -> None:
+    """``count`` time entries of five consultants over eight years (forty of them today, whatever the size:
+    a day does not grow with the history); FACTURABLE time of closed months billed, except a few entries
+    of the last weeks."""
+    from invoicing.models import Invoice
+    from invoicing.models.invoice import Kind, Origin, Status
+    from timetracking.models import Category, Consultant, Source, TimeEntry
+
+    consultants = list(Consultant.objects.filter(name__startswith="Consultant "))
+    if not consultants:
+        consultants = Consultant.objects.bulk_create(
+            [Consultant(name=f"Consultant {n}", email=f"c{n}@syaga.fr") for n in range(5)]
+        )
+    # The time sheets' invoices the billed entries point at (already among the books' invoices).
+    timesheet = Invoice.objects.filter(kind=Kind.INVOICE, status=Status.PAID, origin=Origin.MANUAL).first()
+    this_month = on.replace(day=1)
+    categories = [Category.FACTURABLE] * 3 + [Category.FORFAIT] * 5 + [Category.INTERNE] * 2
+    tz = dt.timezone(dt.timedelta(hours=1))
+    entries = []
+    for i in range(count):
+        # today's forty (five people's day), the others spread over eight years
+        day = on if offset == 0 and i < 40 else on - dt.timedelta(days=rng.randint(1, 8 * 365))
+        start = dt.datetime.combine(day, dt.time(rng.randint(0, 9), rng.choice([0, 15, 30, 45])), tzinfo=tz)
+        seconds = rng.choice([900, 1800, 3600, 5400, 7200])
+        category = rng.choice(categories)
+        client = rng.choice(clients)
+        billed = (
+            category == Category.FACTURABLE
+            and day < this_month
+            and (i % 500 or day < this_month - dt.timedelta(days=40))
+        )
+        entries.append(
+            TimeEntry(
+                source=Source.API,
+                clockify_id=f"bench{offset + i:019d}",
+                natural_key=f"bench-{offset + i}",
+                consultant=consultants[i % len(consultants)],
+                client=client,
+                client_name=client.name,
+                project=rng.choice(["Infogérance", "Audit", "Messagerie", ""]),
+                description=rng.choice(["Migration", "Support", "", "Réunion"]),
+                start=start,
+                end=start + dt.timedelta(seconds=seconds),
+                duration_seconds=seconds,
+                billable=category == Category.FACTURABLE,
+                rule_category=category,
+                category=category,
+                invoice=timesheet if billed else None,
+                billed_seconds=seconds if billed else None,
+            )
+        )
+    TimeEntry.objects.bulk_create(entries, batch_size=5000)
+
+
+def load_cycles(*, offset: int, count: int, on: dt.date) -> None:
+    """``count`` cycle steps: a daily run a day going back in time, five steps each, one failed in ten."""
+    from syaga.ops.models import CycleRun, CycleStep, RunStatus, StepStatus
+
+    runs = CycleRun.objects.bulk_create(
+        [
+            CycleRun(
+                kind="daily",
+                day=on - dt.timedelta(days=offset // 5 + n + 1),
+                status=RunStatus.FAILED if n % 10 == 0 else RunStatus.OK,
+                holder="bench:1",
+                started_at=dt.datetime.combine(
+                    on - dt.timedelta(days=offset // 5 + n + 1), dt.time(6), tzinfo=dt.UTC
+                ),
+                finished_at=dt.datetime.combine(
+                    on - dt.timedelta(days=offset // 5 + n + 1), dt.time(6, 2), tzinfo=dt.UTC
+                ),
+            )
+            for n in range(count // 5)
+        ],
+        batch_size=5000,
+    )
+    labels = [
+        "Factures récurrentes",
+        "Règles de validation",
+        "Synchronisation Qonto",
+        "Rapprochement",
+        "Alertes",
+    ]
+    CycleStep.objects.bulk_create(
+        [
+            CycleStep(
+                run=run,
+                position=position,
+                code=f"step{position}",
+                label=label,
+                status=StepStatus.FAILED if (n % 10 == 0 and position == 4) else StepStatus.OK,
+                started_at=run.started_at,
+                finished_at=run.finished_at,
+                counts={"lignes": position},
+                error="OperationalError: database is locked" if (n % 10 == 0 and position == 4) else "",
+            )
+            for n, run in enumerate(runs)
+            for position, label in enumerate(labels, start=1)
+        ],
+        batch_size=5000,
+    )
 
 
 # -- the measure --------------------------------------------------------------------------------------------
@@ -224,8 +448,15 @@ def measure(runs: int) -> dict:
     http.force_login(user)
     response = http.get("/admin/")  # warm-up: templates compiled, connection open
     assert response.status_code == 200, response.status_code
-    assert b"tile-forecast" in response.content
-    assert b"tile-revenue" in response.content
+    for name in (
+        b"tile-forecast",
+        b"tile-revenue",
+        b"tile-cycle",
+        b"tile-indicators",
+        b"tile-time",
+        b"tile-mail",
+    ):
+        assert name in response.content, name
     timings, queries = [], []
     for _ in range(runs):
         with CaptureQueriesContext(connection) as captured:
@@ -251,6 +482,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default="", help="postgres://user@host:port/name or sqlite:///…")
     parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the PostgreSQL database at the end (its name is printed)"
+    )
     args = parser.parse_args()
     if args.runs < 3:
         parser.error("--runs must be at least 3 for a median to mean something")
@@ -268,7 +502,10 @@ def main() -> int:
             from django.db import connections
 
             connections.close_all()
-            database.drop()
+            if args.keep and isinstance(database, PostgresDatabase):
+                print(f"database kept: {database.url}")
+            else:
+                database.drop()
 
 
 def run(database, runs: int) -> int:
@@ -298,7 +535,7 @@ def run(database, runs: int) -> int:
         print(f"{size:,} invoices and transactions loaded in {time.perf_counter() - start:.1f} s", flush=True)
         results[size] = measure(runs)
         slowest = sorted(results[size]["tiles"].items(), key=lambda item: -item[1])
-        tiles = ", ".join(f"{name} {ms:.0f} ms" for name, ms in slowest)
+        tiles = ", ".join(f"{name} {ms:.1f} ms" for name, ms in slowest)
         print(
             f"/admin/ at {size:,} on {database.label}: median of {runs} {results[size]['median_ms']:.0f} ms, "
             f"{results[size]['queries']} queries (tiles alone: {tiles})",

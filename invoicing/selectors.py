@@ -1,5 +1,6 @@
-"""Reads on invoices: the overdue state (what alerts and dunning share), receivables, sales, DSO, and how
-each client pays (average days late, share paid late, a 0-100 risk score, the worst late payers).
+"""Reads on invoices: the overdue state (what alerts and dunning share), receivables, sales, DSO, how
+each client pays (average days late, share paid late, a 0-100 risk score, the worst late payers), and the
+seeds' indicators (issue and payment delays, recovery rate, share issued automatically, contracts not billed).
 
 Only invoicing's models are read here; what also needs the bank (the cash-flow forecast, the overdue
 alerts raised) lives in ``banking/selectors.py``.
@@ -12,13 +13,26 @@ from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
-from django.db.models import Case, Count, DateField, F, IntegerField, Q, Sum, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    DateField,
+    Exists,
+    F,
+    IntegerField,
+    Min,
+    OuterRef,
+    Q,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.expressions import Func
 from django.db.models.functions import Greatest, TruncMonth
 from django.utils import timezone
 
-from invoicing.models import Client, Invoice, InvoiceEvent, SellerProfile
-from invoicing.models.invoice import FROZEN_STATUSES, OPEN_STATUSES, Kind, Status
+from invoicing.models import Client, Contract, Invoice, InvoiceEvent, SellerProfile
+from invoicing.models.invoice import FROZEN_STATUSES, OPEN_STATUSES, Kind, Origin, Status
 from invoicing.models.validation import EventKind
 from syaga.core.dates import add_months
 from syaga.core.money import ZERO, AmountError, parse_amount, quantize
@@ -569,3 +583,162 @@ def client_statement(*, client: Client, on: dt.date, rows: int = STATEMENT_ROWS)
         behaviour=behaviour,
         invoiced_ttc=quantize(invoiced["total"] or ZERO),
     )
+
+
+# --- the seeds' indicators (first page) -----------------------------------------------------------------
+# Each reads a window of days ending on ``on`` (included) and aggregates in one query; days are whole
+# calendar days between business dates, averaged in Decimal from an integer sum and a count.
+
+
+@dataclass(frozen=True)
+class AverageDelay:
+    """An average number of days over a sample of invoices, and what the sample left out."""
+
+    start: dt.date  # the window, both ends included
+    end: dt.date
+    days: Decimal | None  # one decimal; None when the sample is empty
+    count: int  # invoices averaged
+    excluded: int = 0  # invoices of the window left out (issue delay: no service period)
+
+
+def _window(on: dt.date, window_days: int) -> tuple[dt.date, dt.date]:
+    if window_days < 1:
+        raise ValueError(f"window_days={window_days}: a window is at least one day")
+    return on - dt.timedelta(days=window_days - 1), on
+
+
+def _average(total_days, count: int) -> Decimal | None:
+    return quantize(Decimal(total_days or 0) / count, TENTH) if count else None
+
+
+def issue_delay(*, on: dt.date, window_days: int) -> AverageDelay:
+    """Days from the end of the service period to the issue date, on average, over the invoices issued in
+    the window (credit notes aside; cancelled ones count, they were issued).
+
+    An invoice issued before its period ends (a flat fee billed in advance) was not late: 0 days. An invoice
+    without a service period (``period_end`` empty: a one-off typed by hand) has no end of service to measure
+    from: it is left out of the average and counted in ``excluded``.
+    """
+    start, end = _window(on, window_days)
+    with_period = Q(period_end__isnull=False)
+    agg = (
+        Invoice.objects.invoices()
+        .issued()
+        .filter(issue_date__gte=start, issue_date__lte=end)
+        .aggregate(
+            count=Count("pk", filter=with_period),
+            days=Sum(Greatest(DaysBetween("issue_date", "period_end"), 0), filter=with_period),
+            without=Count("pk", filter=~with_period),
+        )
+    )
+    return AverageDelay(start, end, _average(agg["days"], agg["count"]), agg["count"], agg["without"])
+
+
+def payment_delay(*, on: dt.date, window_days: int) -> AverageDelay:
+    """Days from the issue date to the day the invoice was paid in full, on average, over the invoices paid
+    in the window (``paid_date`` in it). Money received before the issue date counts as 0 days. Invoices not
+    paid yet are not in this figure: the DSO and the recovery rate see them."""
+    start, end = _window(on, window_days)
+    agg = (
+        Invoice.objects.invoices()
+        .filter(status=Status.PAID, paid_date__gte=start, paid_date__lte=end, issue_date__isnull=False)
+        .aggregate(count=Count("pk"), days=Sum(Greatest(DaysBetween("paid_date", "issue_date"), 0)))
+    )
+    return AverageDelay(start, end, _average(agg["days"], agg["count"]), agg["count"])
+
+
+@dataclass(frozen=True)
+class RecoveryRate:
+    """The share of what fell due in the window that was collected."""
+
+    start: dt.date  # due dates from ``start`` to ``end`` included
+    end: dt.date
+    invoiced: Decimal  # TTC fallen due, credit notes deducted
+    collected: Decimal  # paid on those invoices
+    rate: Decimal | None  # percent, one decimal; None when nothing fell due
+
+    @property
+    def outstanding(self) -> Decimal:
+        return self.invoiced - self.collected
+
+
+def recovery_rate(*, on: dt.date, window_days: int) -> RecoveryRate:
+    """Collected / invoiced over the invoices whose due date falls in the ``window_days`` days before
+    ``on`` (``on`` excluded: what falls due today may still be paid today).
+
+    The window is read on due dates, not issue dates, so that what is not payable yet never counts as not
+    collected. Invoiced: TTC of the issued invoices falling due in the window, minus the credit notes issued
+    against them; a cancelled invoice (wholly credited) is out on both sides. Collected: what was paid on
+    them (``amount_paid``, whenever it came). Two queries.
+    """
+    start, end = _window(on - dt.timedelta(days=1), window_days)
+    counted = FROZEN_STATUSES - {Status.CANCELLED}
+    fallen_due = Invoice.objects.filter(
+        kind=Kind.INVOICE, status__in=counted, due_date__gte=start, due_date__lte=end
+    )
+    agg = fallen_due.aggregate(
+        invoiced=Sum("total_ttc"), collected=Sum("amount_paid"), first_issue=Min("issue_date")
+    )
+    # Apart: one OR over both sides would read every invoice. A credit note is issued on or after the
+    # invoice it corrects: the issue date index finds them without reading the older books.
+    agg |= Invoice.objects.filter(
+        kind=Kind.CREDIT_NOTE,
+        status__in=FROZEN_STATUSES,
+        issue_date__gte=agg["first_issue"] or on,
+        credited_invoice__in=fallen_due.values("pk"),
+    ).aggregate(credited=Sum("total_ttc"))
+    invoiced = quantize((agg["invoiced"] or ZERO) - (agg["credited"] or ZERO))
+    collected = quantize(agg["collected"] or ZERO)
+    rate = quantize(min(collected, invoiced) * 100 / invoiced, TENTH) if invoiced > 0 else None
+    return RecoveryRate(start, end, invoiced, collected, rate)
+
+
+@dataclass(frozen=True)
+class AutomationShare:
+    """Invoices issued in the window by a validation rule's automatic approval, against those a person
+    approved."""
+
+    start: dt.date
+    end: dt.date
+    automatic: int
+    by_person: int
+    share: Decimal | None  # percent of automatic, one decimal; None when nothing was issued
+
+    @property
+    def total(self) -> int:
+        return self.automatic + self.by_person
+
+
+def automation_share(*, on: dt.date, window_days: int) -> AutomationShare:
+    """Of the invoices issued in the window (credit notes aside, imported history aside: it was issued
+    before this machine), the share whose history holds an ``auto_approved`` event: approved and issued
+    by a rule, without a person. One query."""
+    start, end = _window(on, window_days)
+    by_rule = InvoiceEvent.objects.filter(invoice=OuterRef("pk"), kind=EventKind.AUTO_APPROVED)
+    agg = (
+        Invoice.objects.invoices()
+        .issued()
+        .exclude(origin=Origin.IMPORTED)
+        .filter(issue_date__gte=start, issue_date__lte=end)
+        .annotate(by_rule=Exists(by_rule))
+        .aggregate(total=Count("pk"), automatic=Count("pk", filter=Q(by_rule=True)))
+    )
+    total, automatic = agg["total"], agg["automatic"]
+    share = quantize(Decimal(automatic) * 100 / total, TENTH) if total else None
+    return AutomationShare(start, end, automatic, total - automatic, share)
+
+
+def contracts_not_billed(*, on: dt.date):
+    """Active contracts with a period that should have been billed before ``on`` and has no invoice.
+
+    The recurring run bills a contract on its next billing date and moves that date one period on in the
+    same transaction; a contract whose next billing date has passed (and that has not ended by then) was
+    therefore not billed, unless an invoice covering that date exists (made by hand, or by a run that died
+    before moving the date). Today's billing date is not late: the daily cycle has today to do it.
+    """
+    covered = Invoice.objects.filter(
+        contract=OuterRef("pk"),
+        period_start__lte=OuterRef("next_billing_date"),
+        period_end__gte=OuterRef("next_billing_date"),
+    )
+    return Contract.objects.due(on - dt.timedelta(days=1)).filter(~Exists(covered))

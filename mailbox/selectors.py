@@ -7,7 +7,8 @@ from decimal import Decimal
 from django.db.models import Case, CharField, Count, F, Q, Sum, When
 from django.utils import timezone
 
-from invoicing.models import Invoice
+from invoicing.models import Invoice, InvoiceEvent
+from invoicing.models.validation import EventKind
 from mailbox.models import (
     DelayRequest,
     DelayStatus,
@@ -72,10 +73,13 @@ def week_tile(*, on: dt.date) -> dict:
     )
     first_of_month = on.replace(day=1)
     month = (_day_start(first_of_month), _day_start(add_months(first_of_month, 1)))
-    # First sent this month: ``sent_at`` is stamped by the lifecycle on the first send only.
+    # First sent this month: ``sent_at`` is stamped by the lifecycle on the first send only, with its
+    # « envoyée » event at that instant: the month's events (their index on the date) lead to the
+    # invoices, rather than reading every invoice's ``sent_at``, which has no index.
+    sent_events = InvoiceEvent.objects.filter(kind=EventKind.SENT, at__gte=month[0], at__lt=month[1])
     sent = (
         Invoice.objects.invoices()
-        .filter(sent_at__gte=month[0], sent_at__lt=month[1])
+        .filter(pk__in=sent_events.values("invoice_id"), sent_at__gte=month[0], sent_at__lt=month[1])
         .aggregate(n=Count("pk"), ttc=Sum("total_ttc"))
     )
     upcoming = [

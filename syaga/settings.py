@@ -326,3 +326,17 @@ IMAP_MARK_SEEN = env.bool("IMAP_MARK_SEEN", default=False)
 IMAP_TIMEOUT = env.int("IMAP_TIMEOUT", default=60)
 IMAP_FIRST_RUN_DAYS = env.int("IMAP_FIRST_RUN_DAYS", default=30)  # first run, or after a UIDVALIDITY change
 IMAP_MAX_MESSAGE_BYTES = env.int("IMAP_MAX_MESSAGE_BYTES", default=15 * 1024 * 1024)
+
+# --- The seeds' indicators on the first page (syaga.ops.selectors.indicators). See .env.example. ------------
+# Targets: invoice issued < 48 h after the service ends, paid < 30 days after issue, DSO < 30 days, > 98 %
+# of what fell due collected, 100 % of invoices issued by the rules, 0 invoice forgotten.
+KPI_TARGET_ISSUE_DELAY_HOURS = env.int("KPI_TARGET_ISSUE_DELAY_HOURS", default=48)
+KPI_TARGET_PAYMENT_DELAY_DAYS = env.int("KPI_TARGET_PAYMENT_DELAY_DAYS", default=30)
+KPI_TARGET_DSO_DAYS = env.int("KPI_TARGET_DSO_DAYS", default=30)
+KPI_TARGET_RECOVERY_PERCENT = env.str("KPI_TARGET_RECOVERY_PERCENT", default="98")
+KPI_TARGET_AUTOMATED_PERCENT = env.str("KPI_TARGET_AUTOMATED_PERCENT", default="100")
+KPI_TARGET_FORGOTTEN = env.int("KPI_TARGET_FORGOTTEN", default=0)
+# The days the delays, the automated share and the forgotten time are read over (ending today), and the
+# days of due dates the recovery rate is read over (ending yesterday).
+KPI_WINDOW_DAYS = env.int("KPI_WINDOW_DAYS", default=90)
+KPI_RECOVERY_WINDOW_DAYS = env.int("KPI_RECOVERY_WINDOW_DAYS", default=365)

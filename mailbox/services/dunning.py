@@ -18,12 +18,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db.models import Max
+from django.db.models import Exists, F, Max, OuterRef, Q, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from invoicing.models import Invoice
 from invoicing.models.invoice import Kind
-from invoicing.selectors import overdue_state
+from invoicing.selectors import DaysBetween, overdue_state
 from mailbox.models import MailTemplate, OutboundMessage, OutboundStatus, Purpose
 from mailbox.models.outbound import DUNNING_KINDS
 from mailbox.services.rendering import invoice_context, render
@@ -162,26 +163,47 @@ def reminders_send(*, on: dt.date, now: dt.datetime | None = None) -> DunningRep
 
 
 def next_reminders(*, on: dt.date, limit: int = 10) -> list[dict]:
-    """The reminders coming next (today's included): invoice, level, date, for the first page's tile."""
+    """The reminders coming next (today's included), soonest first and on the same day the longest overdue
+    first: invoice, level, date, for the first page's tile.
+
+    Each e-mailed, undisputed open invoice gets the first level (in days order) above the last one it was
+    given, on its day (its due date plus the level's days, today when that day has passed), unless a payment
+    promise (plus the grace) or a delay granted holds it then. One query per level, each computed, ordered
+    and cut to ``limit`` rows by the database: the cost does not grow with the open invoices.
+    """
     active = levels()
     if not active:
         return []
-    rows = overdue_state(on=on + dt.timedelta(days=active[-1].days)).filter(kind=Kind.INVOICE)
-    given = dict(
-        OutboundMessage.objects.filter(purpose=Purpose.REMINDER, state__in=GIVEN)
-        .values("invoice_id")
-        .annotate(last=Max("level"))
-        .values_list("invoice_id", "last")
+    given = OutboundMessage.objects.filter(invoice=OuterRef("pk"), purpose=Purpose.REMINDER, state__in=GIVEN)
+    candidates = overdue_state(on=on + dt.timedelta(days=active[-1].days)).filter(
+        kind=Kind.INVOICE, disputed_since__isnull=True, sent_at__isnull=False
     )
+    grace = settings.MAIL_PROMISE_GRACE_DAYS
     upcoming = []
-    for invoice in rows.filter(disputed_since__isnull=True):
-        last = given.get(invoice.pk, 0)
-        following = next((lv for lv in active if lv.level > last), None)
-        if following is None or invoice.sent_at is None:
-            continue
-        day = max(invoice.due_date + dt.timedelta(days=following.days), on)
-        if hold_reason(invoice, on=day):
-            continue
-        upcoming.append({"invoice": invoice, "level": following.level, "date": day})
-    upcoming.sort(key=lambda row: (row["date"], row["invoice"].pk))
+    before = 0  # the highest level of the levels that come earlier: each must have been given already
+    for level in active:
+        if before >= level.level:
+            continue  # an earlier level stands above it: it is never the next one
+        rows = candidates.filter(~Exists(given.filter(level__gte=level.level)))
+        if before:
+            rows = rows.filter(Exists(given.filter(level__gte=before)))
+        before = level.level
+        rows = (
+            # days from ``on`` to the reminder: its day, or today when that day has passed
+            rows.annotate(reminder_in=Greatest(DaysBetween("due_date", on) + level.days, Value(0)))
+            .annotate(
+                promise_in=DaysBetween("payment_promised_for", on),
+                delay_in=DaysBetween("delay_granted_until", on),
+            )
+            .exclude(Q(payment_promised_for__isnull=False) & Q(promise_in__gte=F("reminder_in") - grace))
+            .exclude(Q(delay_granted_until__isnull=False) & Q(delay_in__gte=F("reminder_in")))
+            # the day grows with the due date: due date order is day order, oldest due first on the same
+            # day, and the database can walk its due date index and stop at ``limit``
+            .order_by("due_date", "pk")[:limit]
+        )
+        upcoming += [
+            {"invoice": invoice, "level": level.level, "date": on + dt.timedelta(days=invoice.reminder_in)}
+            for invoice in rows
+        ]
+    upcoming.sort(key=lambda row: (row["date"], row["invoice"].due_date, row["invoice"].pk))
     return upcoming[:limit]

@@ -22,8 +22,10 @@ from invoicing.selectors import (
     revenue_by_month,
     review_queue_summary,
 )
+from mailbox.selectors import week_tile
 from syaga.ops.charts import forecast_chart, revenue_chart
-from syaga.ops.selectors import next_recurring_run
+from syaga.ops.selectors import indicators, last_cycle, next_recurring_run
+from timetracking.selectors import today_tile
 
 VIEW_INVOICES = ("invoicing.view_invoice", "invoicing.change_invoice", APPROVE_PERMISSION)
 CASH = ("banking.view_cash_dashboard",)
@@ -39,7 +41,8 @@ class Tile:
     template: str
     context: Callable[[HttpRequest, dt.date], dict]
     permissions: tuple[str, ...]  # any one of them shows the tile
-    wide: bool = False  # a chart: half the page instead of a fifth
+    wide: bool = False  # a chart: half the page, in the row of charts under the tiles
+    span: int = 1  # columns of the tiles' grid it takes (six at 1400 px)
 
 
 def receivables_tile(request, on):
@@ -79,6 +82,27 @@ def recurring_tile(request, on):
     return {"run": next_recurring_run(), "url": reverse("admin:invoicing_contract_changelist")}
 
 
+def indicators_tile(request, on):
+    rows = indicators(on=on)
+    return {
+        "indicators": rows,
+        "met": sum(1 for row in rows if row.met),
+        "measured": sum(1 for row in rows if row.met is not None),
+    }
+
+
+def time_tile(request, on):
+    return {"time": today_tile(on=on), "url": reverse("admin:timetracking_timeentry_changelist")}
+
+
+def mail_tile(request, on):
+    return {"mail": week_tile(on=on)}
+
+
+def cycle_tile(request, on):
+    return {"cycle": last_cycle()}
+
+
 def forecast_tile(request, on):
     forecast = cashflow_forecast(on=on, days=FORECAST_DAYS, detail=False)
     synchronised = bank_position().balance is not None
@@ -115,8 +139,16 @@ TILES: list[Tile] = [
     ),
     Tile("bank", "ops/tiles/bank.html", bank_tile, CASH),
     Tile("recurring", "ops/tiles/recurring.html", recurring_tile, ("invoicing.view_contract",)),
-    # Later issues add theirs here: hours billable today (timetracking), replies and disputes (mailbox),
-    # the last daily cycle (ops).
+    Tile("time", "ops/tiles/time.html", time_tile, ("timetracking.view_timeentry",)),
+    Tile("indicators", "ops/tiles/indicators.html", indicators_tile, VIEW_INVOICES, span=2),
+    Tile("cycle", "ops/tiles/cycle.html", cycle_tile, ("ops.view_cyclerun",), span=2),
+    Tile(
+        "mail",
+        "ops/tiles/mail.html",
+        mail_tile,
+        ("mailbox.view_inboundmessage", "mailbox.view_dispute"),
+        span=2,
+    ),
     Tile("forecast", "ops/tiles/forecast.html", forecast_tile, CASH, wide=True),
     Tile("revenue", "ops/tiles/revenue.html", revenue_tile, VIEW_INVOICES, wide=True),
 ]
@@ -130,7 +162,13 @@ def first_page_context(request) -> dict:
     """The tiles this user may read, each with its template and its context."""
     on = timezone.localdate()
     tiles = [
-        {"name": tile.name, "template": tile.template, "wide": tile.wide, **tile.context(request, on)}
+        {
+            "name": tile.name,
+            "template": tile.template,
+            "wide": tile.wide,
+            "span": tile.span,
+            **tile.context(request, on),
+        }
         for tile in visible_tiles(request.user)
     ]
     return {"tiles": tiles, "on": on, "title": "Tableau de bord"}

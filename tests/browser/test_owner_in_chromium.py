@@ -18,6 +18,7 @@ from invoicing.models.invoice import Kind, Status
 from syaga.core.dates import today
 from tests.browser.test_pages_in_chromium import CHROMIUM, chromium_page, client_with_history, sign_in
 from tests.factories import ContractFactory, UserFactory, make_invoice
+from tests.ops.first_page_data import recorded_cycle, todays_time, weeks_mail
 
 pytestmark = [
     pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install chromium)"),
@@ -59,21 +60,41 @@ def books(owner):
     return client
 
 
+TILES = ("receivables", "review-queue", "bank", "cycle", "indicators", "time", "mail")
+
+
 def test_sign_in_and_read_the_first_page(live_server, books, shots, settings):
     settings.QONTO_LOGIN, settings.QONTO_SECRET_KEY = "syaga", "secret"
+    todays_time()
+    weeks_mail()
+    recorded_cycle()
     with chromium_page() as page:
         sign_in(page, live_server.url)
         page.goto(f"{live_server.url}/admin/")
-        tiles = {name: page.inner_text(f"#tile-{name}") for name in ("receivables", "review-queue", "bank")}
+        tiles = {name: page.inner_text(f"#tile-{name}") for name in TILES}
         charts = page.locator(".tile .chart svg").count()
         width = page.evaluate("document.documentElement.scrollWidth")
+        # every tile inside the page's width, none drawn over its neighbour
+        boxes = {name: page.locator(f"#tile-{name}").bounding_box() for name in TILES}
+        overflowing = page.evaluate(
+            """() => [...document.querySelectorAll('section.tile[id^="tile-"]')]
+                .filter(t => t.scrollWidth > t.clientWidth + 1).map(t => t.id)"""
+        )
         page.screenshot(path=str(shots / "first-page.png"), full_page=True)
     assert "Ce que les clients doivent" in tiles["receivables"]
     assert "J+60" in tiles["receivables"]
     assert "1 facture" in tiles["review-queue"]
     assert f"18{NNBSP}250,40{EUR}" in tiles["bank"]
+    assert "Rapprochement des paiements" in tiles["cycle"]
+    assert "en échec" in tiles["cycle"]
+    assert "non planifié" in tiles["cycle"]
+    assert "Taux de recouvrement" in tiles["indicators"]
+    assert "Part facturable" in tiles["time"]
+    assert "Urgence 5" in tiles["mail"]
     assert charts == 2
     assert width <= 1400  # nothing runs off the screen
+    assert overflowing == []
+    assert all(box["x"] + box["width"] <= 1400 for box in boxes.values())
 
 
 def test_create_submit_approve_then_credit_note(live_server, books, shots):

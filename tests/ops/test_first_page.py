@@ -3,9 +3,11 @@
 import datetime as dt
 import re
 from decimal import Decimal
+from html import unescape
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -13,7 +15,10 @@ from django.urls import reverse
 from banking.models import BankAccount, BankTransaction, MatchStatus
 from invoicing.models.invoice import Status
 from syaga.core.dates import today
+from syaga.ops.models import CycleRun
 from tests.factories import ClientFactory, ContractFactory, UserFactory, make_invoice
+from tests.ops.first_page_data import local, recorded_cycle, todays_time, weeks_mail
+from tests.timetracking.helpers import make_entry
 
 pytestmark = pytest.mark.django_db
 
@@ -27,10 +32,12 @@ def days(n: int) -> dt.timedelta:
 
 def tile(html: str, name: str) -> str:
     """The text of one tile, tags stripped, spaces collapsed."""
-    match = re.search(rf'<section class="tile" id="tile-{name}">(.*?)</section>', html, re.S)
+    # up to the next tile (an app's partial may bring a <section> of its own inside the tile)
+    next_tile = r'<section class="tile[^"]*" id="tile-|<div class="(?:tiles|first-page)'
+    match = re.search(rf'<section class="tile[^"]*" id="tile-{name}">(.*?)(?={next_tile})', html, re.S)
     assert match, f"no tile {name}"
     text = re.sub(r"<style.*?</style>", " ", match.group(1), flags=re.S)
-    return re.sub(r"[ \t\r\n]+", " ", re.sub(r"<[^>]+>", " ", text)).replace(" ,", ",")
+    return unescape(re.sub(r"[ \t\r\n]+", " ", re.sub(r"<[^>]+>", " ", text)).replace(" ,", ","))
 
 
 @pytest.fixture
@@ -195,9 +202,12 @@ def test_the_query_count_does_not_grow_with_the_books(owner, books):
 
     t = books["today"]
     ContractFactory(client=books["client"], start_date=t - days(10), next_billing_date=t + days(3))
+    todays_time()
+    weeks_mail()
+    recorded_cycle()
     queries()  # the first request of a session writes what later ones only read
     before = queries()
-    # when: three times the clients, invoices and contracts
+    # when: three times the clients, invoices and contracts, more time, mail, cycles, forgotten invoices
     for n in range(6):
         other = ClientFactory(name=f"Autre {n} SARL")
         make_invoice(
@@ -207,5 +217,110 @@ def test_the_query_count_does_not_grow_with_the_books(owner, books):
             client=other, amounts=[Decimal("100.00")], status=Status.PAID, issue_date=t - days(90 + n)
         )
         ContractFactory(client=other, start_date=t - days(10), next_billing_date=t + days(2))
+        ContractFactory(client=other, start_date=t - days(100), next_billing_date=t - days(n + 1))
+        make_entry(t_last_month(t, n), minutes=60, client=f"Autre {n} SARL", consultant=f"Consultant {n}")
+    todays_time(prefix="B ")
+    weeks_mail(n=1)
+    weeks_mail(n=2)
+    recorded_cycle(t - days(1))
+    recorded_cycle()
     # then
     assert queries() == before
+
+
+def t_last_month(t: dt.date, n: int) -> dt.datetime:
+    return local(t.replace(day=1) - days(10 + n), 10)
+
+
+# ------------------------------------------------------------------------------------ the later tiles
+
+
+def test_last_cycle_with_each_step_its_counts_and_its_error(owner, seller):
+    # given: the cycle ran this morning; the schedules were never written
+    run = recorded_cycle()
+    # when
+    text = tile(owner.get(reverse("admin:index")).content.decode(), "cycle")
+    # then
+    assert "En échec" in text
+    assert f"Cycle quotidien du {run.day:%d/%m/%Y}" in text
+    assert f"commencé le {run.day:%d/%m/%Y} à 07:00, fini à 07:02" in text
+    assert "Factures récurrentes réussie factures créées : 3" in text
+    assert "Synchronisation Qonto non configurée Qonto non configuré (QONTO_LOGIN manquant)" in text
+    assert "Rapprochement des paiements en échec OperationalError: database is locked" in text
+    assert "Prochain cycle quotidien : « non planifié »" in text
+
+
+def test_when_the_next_daily_cycle_runs(owner, seller):
+    # given
+    call_command("setup_schedules", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    # when
+    text = tile(owner.get(reverse("admin:index")).content.decode(), "cycle")
+    # then
+    assert "Aucun cycle n'a encore tourné." in text
+    assert re.search(r"Prochain cycle quotidien : le \d{2}/\d{2}/\d{4} à 07:00", text), text
+    assert "non planifié" not in text
+
+
+def test_a_dry_run_is_not_the_last_cycle(owner, seller):
+    recorded_cycle(dry_run=True)
+    text = tile(owner.get(reverse("admin:index")).content.decode(), "cycle")
+    assert "Aucun cycle n'a encore tourné." in text
+    assert CycleRun.objects.count() == 1
+
+
+def test_indicators_each_against_its_target(owner, books):
+    # when
+    text = tile(owner.get(reverse("admin:index")).content.decode(), "indicators")
+    # then: DSO 3 360 owed / 4 800 sold in 90 days (the credit note cancels the 1 080) × 90 = 63 days
+    assert "DSO (délai moyen de recouvrement) 63\u00a0jours < 30\u00a0jours non atteint" in text
+    # 840 collected of 3 000 fallen due in the last 365 days (1 200 + 600 + 360 + 840)
+    assert "Taux de recouvrement 28\u00a0% > 98\u00a0% non atteint" in text
+    # no invoice has a service period: nothing to measure, and the five are said left out
+    assert "Délai d'émission — < 48\u00a0h à mesurer" in text
+    assert "5\u00a0factures sans période non comptées" in text
+    # the paid one: issued 50 days ago, paid on its due date 30 days later
+    assert "Délai de paiement 30\u00a0jours < 30\u00a0jours non atteint" in text
+    assert "Factures émises automatiquement 100\u00a0% 100\u00a0% atteint" in text
+    assert "Factures oubliées 0 0 atteint" in text
+    assert "2 / 6 atteints" in text
+
+
+def test_todays_time_by_category_billable_share_and_incomplete_entries(owner, seller):
+    # given
+    todays_time()
+    # when
+    text = tile(owner.get(reverse("admin:index")).content.decode(), "time")
+    # then
+    assert "Facturable 2\u00a0h\u00a000 66,7\u00a0%" in text
+    assert "Interne 1\u00a0h\u00a000 33,3\u00a0%" in text
+    assert "Part facturable : 66,7\u00a0%" in text
+    assert "2 saisies sans projet ou sans description" in text
+    assert "Saisies de temps" in text
+
+
+def test_this_weeks_replies_and_open_disputes(owner, seller):
+    # given
+    weeks_mail()
+    # when
+    text = tile(owner.get(reverse("admin:index")).content.decode(), "mail")
+    # then
+    assert "Réponses des clients cette semaine : 2" in text
+    assert "Contestation 1" in text
+    assert "Litiges ouverts : 1 (600,00\u00a0€ en jeu)" in text
+    assert "Urgence 5 1" in text
+    assert "Factures envoyées ce mois-ci : 1 (600,00\u00a0€)" in text
+
+
+def test_the_later_tiles_follow_their_permissions(client, seller):
+    # given: a clerk who may read the cycles but neither the time nor the mail
+    recorded_cycle()
+    clerk = UserFactory(username="clerk", is_staff=True)
+    clerk.user_permissions.add(*Permission.objects.filter(codename__in=["view_invoice", "view_cyclerun"]))
+    client.force_login(clerk)
+    # when
+    html = client.get(reverse("admin:index")).content.decode()
+    # then
+    assert 'id="tile-cycle"' in html
+    assert 'id="tile-indicators"' in html
+    assert 'id="tile-time"' not in html
+    assert 'id="tile-mail"' not in html
