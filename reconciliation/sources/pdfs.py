@@ -87,8 +87,10 @@ def pdf_files(root: Path) -> dict[str, list[str]]:
 
 _SPACES = re.compile(r"[ \t\u00a0\u202f\u2009]+")
 _AMOUNT = r"(-?\d{1,3}(?: \d{3})*,\d{2}) ?€"
+# The number follows the title (FACTURE or AVOIR, upper case on the page), not just any « n° » (an address, a
+# line); the totals are the last ones on the page, after the lines (whose descriptions may read alike).
 FIELDS = {
-    "number": re.compile(r"\bn° ?([^\s]+)"),
+    "number": re.compile(r"\b(?:FACTURE|AVOIR)\s+n° ?(\S+)"),
     "issue_date": re.compile(r"Date d['’]émission (\d{2}/\d{2}/\d{4})"),
     "total_ht": re.compile(r"Total HT " + _AMOUNT),
     "total_vat": re.compile(r"Total TVA " + _AMOUNT),
@@ -102,10 +104,10 @@ def printed_fields(text: str) -> dict:
     text = "\n".join(_SPACES.sub(" ", line).strip() for line in text.splitlines())
     fields = {}
     for name, pattern in FIELDS.items():
-        match = pattern.search(text)
-        if not match:
+        matches = pattern.findall(text)
+        if not matches:
             continue
-        value = match.group(1)
+        value = matches[-1] if name.startswith("total_") else matches[0]
         if name == "issue_date":
             try:
                 fields[name] = parse_date(value)
@@ -127,7 +129,7 @@ def read_pdf(root: str, relative: str) -> PrintedDocument:
             return PrintedDocument(relative, error="aucune page")
         fields = printed_fields(page_text(pages[0]))
         if "total_ttc" not in fields and len(pages) > 1:
-            last = printed_fields(page_text(pages[len(pages) - 1]))
+            last = printed_fields(page_text(pages[len(pages) - 1], expect=FIELDS["total_ttc"]))
             fields.update({k: v for k, v in last.items() if k.startswith("total_")})
     except Exception as exc:  # a damaged file can make pypdf raise nearly anything: it is reported, not fatal
         return PrintedDocument(relative, error=f"{type(exc).__name__} : {exc}"[:180])
@@ -155,12 +157,13 @@ class _NotOurs(Exception):
     """The page is not laid out as WeasyPrint writes it: pypdf's general extraction reads it."""
 
 
-def page_text(page) -> str:
+def page_text(page, *, expect: re.Pattern = FIELDS["number"]) -> str:
+    """The page's text; pypdf's general extraction when the fast reading fails or misses ``expect``."""
     try:
         text = _weasyprint_text(page)
     except _NotOurs:
         return page.extract_text()
-    return text if "n°" in text else page.extract_text()
+    return text if expect.search(_SPACES.sub(" ", text)) else page.extract_text()
 
 
 # Text objects (BT … ET), and inside them the operators of a WeasyPrint page: font selection, a hex string
