@@ -340,3 +340,7 @@ KPI_TARGET_FORGOTTEN = env.int("KPI_TARGET_FORGOTTEN", default=0)
 # days of due dates the recovery rate is read over (ending yesterday).
 KPI_WINDOW_DAYS = env.int("KPI_WINDOW_DAYS", default=90)
 KPI_RECOVERY_WINDOW_DAYS = env.int("KPI_RECOVERY_WINDOW_DAYS", default=365)
+
+# The weekly three-way reconciliation: the accounting software's latest sales export (Oxygène CSV), when the
+# accountant drops it where this machine can read it; without it the database is compared with the PDFs only.
+RECONCILE_OXYGEN_FILE = env.str("RECONCILE_OXYGEN_FILE", default="")

@@ -26,6 +26,8 @@ def _postgres_really_used(request):
 @pytest.fixture(autouse=True)
 def _media_root(tmp_path, settings):
     settings.MEDIA_ROOT = str(tmp_path / "media")
+    # never the PDFs of the machine's own var/invoices (a demo's, a previous run's)
+    settings.INVOICE_PDF_DIR = str(tmp_path / "invoices")
     # PBKDF2 costs about a second per user on these machines; tests check behaviour, not hashing strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

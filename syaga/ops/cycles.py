@@ -41,6 +41,7 @@ from mailbox.services.dunning import reminders_send
 from mailbox.services.inbox import inbox_poll
 from mailbox.services.reports import daily_report_send
 from mailbox.services.sending import invoices_send_pending
+from reconciliation.services import reconcile
 from syaga.core.errors import BusinessError
 from syaga.ops.models import CycleKind, CycleLease, CycleRun, CycleStep, RunStatus, StepStatus
 from timetracking.clients.clockify import ClockifyConfigError
@@ -203,6 +204,18 @@ def _integrity(ctx: StepContext) -> dict:
     return {"documents intacts": report.documents, "PDF vérifiés": report.pdfs}
 
 
+def _reconcile(ctx: StepContext) -> dict:
+    """The database, the accounting software's latest export (when RECONCILE_OXYGEN_FILE names it) and the
+    PDFs on disk; a discrepancy makes the step fail so that the first page and ``health`` show it."""
+    oxygen = settings.RECONCILE_OXYGEN_FILE or None
+    report = reconcile(oxygen_path=oxygen)
+    if report.discrepancy_count:
+        raise BusinessError(
+            f"{report.discrepancy_count} écart(s), {report.score_text()} (rapport n° {report.pk})"
+        )
+    return {"documents": report.documents, "PDF lus": report.pdf_files or 0, "écarts": 0}
+
+
 DAILY_STEPS: list[Step] = [
     Step("clockify", "Temps Clockify", _clockify, external=True),
     Step("coaching", "Rappels de saisie", _coaching, inputs=("clockify",), external=True),
@@ -220,6 +233,7 @@ DAILY_STEPS: list[Step] = [
 ]
 WEEKLY_STEPS: list[Step] = [
     Step("integrity", "Intégrité des factures et des PDF", _integrity),
+    Step("reconcile", "Rapprochement à trois voies", _reconcile),
 ]
 MONTH_END_STEPS: list[Step] = [
     Step("clockify", "Temps Clockify", _clockify, external=True),

@@ -12,6 +12,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from invoicing.documents.pdf import invoice_pdf_ensure
 from invoicing.models import Invoice
 from syaga.ops import cycles
 from syaga.ops.cycles import CycleBusy, NotConfigured, Step, cycle_run, lease_take
@@ -111,7 +112,10 @@ def test_the_weekly_integrity_step_catches_a_change_behind_the_applications_back
     from tests.factories import make_invoice
 
     invoice = make_invoice(status="issued", amounts=[Decimal("200.00")])
-    assert cycle_run(kind="weekly", day=DAY).status == RunStatus.OK
+    invoice_pdf_ensure(invoice)
+    weekly = cycle_run(kind="weekly", day=DAY)
+    assert weekly.status == RunStatus.OK, list(weekly.steps.values_list("code", "status", "error"))
+    assert weekly.steps.get(code="reconcile").counts["écarts"] == 0
     if connection.vendor == "postgresql":
         pytest.skip("PostgreSQL's trigger refuses the raw edit itself (tests/invoicing/test_immutability.py)")
     with connection.cursor() as cursor:
@@ -211,3 +215,18 @@ def test_the_runs_and_their_steps_are_readable_in_the_admin(client):
     assert "Étape lisible" in page
     assert "faites : 2" in page
     assert "Cycle quotidien du 02/03/2026" in page
+
+
+def test_the_weekly_reconciliation_fails_on_a_missing_pdf(seller, settings, tmp_path):
+    from tests.factories import make_invoice
+
+    settings.INVOICE_PDF_DIR = str(tmp_path / "pdf")
+    kept, lost = (make_invoice(status="issued", amounts=[Decimal(a)]) for a in ("200.00", "300.00"))
+    for invoice in (kept, lost):
+        invoice_pdf_ensure(invoice)
+    lost.refresh_from_db()
+    (tmp_path / "pdf" / lost.pdf_path).unlink()
+    run = cycle_run(kind="weekly", day=DAY)
+    step = run.steps.get(code="reconcile")
+    assert step.status == StepStatus.FAILED
+    assert "écart" in step.error
