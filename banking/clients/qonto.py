@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from banking.models import QontoCredential
+from syaga.core.http import RETRYABLE_STATUSES, backoff_seconds, wait_before_retry
 from syaga.core.money import quantize
 
 log = logging.getLogger(__name__)
@@ -425,10 +426,7 @@ class QontoClient:
         return f"{self.base_url}/{path.lstrip('/')}"
 
     def _wait_for(self, response: requests.Response, attempt: int) -> float:
-        retry_after = response.headers.get("Retry-After", "").strip()
-        if retry_after.isdigit():
-            return min(float(retry_after), self.max_backoff)
-        return min(self.backoff * (2**attempt), self.max_backoff)
+        return wait_before_retry(response.headers, attempt, base=self.backoff, cap=self.max_backoff)
 
     def request(self, method: str, path: str, *, params=None) -> dict:
         url = self._url(path)
@@ -444,14 +442,14 @@ class QontoClient:
                 )
             except requests.RequestException as exc:
                 if attempt < self.max_retries and method == "GET":
-                    wait = min(self.backoff * (2**attempt), self.max_backoff)
+                    wait = backoff_seconds(attempt, base=self.backoff, cap=self.max_backoff)
                     log.warning("Qonto %s %s failed (%s), retrying in %.1f s", method, path, exc, wait)
                     self.sleep(wait)
                     attempt += 1
                     continue
                 raise QontoError(f"Qonto {method} {path} unreachable: {exc}", url=url) from exc
             status = response.status_code
-            if status == 429 or status in (502, 503, 504):
+            if status in RETRYABLE_STATUSES:
                 if attempt < self.max_retries:
                     wait = self._wait_for(response, attempt)
                     log.warning("Qonto %s %s answered %s, retrying in %.1f s", method, path, status, wait)

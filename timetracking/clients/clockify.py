@@ -10,7 +10,6 @@ durations are ISO 8601 (``PT1H30M``) and instants UTC with ``Z``; a running entr
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import logging
 import re
 import time
@@ -20,6 +19,8 @@ import requests
 from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+
+from syaga.core.http import RETRYABLE_STATUSES, backoff_seconds, wait_before_retry
 
 log = logging.getLogger(__name__)
 
@@ -92,21 +93,6 @@ def instant_to_api(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _retry_after_seconds(header: str) -> float | None:
-    header = (header or "").strip()
-    if not header:
-        return None
-    if header.isdigit():
-        return float(header)
-    try:
-        when = email.utils.parsedate_to_datetime(header)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
-
-
 # --- the client --------------------------------------------------------------------------------------------
 
 
@@ -144,10 +130,7 @@ class ClockifyClient:
     # -- transport --
 
     def _wait_for(self, response: requests.Response, attempt: int) -> float:
-        told = _retry_after_seconds(response.headers.get("Retry-After", ""))
-        if told is not None:
-            return min(told, self.max_backoff)
-        return min(self.backoff * (2**attempt), self.max_backoff)
+        return wait_before_retry(response.headers, attempt, base=self.backoff, cap=self.max_backoff)
 
     def request(
         self, method: str, path: str, *, params=None
@@ -162,14 +145,14 @@ class ClockifyClient:
                 )
             except requests.RequestException as exc:
                 if attempt < self.max_retries and method == "GET":
-                    wait = min(self.backoff * (2**attempt), self.max_backoff)
+                    wait = backoff_seconds(attempt, base=self.backoff, cap=self.max_backoff)
                     log.warning("Clockify %s %s failed (%s), retrying in %.1f s", method, path, exc, wait)
                     self.sleep(wait)
                     attempt += 1
                     continue
                 raise ClockifyError(f"Clockify {method} {path} unreachable: {exc}", url=url) from exc
             status = response.status_code
-            if status == 429 or status in (502, 503, 504):
+            if status in RETRYABLE_STATUSES:
                 if attempt < self.max_retries:
                     wait = self._wait_for(response, attempt)
                     log.warning("Clockify %s %s answered %s, retrying in %.1f s", method, path, status, wait)
