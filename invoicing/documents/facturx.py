@@ -13,15 +13,16 @@ preceding invoice (BT-25, BT-26) on a credit note.
 
 from decimal import Decimal
 
-import facturx
-from facturx.generate_xml import generate_cii_xml
-
 from invoicing.documents.context import NATURE_MENTION, NO_DISCOUNT
 from invoicing.documents.payment import rf_reference
 from invoicing.models import Invoice
 from invoicing.models.invoice import Kind, Unit
 from invoicing.models.seller import VatRegime
+from syaga.core.lazy import lazy_module
 from syaga.core.money import ZERO, format_eur, format_rate, quantize, vat_amount
+
+facturx = lazy_module("facturx")
+facturx_xml = lazy_module("facturx.generate_xml")
 
 PROFILE = "en16931"
 GUIDELINE = "urn:cen.eu:en16931:2017"
@@ -273,7 +274,7 @@ def invoice_facturx_xml(invoice: Invoice) -> bytes:
     if errors:
         raise FacturXError(f"{invoice} : Factur-X refusé : " + " ; ".join(errors))
     try:
-        return generate_cii_xml(data, level=PROFILE, check_xsd=True, check_schematron=False)
+        return facturx_xml.generate_cii_xml(data, level=PROFILE, check_xsd=True, check_schematron=False)
     except Exception as exc:  # the library raises bare Exceptions for XSD failures
         raise FacturXError(f"{invoice} : XML Factur-X invalide : {exc}") from exc
 

@@ -15,13 +15,10 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import facturx
 from django.conf import settings
 from django.db import connections
 from django.template.loader import render_to_string
 from django_q.tasks import async_task
-from weasyprint import HTML
-from weasyprint.text import ffi as weasyprint_ffi
 
 from invoicing.documents.context import invoice_document_context
 from invoicing.documents.facturx import PROFILE, FacturXError, invoice_facturx_xml
@@ -36,6 +33,11 @@ from invoicing.models import Invoice
 from invoicing.models.invoice import FROZEN_STATUSES
 from invoicing.services.integrity import file_sha256
 from syaga.core.errors import BusinessError
+from syaga.core.lazy import lazy_module
+
+facturx = lazy_module("facturx")
+weasyprint = lazy_module("weasyprint")
+weasyprint_ffi = lazy_module("weasyprint.text.ffi")
 
 logger = logging.getLogger(__name__)
 TEMPLATE = "invoicing/pdf/invoice.html"
@@ -54,7 +56,7 @@ def invoice_html(invoice: Invoice) -> str:
 
 def html_to_pdf(html: str, *, pdf_variant: str | None = "pdf/a-3b") -> bytes:
     """WeasyPrint, fonts from the system (DejaVu); nothing fetched from the network."""
-    return HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf(pdf_variant=pdf_variant)
+    return weasyprint.HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf(pdf_variant=pdf_variant)
 
 
 def invoice_pdf_render(invoice: Invoice) -> bytes:

@@ -17,12 +17,14 @@ from decimal import Decimal
 from pathlib import Path
 
 from lxml import etree
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
 
 from reconciliation.exports.sales import SaleDocument, plain_text
+from syaga.core.lazy import lazy_module
 from syaga.core.money import ZERO
+
+openpyxl = lazy_module("openpyxl")
+openpyxl_styles = lazy_module("openpyxl.styles")
+openpyxl_utils = lazy_module("openpyxl.utils")
 
 NAMESPACE = "urn:syaga:billing:oxygene:ventes:1"
 XSD_PATH = Path(__file__).resolve().parent.parent / "schemas" / "oxygene-ventes-1.xsd"
@@ -153,24 +155,24 @@ def oxygen_csv(documents: list[SaleDocument]) -> bytes:
 # --- XLSX --------------------------------------------------------------------------------------------------
 
 MONEY_FORMAT = '#,##0.00 "€";-#,##0.00 "€"'
-HEADER_FILL = PatternFill("solid", fgColor="1D5C8F")
+HEADER_FILL = {"fill_type": "solid", "fgColor": "1D5C8F"}
 
 
 def oxygen_xlsx(documents: list[SaleDocument], *, date_from: dt.date, date_to: dt.date) -> bytes:
     rates = sorted({row.rate for doc in documents for row in doc.vat_rows}, reverse=True)
-    book = Workbook()
+    book = openpyxl.Workbook()
     sheet = book.active
     sheet.title = "Ventes"
     sheet.append([f"Ventes du {date_from:%d/%m/%Y} au {date_to:%d/%m/%Y}"])
-    sheet["A1"].font = Font(bold=True, size=13)
+    sheet["A1"].font = openpyxl_styles.Font(bold=True, size=13)
     header = ["Type", "Numéro", "Date", "Échéance", "Client", "Compte", "SIREN", "Total HT"]
     header += [f"TVA {f'{rate.normalize():f}'.replace('.', ',')} %" for rate in rates]
     header += ["Total TVA", "Total TTC", "Facture corrigée"]
     sheet.append(header)
     for cell in sheet[2]:
-        cell.font = Font(bold=True, color="FFFFFF")
-        cell.fill = HEADER_FILL
-        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+        cell.font = openpyxl_styles.Font(bold=True, color="FFFFFF")
+        cell.fill = openpyxl_styles.PatternFill(**HEADER_FILL)
+        cell.alignment = openpyxl_styles.Alignment(horizontal="center", vertical="center", wrap_text=True)
     for doc in documents:
         sign = -1 if doc.is_credit_note else 1
         by_rate = {row.rate: row.vat for row in doc.vat_rows}
@@ -194,11 +196,11 @@ def oxygen_xlsx(documents: list[SaleDocument], *, date_from: dt.date, date_to: d
     money_columns = range(8, 8 + len(rates) + 3)
     total_row = ["Total", "", "", "", "", "", ""]
     for column in money_columns:
-        letter = get_column_letter(column)
+        letter = openpyxl_utils.get_column_letter(column)
         total_row.append(f"=SUM({letter}3:{letter}{last})" if last >= 3 else 0)
     sheet.append(total_row)
     for cell in sheet[sheet.max_row]:
-        cell.font = Font(bold=True)
+        cell.font = openpyxl_styles.Font(bold=True)
     for row in sheet.iter_rows(min_row=3):
         for cell in row:
             if cell.column in (3, 4):
@@ -207,7 +209,7 @@ def oxygen_xlsx(documents: list[SaleDocument], *, date_from: dt.date, date_to: d
                 cell.number_format = MONEY_FORMAT
     widths = [9, 14, 12, 12, 32, 14, 12, 14, *[12] * len(rates), 13, 14, 16]
     for index, width in enumerate(widths, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
+        sheet.column_dimensions[openpyxl_utils.get_column_letter(index)].width = width
     sheet.freeze_panes = "C3"
     out = io.BytesIO()
     book.save(out)

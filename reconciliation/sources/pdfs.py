@@ -25,9 +25,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from pypdf import PdfReader
-
 from syaga.core.dates import DateError, parse_date
+from syaga.core.lazy import lazy_module
+
+pypdf = lazy_module("pypdf")
 
 # Below this many files the pool costs more than it saves.
 POOL_THRESHOLD = 40
@@ -123,7 +124,7 @@ def printed_fields(text: str) -> dict:
 def read_pdf(root: str, relative: str) -> PrintedDocument:
     """What ``root/relative`` prints; never raises (an unreadable file says why)."""
     try:
-        reader = PdfReader(os.path.join(root, relative))
+        reader = pypdf.PdfReader(os.path.join(root, relative))
         pages = reader.pages
         if not len(pages):
             return PrintedDocument(relative, error="aucune page")

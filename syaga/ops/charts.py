@@ -8,12 +8,12 @@ reads (axis, values) is written by ``format_eur`` from the Decimal.
 import re
 from decimal import Decimal
 
-import pygal
-from pygal.style import Style
-
+from syaga.core.lazy import lazy_module
 from syaga.core.money import format_eur, quantize
 
-STYLE = Style(
+pygal = lazy_module("pygal")
+pygal_style = lazy_module("pygal.style")
+STYLE = dict(
     background="transparent",
     plot_background="transparent",
     foreground="#333333",
@@ -33,7 +33,6 @@ SHORT_MONTHS = (
     "janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc.",
 )  # fmt: skip
 COMMON = {
-    "style": STYLE,
     "js": (),  # no script from anywhere: the page is complete as served
     "disable_xml_declaration": True,
     "width": 640,
@@ -67,6 +66,7 @@ def _point(amount: Decimal) -> dict:
 def forecast_chart(days, *, with_balance: bool) -> str:
     """The balance expected each day (or, without a synchronised bank, the receipts added up)."""
     chart = pygal.Line(
+        style=pygal_style.Style(**STYLE),
         **COMMON,
         value_formatter=_euros,
         show_minor_x_labels=False,
@@ -86,7 +86,13 @@ def forecast_chart(days, *, with_balance: bool) -> str:
 
 def revenue_chart(months) -> str:
     """Revenue HT per month (credit notes deducted), oldest first."""
-    chart = pygal.Bar(**COMMON, value_formatter=_euros, show_minor_x_labels=False, x_labels_major_every=3)
+    chart = pygal.Bar(
+        style=pygal_style.Style(**STYLE),
+        **COMMON,
+        value_formatter=_euros,
+        show_minor_x_labels=False,
+        x_labels_major_every=3,
+    )
     chart.x_labels = [f"{SHORT_MONTHS[m.month.month - 1]} {m.month:%y}" for m in months]
     chart.add("Chiffre d'affaires HT", [_point(m.net_ht) for m in months])
     return _svg(chart)

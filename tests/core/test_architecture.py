@@ -4,7 +4,10 @@ syaga.core  ←  invoicing  ←  banking, timetracking, mailbox  ←  reconcilia
 """
 
 import ast
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -161,3 +164,16 @@ def test_no_template_prints_an_id_with_a_thousands_separator():
         if PRINTED_ID.search(line)
     ]
     assert found == []
+
+
+def test_starting_django_does_not_load_the_heavy_document_libraries():
+    # every process (web, worker, each command) pays what start-up imports: the PDF renderer, factur-x and the
+    # PDF reader wait for their first use (syaga.core.lazy)
+    code = (
+        "import django, sys; django.setup(); "
+        "print(','.join(m for m in ('weasyprint', 'facturx', 'pypdf') if m in sys.modules))"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "syaga.settings"}
+    loaded = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.strip() == ""
