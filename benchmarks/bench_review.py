@@ -59,6 +59,8 @@ def seller():
         postal_code="13001",
         city="Marseille",
         email="facturation@syaga.fr",
+        iban="FR7630006000011234567890189",
+        bic="AGRIFRPPXXX",
     )
 
 

@@ -17,6 +17,8 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import multiprocessing
+import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -43,18 +45,29 @@ CHUNK = 2000
 CANONICAL = {"sort_keys": True, "ensure_ascii": True, "indent": None, "separators": (",", ":")}
 
 
+_FIXED_SEEN: dict[tuple[str, int], str] = {}  # amounts repeat (a contract's price, 20.00, 1.0000)
+
+
 def _fixed(value, places: int) -> str | None:
     """A decimal with exactly ``places`` decimals, whether it comes as a Decimal (the ORM) or as the text
     a database casts it to (``1200``, ``751.6`` on SQLite, ``1200.00`` on PostgreSQL). Fewer decimals are
     padded with zeros (what quantize would do, without the cost, 800,000 times in an import)."""
     if value is None:
         return None
-    text = str(value)
+    text = value if isinstance(value, str) else str(value)
+    seen = _FIXED_SEEN.get((text, places))
+    if seen is not None:
+        return seen
+    fixed = None
     if "E" not in text and "e" not in text:
         integer, dot, decimals = text.partition(".")
         if len(decimals) <= places and integer.lstrip("-").isdigit() and (not dot or decimals.isdigit()):
-            return f"{integer}.{decimals.ljust(places, '0')}"
-    return str(quantize(Decimal(text), Decimal(1).scaleb(-places)))
+            fixed = f"{integer}.{decimals.ljust(places, '0')}"
+    if fixed is None:
+        fixed = str(quantize(Decimal(text), Decimal(1).scaleb(-places)))
+    if len(_FIXED_SEEN) < 100_000:
+        _FIXED_SEEN[(text, places)] = fixed
+    return fixed
 
 
 def _date(value) -> str | None:
@@ -220,6 +233,78 @@ def _write_links(links: list[tuple]) -> None:
             "chain_imported = %s WHERE id = %s AND chain_hash = ''",
             [(index, previous, digest, imported, pk) for pk, index, previous, digest, imported in links],
         )
+
+
+@dataclass(frozen=True)
+class Link:
+    index: int
+    previous: str
+    digest: str
+
+
+# Above this many documents the canonical texts are made on every core (a 100,000-row history import).
+PARALLEL_FROM = 20_000
+_WORK: list = []  # what the forked workers read: (values, lines, rank, imported) per document
+
+
+def _payloads(start: int, stop: int) -> list[str]:
+    return [
+        json.dumps(
+            document_content({**values, "chain_index": rank, "chain_imported": imported}, lines), **CANONICAL
+        )
+        for values, lines, rank, imported in _WORK[start:stop]
+    ]
+
+
+def links_for_new_documents(documents: list[tuple[dict, list[dict]]], *, imported: bool) -> list[Link]:
+    """The links of documents about to be inserted (the history import), each ``(values, lines)`` with the
+    values of LEGAL_FIELDS and the lines' LINE_COLUMNS; in the order given. They go after their series'
+    last link, in number order, as :func:`documents_chain_unchained` would have appended them once stored,
+    and they hash to what :func:`integrity_verify` reads back from the database. Run in the transaction
+    that inserts them: the unique (series, rank) constraint stops a document issued meanwhile.
+
+    The ranks are known before any hash: the canonical texts (the costly part) are made in parallel when
+    there are many, and only the chaining itself (one SHA-256 each) runs in order.
+    """
+    order = sorted(
+        range(len(documents)),
+        key=lambda i: (documents[i][0]["series"], _number_key(documents[i][0]["number"])),
+    )
+    last: dict[str, tuple[int, str]] = {}
+    ranks: dict[int, int] = {}
+    for i in order:
+        series = documents[i][0]["series"]
+        if series not in last:
+            last[series] = _last_link(series)
+        ranks[i] = last[series][0] + 1
+        last[series] = (ranks[i], last[series][1])
+    work = [(*documents[i], ranks[i], imported) for i in order]
+    payloads = _payloads_everywhere(work)
+    previous = {series: link[1] for series, link in ((s, _last_link(s)) for s in last)}
+    links: list[Link | None] = [None] * len(documents)
+    for i, payload in zip(order, payloads, strict=True):
+        series = documents[i][0]["series"]
+        digest = hashlib.sha256((previous[series] + payload).encode("ascii")).hexdigest()
+        links[i] = Link(ranks[i], previous[series], digest)
+        previous[series] = digest
+    return links
+
+
+def _payloads_everywhere(work: list) -> list[str]:
+    global _WORK
+    _WORK = work
+    try:
+        workers = min(os.cpu_count() or 1, 4)
+        if len(work) < PARALLEL_FROM or workers < 2:
+            return _payloads(0, len(work))
+        # fork: the workers see the list without copying it through a pipe; they only compute, never touch
+        # the database connection they inherit.
+        step = -(-len(work) // workers)
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            parts = pool.starmap(_payloads, [(start, start + step) for start in range(0, len(work), step)])
+        return [payload for part in parts for payload in part]
+    finally:
+        _WORK = []
 
 
 def documents_chain_unchained(*, imported: bool = True, dry_run: bool = False) -> list[str]:

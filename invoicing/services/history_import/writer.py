@@ -24,10 +24,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from invoicing.models import Client, Invoice, InvoiceLine
-from invoicing.models.invoice import Origin, Unit, history_lines_insert_allow
+from invoicing.models.invoice import LEGAL_FIELDS, Origin, Unit, history_lines_insert_allow
 from invoicing.services.history_import.rows import HistoricalInvoice
 from invoicing.services.history_import.stored import ClientPlan
-from invoicing.services.integrity import documents_chain_unchained
+from invoicing.services.integrity import documents_chain_unchained, links_for_new_documents
 from invoicing.services.numbering import sequences_continue_after
 
 EXECUTEMANY_CHUNK = 10_000
@@ -55,6 +55,12 @@ class InvoiceRecord:
     paid_date: dt.date | None
     buyer_snapshot: str  # JSON text, one per client
     issued_at: dt.datetime
+    # The tamper-evident chain, computed before the insert (reading 100,000 rows back to link them cost more
+    # than the import itself on PostgreSQL, where each UPDATE runs the frozen-invoice trigger).
+    chain_index: int | None = None
+    chain_previous: str = ""
+    chain_hash: str = ""
+    chain_imported: bool = True
 
 
 @dataclass(slots=True)
@@ -197,6 +203,21 @@ def history_write(*, invoices: list[HistoricalInvoice], clients: ClientPlan, acc
             )
             for pk, invoice in zip(ids, invoices, strict=True)
         ]
+        # Documents issued here without a link (before the chain existed) are linked first, then the history.
+        documents_chain_unchained(imported=True)
+        links = links_for_new_documents(
+            [
+                (_legal_values(record), _legal_lines(invoice))
+                for record, invoice in zip(records, invoices, strict=True)
+            ],
+            imported=True,
+        )
+        for record, link in zip(records, links, strict=True):
+            record.chain_index, record.chain_previous, record.chain_hash = (
+                link.index,
+                link.previous,
+                link.digest,
+            )
         if postgres:
             _Table(Invoice, InvoiceRecord, with_id=True).write(records)
         else:
@@ -224,5 +245,34 @@ def history_write(*, invoices: list[HistoricalInvoice], clients: ClientPlan, acc
         # for this transaction only.
         history_lines_insert_allow(connection)
         _Table(InvoiceLine, LineRecord, with_id=False).write(lines)
-        documents_chain_unchained(imported=True)
     return moved
+
+
+# What the chain hashes of a document inserted by the import: its record's columns, the others at their
+# defaults (no period, no credited invoice, no purchase order, no seller snapshot in the old tool's export).
+_LEGAL_DEFAULTS = {
+    "period_start": None,
+    "period_end": None,
+    "credited_invoice_id": None,
+    "purchase_order": "",
+    "seller_snapshot": {},
+}
+
+
+def _legal_values(record: InvoiceRecord) -> dict:
+    return {column: getattr(record, column, _LEGAL_DEFAULTS.get(column)) for column in LEGAL_FIELDS}
+
+
+def _legal_lines(invoice: HistoricalInvoice) -> list[dict]:
+    return [
+        {
+            "position": position,
+            "description": line.description,
+            "quantity": _ONE,
+            "unit": _UNIT,
+            "unit_price": line.total_ht,
+            "vat_rate": line.vat_rate,
+            "total_ht": line.total_ht,
+        }
+        for position, line in enumerate(invoice.lines, start=1)
+    ]
