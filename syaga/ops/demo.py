@@ -23,8 +23,9 @@ from banking.services.decisions import (
 from banking.services.matching import SUGGESTED
 from banking.services.qonto_sync import qonto_sync
 from invoicing.models import Invoice
-from invoicing.models.invoice import OPEN_STATUSES, Kind
+from invoicing.models.invoice import OPEN_STATUSES, Kind, Origin
 from invoicing.services.demo import LATE_PAYER, demo_seed
+from syaga.core.dates import add_months
 
 ACCOUNT_ID = "demo-compte-courant"
 BALANCE = Decimal("24318.45")
@@ -88,8 +89,10 @@ def bank_transactions(*, today: dt.date) -> tuple[list[dict], Invoice | None]:
     recent = list(
         Invoice.objects.filter(
             kind=Kind.INVOICE,
+            origin=Origin.RECURRING,  # the two late one-off jobs stay overdue (J+15 and under 15 days)
             status__in=OPEN_STATUSES,
-            due_date__gte=today - dt.timedelta(days=5),
+            # last month's, which the seed left unpaid for the bank (whatever the day of the month today)
+            issue_date__gte=add_months(today.replace(day=1), -1),
             issue_date__lt=today.replace(day=1),
         )
         .exclude(client__name=LATE_PAYER)
