@@ -147,7 +147,7 @@ TOWNS = {
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("days_ago", [0, 6, 17, 37], ids=["today", "6 days ago", "17 days ago", "37 days ago"])
+@pytest.mark.parametrize("days_ago", [0, 6, 17, 37], ids=lambda days: f"{days} days ago")
 def test_the_demo_fills_every_screen(days_ago):
     # given: any day of the month (the demo once only worked in the first days of one)
     day = today() - dt.timedelta(days=days_ago)
