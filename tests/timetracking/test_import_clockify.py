@@ -2,6 +2,7 @@
 nothing, and once."""
 
 import datetime as dt
+import re
 import shutil
 from decimal import Decimal
 from io import StringIO
@@ -170,9 +171,11 @@ def test_a_bad_row_stops_everything_with_its_line_and_reason(firm, tmp_path):
     # when
     with pytest.raises(CommandError) as caught:
         call_command("import_clockify", str(DATA / "clockify_fr.csv"), str(bad), stdout=StringIO())
-    # then
-    assert (
-        str(caught.value) == "march.csv line 4: start time '25:00' is not a time of day; nothing was written"
+    # then: the place, the reason and what became of the import, in French (« : » or ": " after the place)
+    assert re.fullmatch(
+        r"march\.csv, ligne 4\s?: l'heure de début « 25:00 » n'est pas une heure de la journée ; "
+        r"rien n'a été enregistré",
+        str(caught.value),
     )
     assert TimeEntry.objects.count() == 0
     assert Consultant.objects.count() == 0
@@ -181,37 +184,101 @@ def test_a_bad_row_stops_everything_with_its_line_and_reason(firm, tmp_path):
 @pytest.mark.parametrize(
     ("changes", "reason"),
     [
-        ({"billable": "Maybe"}, "line 2: billable 'Maybe' is not Yes/No (Oui/Non)"),
+        ({"billable": "Maybe"}, "facturable « Maybe » : attendu Oui ou Non (Yes/No)"),
         (
             {"end_time": "08:00"},
-            "line 2: the entry ends (16/03/2026 08:00) before it starts (16/03/2026 09:00)",
+            "la saisie finit (16/03/2026 08:00) avant de commencer (16/03/2026 09:00)",
         ),
         (
             {"duration": "03:00:00"},
-            "line 2: start 16/03/2026 09:00 to end 16/03/2026 10:00 is 1:00:00 but the duration says 3:00:00",
+            "du 16/03/2026 09:00 au 16/03/2026 10:00, la saisie dure 1\u00a0h\u00a000 mais la colonne durée "
+            "indique 3\u00a0h\u00a000 : les dates sont-elles bien au format MM/JJ/AAAA ?",
         ),
         (
             {"start_date": "02/30/2026", "end_date": "02/30/2026"},
-            "line 2: start date '02/30/2026' does not exist read as MDY",
+            "la date de début « 02/30/2026 » n'existe pas (lue comme MM/JJ/AAAA)",
         ),
-        ({"user": "", "email": ""}, "line 2: no user and no e-mail"),
-        ({"start_time": "13:00 PM"}, "line 2: start time '13:00 PM': a 12-hour time has hours 1 to 12"),
-        ({"start_date": "16 mars"}, "line 2: start date '16 mars' is not a date"),
-        ({"duration": "une heure"}, "line 2: duration 'une heure' is not HH:MM:SS, H:MM or decimal hours"),
+        ({"user": "", "email": ""}, "ni utilisateur ni e-mail : à qui est ce temps ?"),
+        (
+            {"start_time": "13:00 PM"},
+            "l'heure de début « 13:00 PM » : une heure sur 12 (AM/PM) va de 1 à 12",
+        ),
+        (
+            {"start_date": "16 mars"},
+            "la date de début « 16 mars » n'est pas une date "
+            "(MM/JJ/AAAA, JJ/MM/AAAA, JJ.MM.AAAA ou AAAA-MM-JJ)",
+        ),
+        (
+            {"duration": "une heure"},
+            "la durée « une heure » n'est ni HH:MM:SS, ni H:MM, ni un nombre d'heures (1,5)",
+        ),
+        ({"duration": "", "end_time": "", "decimal": "1h"}, "la durée « 1h » n'est pas un nombre d'heures"),
     ],
 )
 def test_each_kind_of_bad_row_is_named(tmp_path, changes, reason):
     path = write(tmp_path, "x.csv", HEADER + row(**changes))
     with pytest.raises(InputError) as caught:
         clockify_csv_import(paths=[path])
-    assert f"x.csv {reason}" in str(caught.value)
+    assert caught.value.where == "x.csv, ligne 2"
+    assert caught.value.reason.startswith(reason)
     assert TimeEntry.objects.count() == 0
 
 
 def test_a_row_with_cells_missing_is_named(tmp_path):
     path = write(tmp_path, "x.csv", HEADER + '"A","C","x"\n')
-    with pytest.raises(InputError, match=r"^x.csv line 2: 3 cells where the header has 17$"):
+    with pytest.raises(InputError) as caught:
         clockify_csv_import(paths=[path])
+    assert caught.value.where == "x.csv, ligne 2"
+    assert caught.value.reason == "3 cellule(s) alors que l'en-tête a 17 colonnes"
+    assert re.fullmatch(
+        r"x\.csv, ligne 2\s?: 3 cellule\(s\) alors que l'en-tête a 17 colonnes", str(caught.value)
+    )
+
+
+def test_a_file_with_both_date_orders_names_both_lines(tmp_path):
+    # given: line 2 can only be day-first (16/03), line 3 only month-first (03/17)
+    text = HEADER + row(start_date="16/03/2026", end_date="16/03/2026")
+    text += row(start_date="03/17/2026", end_date="03/17/2026")
+    path = write(tmp_path, "mix.csv", text)
+    # when
+    with pytest.raises(InputError) as caught:
+        clockify_csv_import(paths=[path])
+    # then
+    assert caught.value.where == "mix.csv, ligne 3"
+    assert caught.value.reason == (
+        "les dates sont écrites jour/mois ligne 2 et mois/jour ligne 3 : un export par format de date"
+    )
+
+
+def test_an_entry_id_seen_twice_names_the_first_line(tmp_path):
+    header = HEADER.replace('"Billable Amount (EUR)"', '"Billable Amount (EUR)","ID"')
+    text = header + row().replace("\n", ',"e-1"\n') + row(description="y").replace("\n", ',"e-1"\n')
+    path = write(tmp_path, "ids.csv", text)
+    with pytest.raises(InputError) as caught:
+        clockify_csv_import(paths=[path])
+    assert caught.value.where == "ids.csv, ligne 3"
+    assert caught.value.reason == "la saisie d'identifiant « e-1 » figure déjà ligne 2"
+
+
+def test_a_file_that_is_not_a_clockify_export_says_so(tmp_path):
+    path = write(tmp_path, "autre.csv", '"Nom","Montant"\n"A","12"\n')
+    with pytest.raises(InputError) as caught:
+        clockify_csv_import(paths=[path])
+    assert caught.value.where == "autre.csv, ligne 1"
+    assert caught.value.reason.startswith("la première ligne n'est pas un en-tête d'export Clockify")
+
+
+@pytest.mark.parametrize(
+    ("options", "reason"),
+    [
+        ({"date_format": "ymd"}, "format de date « ymd » : attendu auto, mdy ou dmy"),
+        ({"time_zone": "Paris"}, "fuseau horaire « Paris » inconnu (par exemple Europe/Paris)"),
+    ],
+)
+def test_a_wrong_option_is_named(options, reason):
+    with pytest.raises(InputError) as caught:
+        clockify_csv_import(paths=[DATA / "clockify_fr.csv"], **options)
+    assert caught.value.reason == reason
 
 
 def test_a_file_whose_dates_read_both_ways_asks_for_the_format(tmp_path, firm):
@@ -220,7 +287,9 @@ def test_a_file_whose_dates_read_both_ways_asks_for_the_format(tmp_path, firm):
     path = write(tmp_path, "q.csv", HEADER + "".join(row(start_date=d, end_date=d) for d in days))
     # when
     with pytest.raises(
-        InputError, match=r"q.csv line 2: date '03/04/2026' reads both as month/day and day/month"
+        InputError,
+        match=r"^q\.csv, ligne 2\s?: la date « 03/04/2026 » se lit aussi bien mois/jour que jour/mois .*"
+        r"indiquez --date-format mdy ou dmy",
     ):
         clockify_csv_import(paths=[path])
     clockify_csv_import(paths=[path], date_format="dmy")
@@ -233,8 +302,13 @@ def test_a_file_whose_dates_read_both_ways_asks_for_the_format(tmp_path, firm):
 
 def test_a_missing_column_is_named_with_the_headers_found(tmp_path):
     path = write(tmp_path, "y.csv", '"Projet","Utilisateur","Durée (h)"\n"A","Jean","1:00"\n')
-    with pytest.raises(InputError, match=r"y.csv line 1: missing column\(s\) Start Date/Date de début"):
+    with pytest.raises(InputError) as caught:
         clockify_csv_import(paths=[path])
+    assert caught.value.where == "y.csv, ligne 1"
+    assert caught.value.reason == (
+        "colonne(s) manquante(s) : Date de début/Start Date ; Heure de début/Start Time ; "
+        "en-têtes trouvés : « Projet », « Utilisateur », « Durée (h) »"
+    )
 
 
 def test_windows_1252_and_a_semicolon_export_are_read(tmp_path, firm):
@@ -280,7 +354,10 @@ def test_the_command_reports_what_it_did(firm):
     call_command(
         "import_clockify", str(DATA / "clockify_en_us.csv"), str(DATA / "clockify_fr.csv"), stdout=out
     )
-    assert "8 rows read in 2 file(s): created 8 entries, 0 updated, 0 already imported" in out.getvalue()
+    assert (
+        "8 ligne(s) lue(s) dans 2 fichier(s) : 8 saisie(s) créée(s), 0 mise(s) à jour, 0 déjà importée(s)"
+        in out.getvalue()
+    )
 
 
 def test_the_natural_key_is_the_consultant_the_minute_and_the_project():

@@ -9,8 +9,8 @@ is found from the file (a day above 12 tells) or given with ``date_format``. Tim
 ``H:MM`` or decimal hours with a point or a comma.
 
 All or nothing: every file is read and checked before anything is written, the first problem stops the
-import with ``<file> line N: reason``, and the whole batch is written in one transaction. Pauses and time
-off (``Type`` Break / Time off) are not work: they are counted and left out.
+import with ``<fichier>, ligne N : <raison>`` (in French, for the user), and the whole batch is written in
+one transaction. Pauses and time off (``Type`` Break / Time off) are not work: they are counted and left out.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from invoicing.services.history_import.dialect import read_source
 from syaga.core.errors import InputError
 from syaga.core.money import quantize
 from syaga.core.text import header_key
+from timetracking.display import format_hours
 from timetracking.models import Source
 from timetracking.services.categorisation import folded
 from timetracking.services.entries import EntryRecord, UpsertCounts, entries_upsert
@@ -71,6 +72,20 @@ _ISO = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
 _TIME = re.compile(r"(\d{1,2})[:h](\d{2})(?::(\d{2}))?\s*(?:([AaPp])\.?\s*[Mm]\.?)?")
 _CLOCK_DURATION = re.compile(r"(\d{1,4}):(\d{2})(?::(\d{2}))?")
 _DECIMAL_HOURS = re.compile(r"\d{1,5}(?:[.,]\d+)?")
+_LINE = re.compile(r"(?:line|ligne)\s*(\d+)")
+# How a slashed date was read, as the user writes it.
+ORDER_LABELS = {"mdy": "MM/JJ/AAAA", "dmy": "JJ/MM/AAAA"}
+# What the csv module says, in the user's words (anything else is shown as it is).
+CSV_ERRORS = {
+    "field larger than field limit": "une cellule est démesurément longue (guillemet jamais refermé ?)",
+    "new-line character seen in unquoted field": "retour à la ligne dans une cellule sans guillemets",
+    "unexpected end of data": "le fichier s'arrête au milieu d'une cellule (guillemet jamais refermé ?)",
+}
+
+
+def place(name: str, line_no: int) -> str:
+    """Where a problem is, as the user reads it: ``export.csv, ligne 12``."""
+    return f"{name}, ligne {line_no}"
 
 
 @dataclass
@@ -120,17 +135,18 @@ class CsvImportReport:
 
     def summary(self) -> str:
         c = self.counts
-        verb = "would create" if self.dry_run else "created"
+        created = "à créer" if self.dry_run else "créée(s)"
+        updated = "à mettre à jour" if self.dry_run else "mise(s) à jour"
         text = (
-            f"{self.rows} rows read in {len(self.files)} file(s): {verb} {c.created} entries, "
-            f"{c.updated} updated, {c.unchanged} already imported"
+            f"{self.rows} ligne(s) lue(s) dans {len(self.files)} fichier(s) : {c.created} saisie(s) "
+            f"{created}, {c.updated} {updated}, {c.unchanged} déjà importée(s)"
         )
         if c.billed_kept:
-            text += f", {c.billed_kept} already billed left as they were"
+            text += f", {c.billed_kept} déjà facturée(s) laissée(s) telles quelles"
         if self.not_work:
-            text += f"; {self.not_work} pauses or time off left out"
+            text += f" ; {self.not_work} pause(s) ou absence(s) écartée(s)"
         if self.first_day:
-            text += f" (from {self.first_day:%d/%m/%Y} to {self.last_day:%d/%m/%Y})"
+            text += f" (du {self.first_day:%d/%m/%Y} au {self.last_day:%d/%m/%Y})"
         return text + "."
 
 
@@ -160,7 +176,8 @@ def _header(text: str, where: str) -> tuple[str, list[str]]:
             best = (found, delimiter, cells)
     if best is None or best[0] == 0 or not first.strip():
         raise InputError(
-            "no Clockify header (Project, User, Start Date, …) on the first line", where=f"{where} line 1"
+            "la première ligne n'est pas un en-tête d'export Clockify (Projet, Utilisateur, Date de début…)",
+            where=place(where, 1),
         )
     return best[1], best[2]
 
@@ -168,16 +185,21 @@ def _header(text: str, where: str) -> tuple[str, list[str]]:
 def _require(columns: dict[str, int], cells: list[str], where: str) -> None:
     missing = []
     if "user" not in columns and "email" not in columns:
-        missing.append("User/Utilisateur")
+        missing.append("Utilisateur/User")
     for name in ("start_date", "start_time"):
         if name not in columns:
-            missing.append("/".join(ALIASES[name][:2]))
+            english, french = ALIASES[name][:2]
+            missing.append(f"{french}/{english}")
     if not ({"duration_h", "duration_decimal"} & set(columns) or {"end_date", "end_time"} <= set(columns)):
-        missing.append("Duration (h)/Durée (h), Duration (decimal)/Durée (décimal) or End Date + End Time")
+        missing.append(
+            "Durée (h)/Duration (h), Durée (décimal)/Duration (decimal) ou Date de fin/End Date + "
+            "Heure de fin/End Time"
+        )
     if missing:
-        found = ", ".join(repr(c) for c in cells if c.strip()) or "none"
+        found = ", ".join(f"« {c.strip()} »" for c in cells if c.strip()) or "aucun"
         raise InputError(
-            f"missing column(s) {'; '.join(missing)}; headers found: {found}", where=f"{where} line 1"
+            f"colonne(s) manquante(s) : {' ; '.join(missing)} ; en-têtes trouvés : {found}",
+            where=place(where, 1),
         )
 
 
@@ -204,7 +226,8 @@ def _date(text: str, order: str, where: str, label: str) -> dt.date:
     parts = _date_parts(text)
     if parts is None:
         raise InputError(
-            f"{label} {text!r} is not a date (MM/DD/YYYY, DD/MM/YYYY, DD.MM.YYYY or YYYY-MM-DD)", where=where
+            f"{label} « {text} » n'est pas une date (MM/JJ/AAAA, JJ/MM/AAAA, JJ.MM.AAAA ou AAAA-MM-JJ)",
+            where=where,
         )
     kind, a, b, year = parts
     if kind == "iso":
@@ -216,21 +239,21 @@ def _date(text: str, order: str, where: str, label: str) -> dt.date:
     try:
         return dt.date(_full_year(year), month, day)
     except ValueError as exc:
-        hint = f" read as {order.upper()}" if kind == "slashed" else ""
-        raise InputError(f"{label} {text!r} does not exist{hint}", where=where) from exc
+        hint = f" (lue comme {ORDER_LABELS[order]})" if kind == "slashed" else ""
+        raise InputError(f"{label} « {text} » n'existe pas{hint}", where=where) from exc
 
 
 def _time(text: str, where: str, label: str) -> dt.time:
     m = _TIME.fullmatch(text.strip())
     if not m:
-        raise InputError(f"{label} {text!r} is not a time (10:23, 10:23:52 or 10:23 AM)", where=where)
+        raise InputError(f"{label} « {text} » n'est pas une heure (10:23, 10:23:52 ou 10:23 AM)", where=where)
     hour, minute, second = int(m[1]), int(m[2]), int(m[3] or 0)
     if m[4]:
         if not 1 <= hour <= 12:
-            raise InputError(f"{label} {text!r}: a 12-hour time has hours 1 to 12", where=where)
+            raise InputError(f"{label} « {text} » : une heure sur 12 (AM/PM) va de 1 à 12", where=where)
         hour = hour % 12 + (12 if m[4].lower() == "p" else 0)
     if hour > 23 or minute > 59 or second > 59:
-        raise InputError(f"{label} {text!r} is not a time of day", where=where)
+        raise InputError(f"{label} « {text} » n'est pas une heure de la journée", where=where)
     return dt.time(hour, minute, second)
 
 
@@ -253,10 +276,6 @@ def _decimal_hours(text: str) -> int | None:
     except InvalidOperation:
         return None
     return int(quantize(hours * 3600, Decimal(1)))
-
-
-def _seconds_text(seconds: int) -> str:
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
 # --- one file ------------------------------------------------------------------------------------------
@@ -285,9 +304,9 @@ def _slash_order(rows: list[tuple[int, list[str]]], columns: dict[str, int], wan
                 ambiguous = (line_no, cells[index])
     if day_first and month_first:
         raise InputError(
-            f"dates are day-first on line {day_first} and month-first on line {month_first}: one export per "
-            "date format",
-            where=f"{where} line {max(day_first, month_first)}",
+            f"les dates sont écrites jour/mois ligne {day_first} et mois/jour ligne {month_first} : "
+            "un export par format de date",
+            where=place(where, max(day_first, month_first)),
         )
     if day_first:
         return "dmy"
@@ -296,9 +315,9 @@ def _slash_order(rows: list[tuple[int, list[str]]], columns: dict[str, int], wan
     if ambiguous:
         line_no, text = ambiguous
         raise InputError(
-            f"date {text!r} reads both as month/day and day/month and no date of the file tells which: give "
-            "--date-format mdy or dmy (Clockify › Profile settings › Date format)",
-            where=f"{where} line {line_no}",
+            f"la date « {text} » se lit aussi bien mois/jour que jour/mois et aucune date du fichier ne "
+            "tranche : indiquez --date-format mdy ou dmy (Clockify › Paramètres du profil › Format de date)",
+            where=place(where, line_no),
         )
     return "mdy"
 
@@ -314,7 +333,10 @@ def _rows(text: str, delimiter: str, where: str) -> list[tuple[int, list[str]]]:
                 rows.append((start, cells))
             start = reader.line_num + 1
     except csv.Error as exc:
-        raise InputError(f"the CSV is malformed: {exc}", where=f"{where} line {reader.line_num}") from exc
+        detail = next((fr for en, fr in CSV_ERRORS.items() if str(exc).startswith(en)), str(exc))
+        raise InputError(
+            f"le fichier CSV est mal formé : {detail}", where=place(where, reader.line_num)
+        ) from exc
     return rows
 
 
@@ -336,9 +358,9 @@ def _file_records(
     ids: dict[str, int] = {}
     width = len(header)
     for line_no, cells in rows:
-        where = f"{name} line {line_no}"
+        where = place(name, line_no)
         if len(cells) != width:
-            raise InputError(f"{len(cells)} cells where the header has {width}", where=where)
+            raise InputError(f"{len(cells)} cellule(s) alors que l'en-tête a {width} colonnes", where=where)
 
         def cell(field_name: str, cells=cells) -> str:
             index = columns.get(field_name)
@@ -350,9 +372,9 @@ def _file_records(
             continue
         user, email = cell("user"), cell("email").lower()
         if not user and not email:
-            raise InputError("no user and no e-mail: whose time is it?", where=where)
-        start_day = _date(cell("start_date"), order, where, "start date")
-        start_local = dt.datetime.combine(start_day, _time(cell("start_time"), where, "start time"))
+            raise InputError("ni utilisateur ni e-mail : à qui est ce temps ?", where=where)
+        start_day = _date(cell("start_date"), order, where, "la date de début")
+        start_local = dt.datetime.combine(start_day, _time(cell("start_time"), where, "l'heure de début"))
         start = timezone.make_aware(start_local, tz)
         duration = None
         if raw := cell("duration_h"):
@@ -360,21 +382,27 @@ def _file_records(
             if duration is None:
                 duration = _decimal_hours(raw)
             if duration is None:
-                raise InputError(f"duration {raw!r} is not HH:MM:SS, H:MM or decimal hours", where=where)
+                raise InputError(
+                    f"la durée « {raw} » n'est ni HH:MM:SS, ni H:MM, ni un nombre d'heures (1,5)", where=where
+                )
         elif raw := cell("duration_decimal"):
             duration = _decimal_hours(raw)
             if duration is None:
-                raise InputError(f"duration {raw!r} is not a number of hours (1.50 or 1,50)", where=where)
+                raise InputError(
+                    f"la durée « {raw} » n'est pas un nombre d'heures (1,50 ou 1.50)", where=where
+                )
         end = None
         if cell("end_time"):
-            end_day = _date(cell("end_date"), order, where, "end date") if cell("end_date") else start_day
-            end_local = dt.datetime.combine(end_day, _time(cell("end_time"), where, "end time"))
+            end_day = (
+                _date(cell("end_date"), order, where, "la date de fin") if cell("end_date") else start_day
+            )
+            end_local = dt.datetime.combine(end_day, _time(cell("end_time"), where, "l'heure de fin"))
             if not cell("end_date") and end_local < start_local:
                 end_local += dt.timedelta(days=1)  # past midnight
             end = timezone.make_aware(end_local, tz)
             if end < start:
                 raise InputError(
-                    f"the entry ends ({end_local:%d/%m/%Y %H:%M}) before it starts "
+                    f"la saisie finit ({end_local:%d/%m/%Y %H:%M}) avant de commencer "
                     f"({start_local:%d/%m/%Y %H:%M})",
                     where=where,
                 )
@@ -383,20 +411,22 @@ def _file_records(
                 duration = elapsed
             elif abs(elapsed - duration) > DURATION_TOLERANCE:
                 raise InputError(
-                    f"start {start_local:%d/%m/%Y %H:%M} to end {end_local:%d/%m/%Y %H:%M} is "
-                    f"{_seconds_text(elapsed)} but the duration says {_seconds_text(duration)}: is the date "
-                    f"format {order.upper()} right?",
+                    f"du {start_local:%d/%m/%Y %H:%M} au {end_local:%d/%m/%Y %H:%M}, la saisie dure "
+                    f"{format_hours(elapsed)} mais la colonne durée indique {format_hours(duration)} : "
+                    f"les dates sont-elles bien au format {ORDER_LABELS[order]} ?",
                     where=where,
                 )
         else:
             end = start + dt.timedelta(seconds=duration)
         billable_text = cell("billable").lower()
         if billable_text not in YES | NO:
-            raise InputError(f"billable {cell('billable')!r} is not Yes/No (Oui/Non)", where=where)
+            raise InputError(f"facturable « {cell('billable')} » : attendu Oui ou Non (Yes/No)", where=where)
         entry_id = cell("id") or None
         if entry_id:
             if entry_id in ids:
-                raise InputError(f"entry id {entry_id} already on line {ids[entry_id]}", where=where)
+                raise InputError(
+                    f"la saisie d'identifiant « {entry_id} » figure déjà ligne {ids[entry_id]}", where=where
+                )
             ids[entry_id] = line_no
         project = cell("project")
         person = email or folded(user)
@@ -438,11 +468,11 @@ def clockify_csv_import(
     """Read every file, check every row, then store all of them at once (or, ``dry_run``, nothing)."""
     date_format = (date_format or "auto").lower()
     if date_format not in DATE_FORMATS:
-        raise InputError(f"date format {date_format!r}: expected auto, mdy or dmy")
+        raise InputError(f"format de date « {date_format} » : attendu auto, mdy ou dmy")
     try:
         tz = zoneinfo.ZoneInfo(time_zone) if time_zone else timezone.get_current_timezone()
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-        raise InputError(f"unknown time zone {time_zone!r} (e.g. Europe/Paris)") from exc
+        raise InputError(f"fuseau horaire « {time_zone} » inconnu (par exemple Europe/Paris)") from exc
     report = CsvImportReport(dry_run=dry_run)
     records: list[EntryRecord] = []
     for path in paths:
@@ -450,13 +480,15 @@ def clockify_csv_import(
         try:
             text, _encoding = read_source(path, None, None)
         except InputError as exc:
-            where = f"{name} {exc.where}" if exc.where else name
+            # The reader names the line in its own words ("line 3" or "ligne 3"): the file comes first.
+            line = _LINE.fullmatch(exc.where or "")
+            where = place(name, int(line[1])) if line else f"{name}, {exc.where}" if exc.where else name
             raise InputError(exc.reason, where=where) from exc
         file_report, file_records = _file_records(name, text, date_format=date_format, tz=tz)
         report.files.append(file_report)
         records.extend(file_records)
         if progress:
-            progress(f"{name}: {file_report.rows} rows read")
+            progress(f"{name} : {file_report.rows} ligne(s) lue(s)")
     if records:
         days = [timezone.localtime(r.start).date() for r in records]
         report.first_day, report.last_day = min(days), max(days)
