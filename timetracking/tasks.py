@@ -5,7 +5,8 @@ import datetime as dt
 from django.utils import timezone
 from django_q.models import Schedule
 
-from syaga.core.dates import add_months, today
+from syaga.core.dates import add_months, french_month_label, today
+from syaga.core.money import format_eur
 from syaga.core.schedules import ScheduleSpec
 from timetracking.clients.clockify import ClockifyConfigError
 from timetracking.conf import working_time
@@ -53,32 +54,35 @@ def _sync() -> str:
     try:
         return str(clockify_sync())
     except ClockifyConfigError as exc:
-        return f"Clockify sync skipped: {exc}"
+        return f"Synchronisation Clockify sautée : {exc}"
 
 
 def clockify_sync_and_coach() -> str:
     if not _in_working_hours(timezone.now()):
-        return "outside working hours: nothing to do"
+        return "hors des heures de travail : rien à faire"
     report = _sync()
     reminders = coaching_now()
     delivered = reminders_deliver()
-    return f"{report}; {len(reminders)} reminder(s), {delivered} delivered"
+    return f"{report} ; {len(reminders)} rappel(s), {delivered} envoyé(s)"
 
 
 def coaching_hourly_point() -> str:
     reminders = coaching_hourly()
     delivered = reminders_deliver()
-    return f"{len(reminders)} hourly point(s), {delivered} delivered"
+    return f"{len(reminders)} point(s) horaire(s), {delivered} envoyé(s)"
 
 
 def coaching_daily() -> str:
     report = _sync()
     reminders = coaching_daily_report(day=today())
     delivered = reminders_deliver()
-    return f"{report}; {len(reminders)} daily report(s), {delivered} delivered"
+    return f"{report} ; {len(reminders)} rapport(s) du jour, {delivered} envoyé(s)"
 
 
 def bill_previous_month() -> str:
     """For the month-end cycle: bill last month's FACTURABLE time (nothing twice if run again)."""
     report = timesheets_bill(month=add_months(today().replace(day=1), -1))
-    return f"{report.month:%Y-%m}: {len(report.bills)} timesheet invoice(s), {report.total_ht} HT"
+    return (
+        f"{french_month_label(report.month)} : {len(report.bills)} facture(s) de temps, "
+        f"{format_eur(report.total_ht)} HT"
+    )

@@ -86,7 +86,9 @@ def test_429_without_retry_after_backs_off_exponentially_then_gives_up(clockify)
     clockify.throttle(10, retry_after=None)
     waits = Waits()
     # when
-    with pytest.raises(ClockifyRateLimitError, match="429 Too Many Requests"):
+    with pytest.raises(
+        ClockifyRateLimitError, match=r"répond toujours 429 Too Many Requests .* réessayez plus tard"
+    ):
         client(clockify, sleep=waits, max_retries=3).workspace_users()
     # then
     assert waits == [1, 2, 4]
@@ -101,8 +103,8 @@ def test_a_refused_key_is_a_clear_401_not_retried(clockify):
     # then
     assert caught.value.http_status == 401
     assert caught.value.code == 4003
-    assert "Api key does not exist" in str(caught.value)
-    assert "CLOCKIFY_API_KEY" in str(caught.value)
+    assert "« Api key does not exist », code 4003" in str(caught.value)
+    assert "la clé d'API est refusée : vérifiez CLOCKIFY_API_KEY" in str(caught.value)
     assert len(clockify.requests) == 1
 
 
@@ -110,7 +112,7 @@ def test_no_key_is_a_configuration_error_before_any_call(clockify, settings):
     # given
     settings.CLOCKIFY_API_KEY = ""
     # when / then
-    with pytest.raises(ClockifyConfigError, match="CLOCKIFY_API_KEY is empty"):
+    with pytest.raises(ClockifyConfigError, match="Clockify n'est pas configuré : CLOCKIFY_API_KEY est vide"):
         client_from_settings()
     assert clockify.requests == []
 

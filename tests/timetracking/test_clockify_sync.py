@@ -215,8 +215,8 @@ def test_the_command_without_a_key_says_so_once_and_does_nothing(settings):
     call_command("sync_clockify", stdout=out)
     # then
     assert out.getvalue().strip() == (
-        "Clockify sync skipped: Clockify is not configured: CLOCKIFY_API_KEY is empty "
-        "(Clockify › Profile settings › API)."
+        "Synchronisation Clockify sautée : Clockify n'est pas configuré : CLOCKIFY_API_KEY est vide "
+        "(Clockify › Paramètres du profil › API)."
     )
     assert TimeEntry.objects.count() == 0
 
@@ -225,8 +225,17 @@ def test_the_command_with_a_refused_key_fails_with_a_clear_message(clockify, set
     # given
     settings.CLOCKIFY_API_KEY = "revoked-key"
     # when / then
-    with pytest.raises(CommandError, match=r"401 \(Api key does not exist, code 4003\).*CLOCKIFY_API_KEY"):
+    with pytest.raises(
+        CommandError,
+        match=r"Clockify a répondu 401 .*\(« Api key does not exist », code 4003\) ; "
+        r"la clé d'API est refusée : vérifiez CLOCKIFY_API_KEY",
+    ):
         call_command("sync_clockify", stdout=StringIO())
+
+
+def test_the_command_names_a_date_it_cannot_read():
+    with pytest.raises(CommandError, match=r"^--since « 31/02/2026 » : ce n'est pas une date valide"):
+        call_command("sync_clockify", "--since", "31/02/2026", stdout=StringIO())
 
 
 def test_the_command_reads_since_the_date_given(clockify, firm):
@@ -238,7 +247,8 @@ def test_the_command_reads_since_the_date_given(clockify, firm):
     call_command("sync_clockify", "--since", "2026-03-01", stdout=out)
     # then
     assert clockify.entry_requests()[0].arg("start") == "2026-02-27T23:00:00Z"
-    assert "1 entries created" in out.getvalue()
+    assert "Jean Dupont : 1 saisie(s) lue(s) depuis le 01/03/2026 00:00, 1 créée(s)" in out.getvalue()
+    assert "Clockify : 1 utilisateur(s), 1 saisie(s) créée(s), 0 mise(s) à jour" in out.getvalue()
     assert TimeEntry.objects.count() == 1
 
 

@@ -33,7 +33,7 @@ def test_the_fifteen_minute_job_does_nothing_outside_working_days(settings):
     settings.COACHING_WORKING_DAYS = str((today + 1) % 7)
     settings.CLOCKIFY_API_KEY = "would-fail-if-used"
     settings.CLOCKIFY_API_URL = "http://127.0.0.1:9/api/v1"
-    assert tasks.clockify_sync_and_coach() == "outside working hours: nothing to do"
+    assert tasks.clockify_sync_and_coach() == "hors des heures de travail : rien à faire"
 
 
 @pytest.fixture
@@ -45,8 +45,10 @@ def always_working(settings):
 def test_without_a_key_the_job_says_sync_skipped_and_still_coaches(settings, always_working):
     settings.CLOCKIFY_API_KEY = ""
     result = tasks.clockify_sync_and_coach()
-    assert result.startswith("Clockify sync skipped: Clockify is not configured: CLOCKIFY_API_KEY is empty")
-    assert "0 reminder(s)" in result
+    assert result.startswith(
+        "Synchronisation Clockify sautée : Clockify n'est pas configuré : CLOCKIFY_API_KEY est vide"
+    )
+    assert "0 rappel(s)" in result
 
 
 def test_the_job_brings_clockify_in(httpserver, settings, seller, always_working):
@@ -59,5 +61,5 @@ def test_the_job_brings_clockify_in(httpserver, settings, seller, always_working
         jean, start=start, end=start + dt.timedelta(hours=1), project="Audit", client="Garage Martin"
     )
     result = tasks.clockify_sync_and_coach()
-    assert result.startswith("Clockify: 1 user(s), 1 entries created")
+    assert result.startswith("Clockify : 1 utilisateur(s), 1 saisie(s) créée(s)")
     assert TimeEntry.objects.count() == 1

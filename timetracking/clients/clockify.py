@@ -64,12 +64,12 @@ def duration_seconds(value) -> int | None:
     if value in (None, ""):
         return None
     if isinstance(value, bool):
-        raise ValueError(f"duration {value!r} is not a duration")
+        raise ValueError(f"durée Clockify « {value} » : ce n'est pas une durée")
     if isinstance(value, int):
         return value
     m = _ISO_DURATION.fullmatch(str(value).strip())
     if not m or str(value).strip() in ("P", "PT"):
-        raise ValueError(f"duration {value!r} is not an ISO 8601 duration")
+        raise ValueError(f"durée Clockify « {value} » : ce n'est pas une durée ISO 8601 (PT1H30M)")
     days, hours, minutes, seconds = (int(g) if g else 0 for g in m.groups())
     return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
 
@@ -80,7 +80,7 @@ def instant(value) -> dt.datetime | None:
         return None
     parsed = parse_datetime(str(value))
     if parsed is None:
-        raise ValueError(f"{value!r} is not an ISO 8601 date-time")
+        raise ValueError(f"instant Clockify « {value} » : ce n'est pas une date-heure ISO 8601")
     if timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed, dt.UTC)
     return parsed
@@ -114,7 +114,8 @@ class ClockifyClient:
     ):
         if not api_key:
             raise ClockifyConfigError(
-                "Clockify is not configured: CLOCKIFY_API_KEY is empty (Clockify › Profile settings › API)"
+                "Clockify n'est pas configuré : CLOCKIFY_API_KEY est vide "
+                "(Clockify › Paramètres du profil › API)"
             )
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
@@ -146,23 +147,27 @@ class ClockifyClient:
             except requests.RequestException as exc:
                 if attempt < self.max_retries and method == "GET":
                     wait = backoff_seconds(attempt, base=self.backoff, cap=self.max_backoff)
-                    log.warning("Clockify %s %s failed (%s), retrying in %.1f s", method, path, exc, wait)
+                    log.warning(
+                        "Clockify %s %s a échoué (%s), nouvel essai dans %.1f s", method, path, exc, wait
+                    )
                     self.sleep(wait)
                     attempt += 1
                     continue
-                raise ClockifyError(f"Clockify {method} {path} unreachable: {exc}", url=url) from exc
+                raise ClockifyError(f"Clockify injoignable ({method} {path}) : {exc}", url=url) from exc
             status = response.status_code
             if status in RETRYABLE_STATUSES:
                 if attempt < self.max_retries:
                     wait = self._wait_for(response, attempt)
-                    log.warning("Clockify %s %s answered %s, retrying in %.1f s", method, path, status, wait)
+                    log.warning(
+                        "Clockify %s %s a répondu %s, nouvel essai dans %.1f s", method, path, status, wait
+                    )
                     self.sleep(wait)
                     attempt += 1
                     continue
                 if status == 429:
                     raise ClockifyRateLimitError(
-                        f"Clockify still answers 429 Too Many Requests on {method} {path} after "
-                        f"{self.max_retries} retries; try again later",
+                        f"Clockify répond toujours 429 Too Many Requests (trop de requêtes) à {method} "
+                        f"{path} après {self.max_retries} nouveaux essais : réessayez plus tard",
                         status=429,
                         url=url,
                     )
@@ -172,7 +177,7 @@ class ClockifyClient:
                 return response.json(), response.headers
             except ValueError as exc:
                 raise ClockifyError(
-                    f"Clockify {method} {path} answered {status} with a body that is not JSON",
+                    f"Clockify a répondu {status} à {method} {path}, avec un contenu qui n'est pas du JSON",
                     status=status,
                     url=url,
                 ) from exc
@@ -186,18 +191,22 @@ class ClockifyClient:
         if isinstance(body, dict):
             message, code = body.get("message"), body.get("code")
         status = response.status_code
-        text = f"Clockify {method} {path} answered {status}"
-        if message or code:
-            text += f" ({message or ''}{', code ' + str(code) if code is not None else ''})"
+        text = f"Clockify a répondu {status} à {method} {path}"
+        # Clockify's own words, quoted as it wrote them.
+        details = [f"« {message} »"] if message else []
+        if code is not None:
+            details.append(f"code {code}")
+        if details:
+            text += f" ({', '.join(details)})"
         if status in (401, 403):
             hint = (
-                "the API key is refused: check CLOCKIFY_API_KEY (a workspace on a subdomain needs a key made "
-                "for it)"
+                "la clé d'API est refusée : vérifiez CLOCKIFY_API_KEY (un espace de travail sur un "
+                "sous-domaine demande une clé créée pour lui)"
                 if status == 401
-                else "the API key's user lacks the rights for this call (a workspace admin's key can read "
-                "every user's time)"
+                else "l'utilisateur de la clé d'API n'a pas les droits pour cet appel (la clé d'un "
+                "administrateur de l'espace de travail lit le temps de tout le monde)"
             )
-            return ClockifyAuthError(f"{text}; {hint}", status=status, code=code, url=response.url)
+            return ClockifyAuthError(f"{text} ; {hint}", status=status, code=code, url=response.url)
         return ClockifyError(text, status=status, code=code, url=response.url)
 
     def get(self, path: str, params=None):
@@ -213,7 +222,7 @@ class ClockifyClient:
             query = {**(params or {}), "page": str(page), "page-size": str(page_size)}
             body, headers = self.request("GET", path, params=query)
             if not isinstance(body, list):
-                raise ClockifyError(f"Clockify GET {path} page {page} is not a JSON array")
+                raise ClockifyError(f"Clockify GET {path}, page {page} : la réponse n'est pas une liste JSON")
             yield body
             last = headers.get("Last-Page")
             if last is not None:
@@ -224,7 +233,9 @@ class ClockifyClient:
             if not body:
                 return
             page += 1
-        raise ClockifyError(f"Clockify GET {path}: more than {MAX_PAGES} pages, never Last-Page: true")
+        raise ClockifyError(
+            f"Clockify GET {path} : plus de {MAX_PAGES} pages sans jamais « Last-Page: true »"
+        )
 
     # -- endpoints --
 
@@ -239,7 +250,8 @@ class ClockifyClient:
             self._workspace_id = str(user.get("activeWorkspace") or user.get("defaultWorkspace") or "")
             if not self._workspace_id:
                 raise ClockifyError(
-                    "Clockify: the key's user has no active workspace; set CLOCKIFY_WORKSPACE_ID"
+                    "Clockify : l'utilisateur de la clé n'a pas d'espace de travail actif ; "
+                    "indiquez CLOCKIFY_WORKSPACE_ID"
                 )
         return self._workspace_id
 

@@ -74,8 +74,9 @@ class SyncReport:
     def __str__(self) -> str:
         c = self.counts
         return (
-            f"Clockify: {len(self.users)} user(s), {c.created} entries created, {c.updated} updated, "
-            f"{c.unchanged} unchanged, {self.deleted} deleted, {self.running} timer(s) running"
+            f"Clockify : {len(self.users)} utilisateur(s), {c.created} saisie(s) créée(s), "
+            f"{c.updated} mise(s) à jour, {c.unchanged} inchangée(s), {self.deleted} supprimée(s), "
+            f"{self.running} chrono(s) en cours"
         )
 
 
@@ -92,7 +93,7 @@ def entry_record(data: dict, user: dict, *, now: dt.datetime) -> EntryRecord | N
     interval = data.get("timeInterval") or {}
     start = instant(interval.get("start"))
     if start is None:
-        raise ClockifyError(f"Clockify entry {data.get('id')} has no start")
+        raise ClockifyError(f"la saisie Clockify {data.get('id')} n'a pas de début")
     end = instant(interval.get("end"))
     seconds = duration_seconds(interval.get("duration"))
     running = end is None
@@ -104,7 +105,7 @@ def entry_record(data: dict, user: dict, *, now: dt.datetime) -> EntryRecord | N
     task = data.get("task") if isinstance(data.get("task"), dict) else {}
     tags = [t.get("name", "") for t in data.get("tags") or [] if isinstance(t, dict) and t.get("name")]
     return EntryRecord(
-        where=f"Clockify entry {data.get('id')}",
+        where=f"saisie Clockify {data.get('id')}",
         user_name=str(user.get("name") or ""),
         user_email=str(user.get("email") or ""),
         clockify_user_id=str(data.get("userId") or user.get("id") or "") or None,
@@ -156,7 +157,7 @@ def _user_sync(
     consultant_id = consultants_resolve(
         [
             EntryRecord(
-                where=f"Clockify user {user_id}",
+                where=f"utilisateur Clockify {user_id}",
                 user_name=str(user.get("name") or ""),
                 user_email=str(user.get("email") or ""),
                 clockify_user_id=user_id,

@@ -10,17 +10,18 @@ from timetracking.services.clockify_sync import clockify_sync
 
 class Command(BaseCommand):
     help = (
-        "Fetch the Clockify time entries of every workspace user since the last sync (or --since DATE), and "
-        "the running timers. Runs every 15 minutes in working hours from the schedule; a repeated or "
-        "interrupted run is harmless. Without CLOCKIFY_API_KEY it says so and does nothing."
+        "Récupère les saisies Clockify de chaque utilisateur de l'espace de travail depuis la dernière "
+        "synchronisation (ou depuis --since DATE), et les chronos en cours. Tourne toutes les 15 minutes "
+        "pendant les heures de travail ; une exécution répétée ou interrompue est sans danger. Sans "
+        "CLOCKIFY_API_KEY, elle le dit et ne fait rien."
     )
 
     def add_arguments(self, parser):
         parser.add_argument(
             "--since",
             metavar="DATE",
-            help="re-read the entries started since this date (yyyy-mm-dd or dd/mm/yyyy) instead of since "
-            "the last sync",
+            help="relire les saisies commencées depuis cette date (jj/mm/aaaa ou aaaa-mm-jj) au lieu de "
+            "depuis la dernière synchronisation",
         )
 
     def handle(self, *args, since=None, **options):
@@ -29,22 +30,27 @@ class Command(BaseCommand):
             try:
                 day = parse_date(since)
             except DateError as exc:
-                raise CommandError(f"--since: {exc}") from exc
+                raise CommandError(
+                    f"--since « {since} » : ce n'est pas une date valide (jj/mm/aaaa ou aaaa-mm-jj)"
+                ) from exc
             start = timezone.make_aware(dt.datetime.combine(day, dt.time.min))
         try:
             report = clockify_sync(since=start)
         except ClockifyConfigError as exc:
-            self.stdout.write(self.style.WARNING(f"Clockify sync skipped: {exc}."))
+            self.stdout.write(self.style.WARNING(f"Synchronisation Clockify sautée : {exc}."))
             return
         except ClockifyAuthError as exc:
             raise CommandError(f"{exc}") from exc
         except ClockifyError as exc:
-            raise CommandError(f"Clockify sync stopped, nothing lost (the next run resumes): {exc}") from exc
+            raise CommandError(
+                f"Synchronisation Clockify interrompue, rien n'est perdu (la prochaine reprendra) : {exc}"
+            ) from exc
         for user in report.users:
             c = user.counts
             self.stdout.write(
-                f"  {user.name}: {user.read} read since {timezone.localtime(user.since):%d/%m/%Y %H:%M}, "
-                f"{c.created} created, {c.updated} updated, {c.unchanged} unchanged, {user.deleted} deleted"
-                + (", timer running" if user.running else "")
+                f"  {user.name} : {user.read} saisie(s) lue(s) depuis le "
+                f"{timezone.localtime(user.since):%d/%m/%Y %H:%M}, {c.created} créée(s), "
+                f"{c.updated} mise(s) à jour, {c.unchanged} inchangée(s), {user.deleted} supprimée(s)"
+                + (", chrono en cours" if user.running else "")
             )
         self.stdout.write(self.style.SUCCESS(str(report)))
