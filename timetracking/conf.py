@@ -54,7 +54,7 @@ class RoundingRule:
 def _choice(name: str, value: str, allowed) -> str:
     value = (value or "").strip().lower()
     if value not in allowed:
-        raise ImproperlyConfigured(f"{name}={value!r}: expected one of {', '.join(allowed)}")
+        raise ImproperlyConfigured(f"{name}={value!r} : valeurs possibles {', '.join(allowed)}")
     return value
 
 
@@ -74,9 +74,9 @@ def _decimal(name: str, value) -> Decimal:
     try:
         amount = Decimal(str(value).strip().replace(",", "."))
     except InvalidOperation as exc:
-        raise ImproperlyConfigured(f"{name}={value!r} is not an amount (e.g. 110.00)") from exc
+        raise ImproperlyConfigured(f"{name}={value!r} n'est pas un montant (par exemple 110.00)") from exc
     if amount < 0:
-        raise ImproperlyConfigured(f"{name}={value!r} cannot be negative")
+        raise ImproperlyConfigured(f"{name}={value!r} ne peut pas être négatif")
     return amount
 
 
@@ -134,7 +134,7 @@ def working_time() -> WorkingTime:
             start = end = None
         if start is None or end is None or end <= start:
             raise ImproperlyConfigured(
-                f"COACHING_WORKING_HOURS={raw_ranges!r}: expected ranges like 09:00-12:30,13:30-18:00"
+                f"COACHING_WORKING_HOURS={raw_ranges!r} : attendu des plages comme 09:00-12:30,13:30-18:00"
             )
         ranges.append((start, end))
     raw_days = settings.COACHING_WORKING_DAYS
@@ -144,7 +144,8 @@ def working_time() -> WorkingTime:
         days = frozenset({-1})
     if not days or not days <= set(range(7)):
         raise ImproperlyConfigured(
-            f"COACHING_WORKING_DAYS={raw_days!r}: expected day numbers 0 (Monday) to 6, e.g. 0,1,2,3,4"
+            f"COACHING_WORKING_DAYS={raw_days!r} : attendu des numéros de jour de 0 (lundi) à 6, "
+            "par exemple 0,1,2,3,4"
         )
     return WorkingTime(days=days, ranges=tuple(sorted(ranges)))
 

@@ -250,10 +250,24 @@ def test_the_command_bills_and_refuses_a_bad_month(firm):
     make_entry(paris(2026, 3, 2), minutes=90)
     out = StringIO()
     call_command("bill_timesheets", "--month", "2026-03", stdout=out)
-    assert "Garage Martin: 1.5 h × 110,00\u00a0€ = 165,00\u00a0€ HT" in out.getvalue()
-    assert "2026-03: created 1 invoice(s) in review" in out.getvalue()
-    with pytest.raises(CommandError, match="expected YYYY-MM"):
+    assert (
+        "Garage Martin : 1,5 h × 110,00\u00a0€ = 165,00\u00a0€ HT (1 ligne(s), 1 saisie(s))" in out.getvalue()
+    )
+    assert "mars 2026 : 1 facture(s) créée(s) et envoyée(s) à valider, 165,00\u00a0€ HT" in out.getvalue()
+    with pytest.raises(CommandError, match=r"^--month « mars » : attendu AAAA-MM, par exemple 2026-03$"):
         call_command("bill_timesheets", "--month", "mars")
+
+
+def test_a_wrong_rounding_setting_is_named_and_bills_nothing(firm, settings):
+    make_entry(paris(2026, 3, 2), minutes=90)
+    settings.TIMESHEET_ROUNDING_UNIT = "hour"
+    with pytest.raises(
+        CommandError,
+        match=r"^TIMESHEET_ROUNDING_UNIT='hour' : valeurs possibles minute, quarter, half ; "
+        r"rien n'a été facturé$",
+    ):
+        call_command("bill_timesheets", "--month", "2026-03", stdout=StringIO(), stderr=StringIO())
+    assert not Invoice.objects.exists()
 
 
 def test_dry_run_bills_nothing(firm):

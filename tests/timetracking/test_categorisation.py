@@ -143,10 +143,15 @@ def test_a_billed_entry_cannot_change_category(firm):
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"match_on": MatchOn.TAG, "pattern": ""}, "champ pattern: ce critère compare avec une valeur"),
-        ({"match_on": MatchOn.NO_CLIENT, "pattern": "x"}, "champ pattern: ce critère ne prend pas de valeur"),
+        ({"match_on": MatchOn.TAG, "pattern": ""}, "ce critère compare avec une valeur : indiquez-la"),
+        (
+            {"match_on": MatchOn.NO_CLIENT, "pattern": "x"},
+            "ce critère ne prend pas de valeur : laissez-la vide",
+        ),
     ],
 )
 def test_a_rule_the_engine_could_not_run_is_refused(fields, message):
-    with pytest.raises(InputError, match=message):
+    with pytest.raises(InputError) as caught:
         category_rule_create(user=None, name="r", category=N, **fields)
+    assert caught.value.where == "règle « r », champ « valeur »"
+    assert caught.value.reason == message

@@ -5,6 +5,7 @@ from decimal import Decimal
 from io import StringIO
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 
 from tests.factories import ClientFactory, ContractFactory
@@ -213,6 +214,29 @@ def test_the_command_runs_the_daily_report(firm):
     make_entry(at(9), minutes=120)
     out = StringIO()
     call_command("coaching", "--daily-report", "--date", "10/03/2026", stdout=out)
-    assert "Jean Dupont: Rapport du 10/03/2026" in out.getvalue()
-    assert "1 reminder(s) stored, 0 delivered by e-mail." in out.getvalue()
+    assert "Jean Dupont : Rapport du 10/03/2026" in out.getvalue()
+    assert "1 rappel(s) enregistré(s), 0 envoyé(s) par e-mail." in out.getvalue()
     call_command("coaching", "--now", stdout=StringIO())
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        (
+            "COACHING_WORKING_DAYS",
+            "lundi",
+            "COACHING_WORKING_DAYS='lundi' : attendu des numéros de jour de 0 (lundi) à 6, "
+            "par exemple 0,1,2,3,4",
+        ),
+        (
+            "COACHING_WORKING_HOURS",
+            "9h-18h",
+            "COACHING_WORKING_HOURS='9h-18h' : attendu des plages comme 09:00-12:30,13:30-18:00",
+        ),
+    ],
+)
+def test_a_wrong_working_time_setting_is_named(settings, setting, value, message):
+    setattr(settings, setting, value)
+    with pytest.raises(ImproperlyConfigured) as caught:
+        coaching_hourly(now=at(10))
+    assert str(caught.value) == message

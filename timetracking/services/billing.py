@@ -177,8 +177,8 @@ def _mark(line: LineBill, *, invoice_id: int, line_id: int | None, scope: str, n
             )
             if done != len(chunk):
                 raise BillingConflict(
-                    f"{len(chunk) - done} time entries were billed meanwhile by another run: "
-                    "nothing was billed"
+                    f"{len(chunk) - done} saisie(s) de temps facturée(s) entre-temps par une autre "
+                    "exécution : rien n'a été facturé"
                 )
 
 

@@ -221,7 +221,7 @@ def entry_category_override(*, entry: TimeEntry, category: str | None, user) -> 
         if stored.invoice_id is not None:
             raise EntryBilledError(f"saisie déjà facturée ({stored.invoice}) : sa catégorie ne change plus")
         if category and category not in Category.values:
-            raise ValueError(f"unknown category {category!r}")
+            raise ValueError(f"catégorie inconnue « {category} »")
         stored.override_category = category or ""
         stored.override_by = user if category and getattr(user, "pk", None) else None
         stored.override_at = timezone.now() if category else None

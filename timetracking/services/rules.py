@@ -12,9 +12,9 @@ def rule_config_errors(state: dict) -> dict[str, str]:
     """Field → reason for a rule the engine could not run (admin form and services share it)."""
     errors = {}
     if state.get("match_on") not in MatchOn.values:
-        errors["match_on"] = f"critère inconnu {state.get('match_on')!r}"
+        errors["match_on"] = f"critère inconnu « {state.get('match_on')} »"
     if state.get("category") not in Category.values:
-        errors["category"] = f"catégorie inconnue {state.get('category')!r}"
+        errors["category"] = f"catégorie inconnue « {state.get('category')} »"
     pattern = (state.get("pattern") or "").strip()
     if state.get("match_on") in MATCH_NEEDS_PATTERN and not pattern:
         errors["pattern"] = "ce critère compare avec une valeur : indiquez-la"
@@ -26,8 +26,9 @@ def rule_config_errors(state: dict) -> dict[str, str]:
 def _check(rule: CategoryRule) -> None:
     errors = rule_config_errors(rule.audit_state())
     if errors:
-        where, reason = next(iter(errors.items()))
-        raise InputError(reason, where=f"règle {rule.name!r}, champ {where}")
+        name, reason = next(iter(errors.items()))
+        label = CategoryRule._meta.get_field(name).verbose_name
+        raise InputError(reason, where=f"règle « {rule.name} », champ « {label} »")
 
 
 def _user(user):
@@ -51,7 +52,9 @@ def category_rule_update(*, rule: CategoryRule, user, recategorise: bool = True,
     """Change a rule and log it; no change, no log. The unbilled entries follow the new rules."""
     unknown = set(changes) - set(CategoryRule.AUDITED_FIELDS)
     if unknown:
-        raise InputError(f"unknown field(s) {', '.join(sorted(unknown))}", where="category_rule_update")
+        raise InputError(
+            f"champ(s) inconnu(s) : {', '.join(sorted(unknown))}", where=f"règle « {rule.name} »"
+        )
     with transaction.atomic():
         stored = CategoryRule.objects.select_for_update().get(pk=rule.pk)
         before = stored.audit_state()

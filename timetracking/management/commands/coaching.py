@@ -11,16 +11,23 @@ from timetracking.services.coaching import (
 
 class Command(BaseCommand):
     help = (
-        "Coaching reminders, stored and shown in the admin (and e-mailed once the mail engine is wired): "
-        "--now runs the 15-minute checks (timer running too long, no timer in working hours) and the hourly "
-        "point; --daily-report writes each consultant's report of the day. Each reminder happens once."
+        "Rappels de saisie, enregistrés et visibles dans l'admin (et envoyés par e-mail une fois le courrier "
+        "branché) : --now fait les vérifications du quart d'heure (chrono qui tourne trop longtemps, aucun "
+        "chrono pendant les heures de travail) et le point horaire ; --daily-report écrit le rapport du jour "
+        "de chaque consultant. Chaque rappel n'a lieu qu'une fois."
     )
 
     def add_arguments(self, parser):
         group = parser.add_mutually_exclusive_group(required=True)
-        group.add_argument("--now", action="store_true", help="the 15-minute checks and the hourly point")
-        group.add_argument("--daily-report", action="store_true", help="the daily report per consultant")
-        parser.add_argument("--date", metavar="DATE", help="with --daily-report: that day (default today)")
+        group.add_argument(
+            "--now", action="store_true", help="les vérifications du quart d'heure et le point horaire"
+        )
+        group.add_argument(
+            "--daily-report", action="store_true", help="le rapport du jour de chaque consultant"
+        )
+        parser.add_argument(
+            "--date", metavar="DATE", help="avec --daily-report : ce jour-là (par défaut aujourd'hui)"
+        )
 
     def handle(self, *args, now, daily_report, date=None, **options):
         if now:
@@ -31,11 +38,13 @@ class Command(BaseCommand):
                 try:
                     day = parse_date(date)
                 except DateError as exc:
-                    raise CommandError(f"--date: {exc}") from exc
+                    raise CommandError(
+                        f"--date « {date} » : ce n'est pas une date valide (jj/mm/aaaa ou aaaa-mm-jj)"
+                    ) from exc
             reminders = coaching_daily_report(day=day)
         for reminder in reminders:
-            self.stdout.write(f"  {reminder.consultant}: {reminder.subject}")
+            self.stdout.write(f"  {reminder.consultant} : {reminder.subject}")
         delivered = reminders_deliver()
         self.stdout.write(
-            self.style.SUCCESS(f"{len(reminders)} reminder(s) stored, {delivered} delivered by e-mail.")
+            self.style.SUCCESS(f"{len(reminders)} rappel(s) enregistré(s), {delivered} envoyé(s) par e-mail.")
         )
