@@ -129,7 +129,7 @@ def invoices_reject(*, invoices, user, reason: str) -> BatchResult:
     _require_permission(user)
     reason = (reason or "").strip()
     if not reason:
-        raise InputError("a reason is required to reject invoices", where="motif du rejet")
+        raise InputError("indiquez pourquoi les factures sont rejetées", where="motif du rejet")
     with transaction.atomic():
         return lifecycle.move(
             lifecycle.lock(_ids(invoices)),

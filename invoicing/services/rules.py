@@ -20,7 +20,7 @@ from invoicing.models.validation import Action, Check, Comparison
 from invoicing.services.legal import legal_due_date_limit, legal_mentions_missing
 from syaga.core.dates import month_index, today
 from syaga.core.errors import InputError
-from syaga.core.money import format_eur
+from syaga.core.money import format_eur, format_quantity, format_rate
 
 # Above this total HT an invoice waits for a person (and, under four-eyes, for a second one), when no
 # active "total HT > threshold → review" rule says otherwise.
@@ -181,8 +181,8 @@ def _check_hours_above_usual(rule, invoice, ctx):
     limit = usual * (1 + margin / Decimal(100))
     if hours > limit:
         return (
-            f"{hours.normalize():f} h facturées, au-delà de {margin.normalize():f} % du volume mensuel "
-            f"habituel ({Decimal(usual).normalize():f} h)"
+            f"{format_quantity(hours)} h facturées, plus de {format_rate(margin)} au-dessus du volume "
+            f"mensuel habituel ({format_quantity(Decimal(usual))} h)"
         )
     return None
 
@@ -245,32 +245,35 @@ def rule_config_errors(state: dict) -> dict[str, str]:
     """Field → reason for a rule the engine could not run (admin form and services share it)."""
     errors = {}
     if state.get("check_kind") not in Check.values:
-        errors["check_kind"] = f"unknown check {state.get('check_kind')!r}"
+        errors["check_kind"] = f"contrôle inconnu « {state.get('check_kind')} »"
     if state.get("action") not in Action.values:
-        errors["action"] = f"unknown action {state.get('action')!r}"
+        errors["action"] = f"décision inconnue « {state.get('action')} »"
     if state.get("check_kind") in THRESHOLD_REQUIRED:
         if state.get("threshold") is None:
-            errors["threshold"] = "this check compares the total HT with a threshold: give one"
+            errors["threshold"] = "ce contrôle compare le total HT à un seuil : indiquez-le"
         if state.get("comparison") not in Comparison.values:
-            errors["comparison"] = "this check needs a comparison (<, ≤, >, ≥)"
+            errors["comparison"] = "ce contrôle a besoin d'une comparaison (<, ≤, >, ≥)"
     threshold = state.get("threshold")
     if threshold is not None and Decimal(threshold) < 0:
-        errors["threshold"] = "a threshold cannot be negative"
+        errors["threshold"] = "un seuil ne peut pas être négatif"
     return errors
 
 
 def _rule_check_config(rule: ValidationRule) -> None:
     errors = rule_config_errors({f: getattr(rule, f) for f in ValidationRule.AUDITED_FIELDS})
     if errors:
-        where, reason = next(iter(errors.items()))
-        raise InputError(reason, where=f"rule {rule.name!r}, field {where}")
+        name, reason = next(iter(errors.items()))
+        label = ValidationRule._meta.get_field(name).verbose_name
+        raise InputError(reason, where=f"règle « {rule.name} », champ « {label} »")
 
 
 def rule_update(*, rule: ValidationRule, user, **changes) -> ValidationRule:
     """Change a rule and log who, when, before and after, in one transaction. No change, no log."""
     unknown = set(changes) - set(ValidationRule.AUDITED_FIELDS)
     if unknown:
-        raise InputError(f"unknown field(s) {', '.join(sorted(unknown))}", where="rule_update")
+        raise InputError(
+            f"champ(s) inconnu(s) : {', '.join(sorted(unknown))}", where=f"règle « {rule.name} »"
+        )
     with transaction.atomic():
         stored = ValidationRule.objects.select_for_update().get(pk=rule.pk)
         before = stored.audit_state()

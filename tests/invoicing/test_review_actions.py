@@ -135,8 +135,12 @@ def test_reject_needs_a_reason_and_records_it(seller):
     user = approver()
     invoice, draft = pending(client_with_history()), make_invoice(client=client_with_history())
     # when / then
-    with pytest.raises(InputError, match="reason"):
+    with pytest.raises(InputError) as caught:
         invoices_reject(invoices=[invoice], user=user, reason="  ")
+    assert (caught.value.where, caught.value.reason) == (
+        "motif du rejet",
+        "indiquez pourquoi les factures sont rejetées",
+    )
     # when
     result = invoices_reject(invoices=[invoice, draft], user=user, reason="Mauvais taux horaire")
     # then

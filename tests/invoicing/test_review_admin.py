@@ -262,7 +262,7 @@ def test_a_rule_the_engine_could_not_run_is_refused_by_the_form(admin_client):
     data.update(threshold="", active="on", **{"changes-TOTAL_FORMS": 0, "changes-INITIAL_FORMS": 0})
     response = admin_client.post(reverse("admin:invoicing_validationrule_change", args=[rule.pk]), data)
     assert response.status_code == 200
-    assert "give one" in response.content.decode()
+    assert "ce contrôle compare le total HT à un seuil : indiquez-le" in response.content.decode()
     assert not RuleChangeLog.objects.exists()
 
 
