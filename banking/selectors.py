@@ -221,7 +221,7 @@ def cashflow_forecast(
     forecast carries only their total and count (the dashboards).
     """
     if days < 1:
-        raise ValueError(f"days: {days} is not a positive number of days")
+        raise ValueError(f"days : {days} n'est pas un nombre de jours positif")
     last = on + dt.timedelta(days=days - 1)
     if behaviour is None:
         habits = client_payment_habits(on=on)

@@ -46,18 +46,18 @@ def qonto_sync_and_match() -> str:
             _unconfigured_noticed = True
         report = QONTO_SKIPPED
     else:
-        report = qonto_sync(client=client)
+        report = qonto_sync(client=client).summary()
     results = payments_match()
     matched = sum(1 for r in results if r.status == "matched")
-    return f"{report}; {len(results)} credits considered, {matched} matched"
+    return f"{report} ; {len(results)} crédit(s) examiné(s), {matched} rapproché(s)"
 
 
 def qonto_refetch_transaction(qonto_id: str) -> str:
     """Queued by the webhook: fetch the transaction again from Qonto (the webhook is only a signal)."""
     transaction_refetch(qonto_id=qonto_id)
     results = payments_match()
-    return f"refetched {qonto_id}; {len(results)} credits considered"
+    return f"transaction {qonto_id} relue ; {len(results)} crédit(s) examiné(s)"
 
 
 def balance_snapshot() -> str:
-    return f"{len(balances_snapshot())} balance snapshots"
+    return f"{len(balances_snapshot())} solde(s) du jour enregistré(s)"

@@ -29,8 +29,8 @@ def _declared_length(request) -> int:
 
 
 def _too_large(limit: int) -> JsonResponse:
-    log.warning("Qonto webhook refused: body over %s bytes", limit)
-    return JsonResponse({"error": f"body too large (limit {limit} bytes)"}, status=413)
+    log.warning("Webhook Qonto refusé : corps de plus de %s octets", limit)
+    return JsonResponse({"error": f"corps trop gros (limite : {limit} octets)"}, status=413)
 
 
 @public_endpoint
@@ -51,8 +51,8 @@ def qonto_webhook(request):
     try:
         result = webhook_receive(body=body, signature=request.headers.get("X-Qonto-Signature"))
     except WebhookSignatureError as exc:
-        log.warning("Qonto webhook refused: %s", exc)
-        return JsonResponse({"error": "invalid signature"}, status=401)
+        log.warning("Webhook Qonto refusé : %s", exc)
+        return JsonResponse({"error": "signature invalide"}, status=401)
     except WebhookPayloadError as exc:
         return JsonResponse({"error": str(exc)}, status=400)
     return JsonResponse({"id": result.event_id, "duplicate": result.duplicate})

@@ -82,7 +82,7 @@ def amount_from_api(obj: dict, field: str = "amount") -> Decimal | None:
         try:
             return quantize(str(cents), Decimal(1)) / 100
         except InvalidOperation as exc:
-            raise ValueError(f"{field}_cents {cents!r} is not a number") from exc
+            raise ValueError(f"{field}_cents « {cents} » n'est pas un nombre") from exc
     value = obj.get(field)
     if value is None or isinstance(value, bool):
         return None
@@ -93,7 +93,7 @@ def amount_from_api(obj: dict, field: str = "amount") -> Decimal | None:
     try:
         return Decimal(text)
     except InvalidOperation as exc:
-        raise ValueError(f"{field} {value!r} is not a number") from exc
+        raise ValueError(f"{field} « {value} » n'est pas un nombre") from exc
 
 
 def datetime_from_api(value) -> dt.datetime | None:
@@ -101,7 +101,7 @@ def datetime_from_api(value) -> dt.datetime | None:
         return None
     parsed = parse_datetime(str(value))
     if parsed is None:
-        raise ValueError(f"{value!r} is not an ISO 8601 date-time")
+        raise ValueError(f"« {value} » n'est pas une date-heure ISO 8601")
     if timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed, dt.UTC)
     return parsed
@@ -125,7 +125,7 @@ class ApiKeyAuth:
 
     def __init__(self, login: str, secret_key: str):
         if not login or not secret_key:
-            raise QontoConfigError("Qonto API-key auth needs QONTO_LOGIN and QONTO_SECRET_KEY")
+            raise QontoConfigError("l'accès à Qonto par clé d'API demande QONTO_LOGIN et QONTO_SECRET_KEY")
         self.login = login
         self.secret_key = secret_key
 
@@ -137,7 +137,7 @@ class ApiKeyAuth:
         return False
 
     def settings_hint(self) -> str:
-        return "check QONTO_LOGIN and QONTO_SECRET_KEY"
+        return "vérifiez QONTO_LOGIN et QONTO_SECRET_KEY"
 
 
 def _fernet():
@@ -160,8 +160,8 @@ def token_decrypt(value: str) -> str:
         return _fernet().decrypt(value.encode()).decode()
     except InvalidToken as exc:
         raise QontoConfigError(
-            "the stored Qonto OAuth token cannot be decrypted (SECRET_KEY changed?): authorize again or set "
-            "QONTO_OAUTH_REFRESH_TOKEN"
+            "le jeton OAuth Qonto enregistré ne se déchiffre pas (SECRET_KEY a changé ?) : autorisez à "
+            "nouveau l'application ou renseignez QONTO_OAUTH_REFRESH_TOKEN"
         ) from exc
 
 
@@ -238,7 +238,9 @@ class OAuthAuth:
         session: requests.Session | None = None,
     ):
         if not client_id or not client_secret:
-            raise QontoConfigError("Qonto OAuth needs QONTO_OAUTH_CLIENT_ID and QONTO_OAUTH_CLIENT_SECRET")
+            raise QontoConfigError(
+                "l'accès à Qonto par OAuth demande QONTO_OAUTH_CLIENT_ID et QONTO_OAUTH_CLIENT_SECRET"
+            )
         self.client_id = client_id
         self.client_secret = client_secret
         self.token_url = token_url
@@ -255,8 +257,8 @@ class OAuthAuth:
 
     def settings_hint(self) -> str:
         return (
-            "check QONTO_OAUTH_CLIENT_ID / QONTO_OAUTH_CLIENT_SECRET and authorize again (or set "
-            "QONTO_OAUTH_REFRESH_TOKEN)"
+            "vérifiez QONTO_OAUTH_CLIENT_ID / QONTO_OAUTH_CLIENT_SECRET et autorisez à nouveau l'application "
+            "(ou renseignez QONTO_OAUTH_REFRESH_TOKEN)"
         )
 
     # -- the authorization-code flow --
@@ -317,8 +319,8 @@ class OAuthAuth:
             refresh_token = current.refresh_token or self.initial_refresh_token
             if not refresh_token:
                 raise QontoConfigError(
-                    "no Qonto OAuth refresh token: authorize the application (banking:qonto-oauth-start) or "
-                    "set QONTO_OAUTH_REFRESH_TOKEN"
+                    "aucun jeton de renouvellement OAuth Qonto : autorisez l'application "
+                    "(banking:qonto-oauth-start) ou renseignez QONTO_OAUTH_REFRESH_TOKEN"
                 )
             return self._token_call(
                 {"grant_type": "refresh_token", "refresh_token": refresh_token},
@@ -336,16 +338,20 @@ class OAuthAuth:
             response = self.session.post(self.token_url, data=data, headers=headers, timeout=self.timeout)
         except requests.RequestException as exc:
             raise QontoError(
-                f"Qonto OAuth token endpoint {self.token_url} unreachable: {exc}", url=self.token_url
+                f"le point d'accès des jetons OAuth de Qonto {self.token_url} ne répond pas : {exc}",
+                url=self.token_url,
             ) from exc
         try:
             body = response.json()
         except ValueError:
             body = None
         if not isinstance(body, dict):
-            hint = "" if self.staging_token else " (on the sandbox, is QONTO_STAGING_TOKEN set?)"
+            hint = (
+                "" if self.staging_token else " (sur le bac à sable, QONTO_STAGING_TOKEN est-il renseigné ?)"
+            )
             raise QontoAuthError(
-                f"Qonto OAuth token endpoint answered {response.status_code} without JSON{hint}",
+                f"le point d'accès des jetons OAuth de Qonto a répondu {response.status_code} sans JSON"
+                f"{hint}",
                 status=response.status_code,
                 url=self.token_url,
             )
@@ -353,7 +359,7 @@ class OAuthAuth:
             code = str(body.get("error") or "oauth_error")
             detail = str(body.get("error_description") or body.get("error_hint") or "")
             raise QontoAuthError(
-                f"Qonto OAuth refused the token request ({response.status_code} {code}: {detail}); "
+                f"Qonto OAuth a refusé la demande de jeton ({response.status_code} {code} : {detail}) ; "
                 f"{self.settings_hint()}",
                 status=response.status_code,
                 code=code,
@@ -443,23 +449,27 @@ class QontoClient:
             except requests.RequestException as exc:
                 if attempt < self.max_retries and method == "GET":
                     wait = backoff_seconds(attempt, base=self.backoff, cap=self.max_backoff)
-                    log.warning("Qonto %s %s failed (%s), retrying in %.1f s", method, path, exc, wait)
+                    log.warning(
+                        "Qonto %s %s a échoué (%s), nouvel essai dans %.1f s", method, path, exc, wait
+                    )
                     self.sleep(wait)
                     attempt += 1
                     continue
-                raise QontoError(f"Qonto {method} {path} unreachable: {exc}", url=url) from exc
+                raise QontoError(f"Qonto {method} {path} ne répond pas : {exc}", url=url) from exc
             status = response.status_code
             if status in RETRYABLE_STATUSES:
                 if attempt < self.max_retries:
                     wait = self._wait_for(response, attempt)
-                    log.warning("Qonto %s %s answered %s, retrying in %.1f s", method, path, status, wait)
+                    log.warning(
+                        "Qonto %s %s a répondu %s, nouvel essai dans %.1f s", method, path, status, wait
+                    )
                     self.sleep(wait)
                     attempt += 1
                     continue
                 if status == 429:
                     raise QontoRateLimitError(
-                        f"Qonto still answers 429 Too Many Requests on {method} {path} after "
-                        f"{self.max_retries} retries; try again later",
+                        f"Qonto répond toujours 429 Too Many Requests (trop de requêtes) sur {method} {path} "
+                        f"après {self.max_retries} nouvelles tentatives ; réessayez plus tard",
                         status=429,
                         url=url,
                         trace_id=response.headers.get("X-Tyk-Trace-Id", ""),
@@ -473,7 +483,7 @@ class QontoClient:
                 return response.json()
             except ValueError as exc:
                 raise QontoError(
-                    f"Qonto {method} {path} answered {status} with a body that is not JSON",
+                    f"Qonto {method} {path} a répondu {status} avec un corps qui n'est pas du JSON",
                     status=status,
                     url=url,
                 ) from exc
@@ -486,17 +496,17 @@ class QontoClient:
         code, detail, trace_id = _error_fields(body)
         trace_id = trace_id or response.headers.get("X-Tyk-Trace-Id", "")
         status = response.status_code
-        text = f"Qonto {method} {path} answered {status}"
+        text = f"Qonto {method} {path} a répondu {status}"
         if code or detail:
-            text += f" ({code}: {detail})" if code else f" ({detail})"
+            text += f" ({code} : {detail})" if code else f" ({detail})"
         if trace_id:
             text += f" [trace_id {trace_id}]"
         cls = QontoError
         if status in (401, 403):
             cls = QontoAuthError
-            text += f"; {self.auth.settings_hint()}"
+            text += f" ; {self.auth.settings_hint()}"
             if "missing required oauth scope" in detail.lower():
-                text += " (the OAuth application needs the organization.read scope)"
+                text += " (l'application OAuth a besoin du périmètre organization.read)"
         return cls(text, status=status, code=code, detail=detail, trace_id=trace_id, url=response.url)
 
     def get(self, path: str, params=None) -> dict:
@@ -531,13 +541,16 @@ class QontoClient:
             body = self.get("transactions", params=params)
             transactions = body.get("transactions")
             if not isinstance(transactions, list):
-                raise QontoError(f"Qonto /v2/transactions page {page} has no 'transactions' list")
+                raise QontoError(f"Qonto /v2/transactions page {page} : pas de liste « transactions »")
             yield transactions
             next_page = (body.get("meta") or {}).get("next_page")
             if next_page in (None, "") or not transactions:
                 return
             if int(next_page) <= page:
-                raise QontoError(f"Qonto /v2/transactions page {page} points back to page {next_page}")
+                raise QontoError(
+                    f"Qonto /v2/transactions page {page} : la page suivante annoncée ({next_page}) revient "
+                    "en arrière"
+                )
             page = int(next_page)
 
     def iter_transactions(
@@ -566,8 +579,8 @@ def client_from_settings(**kwargs) -> QontoClient:
         auth = oauth_from_settings()
     else:
         raise QontoConfigError(
-            "Qonto is not configured: set QONTO_LOGIN and QONTO_SECRET_KEY (API key), or "
-            "QONTO_OAUTH_CLIENT_ID, QONTO_OAUTH_CLIENT_SECRET and QONTO_OAUTH_REFRESH_TOKEN (OAuth)"
+            "Qonto n'est pas configuré : renseignez QONTO_LOGIN et QONTO_SECRET_KEY (clé d'API), ou "
+            "QONTO_OAUTH_CLIENT_ID, QONTO_OAUTH_CLIENT_SECRET et QONTO_OAUTH_REFRESH_TOKEN (OAuth)"
         )
     return QontoClient(settings.QONTO_API_URL, auth, staging_token=staging, **kwargs)
 

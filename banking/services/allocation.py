@@ -84,7 +84,7 @@ def matching_config() -> MatchingConfig:
     policy = getattr(settings, "MATCHING_FEE_POLICY", FEE_WRITE_OFF)
     if policy not in (FEE_WRITE_OFF, FEE_LEAVE_OPEN):
         raise InputError(
-            f"must be {FEE_WRITE_OFF!r} or {FEE_LEAVE_OPEN!r}, not {policy!r}",
+            f"doit valoir « {FEE_WRITE_OFF} » ou « {FEE_LEAVE_OPEN} », pas « {policy} »",
             where="settings.MATCHING_FEE_POLICY",
         )
     return MatchingConfig(

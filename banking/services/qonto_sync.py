@@ -29,7 +29,7 @@ from banking.clients.qonto import (
 )
 from banking.models import BalanceSnapshot, BankAccount, BankTransaction, Side, WebhookEvent
 from syaga.core.errors import InputError
-from syaga.core.money import quantize
+from syaga.core.money import format_eur, quantize
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,10 @@ class UpsertCounts:
         self.updated += other.updated
         self.unchanged += other.unchanged
 
+    def text(self) -> str:
+        """``2 créée(s), 0 mise(s) à jour, 1 inchangée(s)``: what a person reads of the counts."""
+        return f"{self.created} créée(s), {self.updated} mise(s) à jour, {self.unchanged} inchangée(s)"
+
 
 @dataclass
 class AccountSync:
@@ -96,6 +100,12 @@ class SyncReport:
     accounts_updated: int = 0
     transactions: UpsertCounts = field(default_factory=UpsertCounts)
     accounts: list[AccountSync] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"comptes : {self.accounts_created} créé(s), {self.accounts_updated} mis à jour ; "
+            f"transactions : {self.transactions.text()}"
+        )
 
 
 # --- mapping -----------------------------------------------------------------------------------------------
@@ -143,30 +153,34 @@ def _non_finite(value, path: str = "") -> tuple[str, float] | None:
 def transaction_store_from_api(data, *, accounts: dict[str, BankAccount], where: str) -> dict:
     """The model fields for one ``/v2/transactions`` object. Raises :class:`InputError` naming ``where``."""
     if not isinstance(data, dict):
-        raise InputError("a transaction must be a JSON object", where=where)
+        raise InputError("une transaction doit être un objet JSON", where=where)
     qonto_id = data.get("id")
     if not isinstance(qonto_id, str) or not qonto_id.strip():
-        raise InputError("transaction without an 'id'", where=where)
+        raise InputError("transaction sans « id »", where=where)
     where = f"{where}, transaction {qonto_id}"
     bad = _non_finite(data)
     if bad:
-        raise InputError(f"{bad[0]} is {json.dumps(bad[1])}, not a finite number", where=where)
+        raise InputError(f"« {bad[0]} » vaut {json.dumps(bad[1])} : ce n'est pas un nombre fini", where=where)
     side = data.get("side")
     if side not in Side.values:
-        raise InputError(f"side {side!r} is neither 'credit' nor 'debit'", where=where)
+        raise InputError(f"side « {side} » n'est ni « credit » ni « debit »", where=where)
     try:
         amount = amount_from_api(data)
     except ValueError as exc:
         raise InputError(str(exc), where=where) from exc
     if amount is None:
-        raise InputError("no 'amount' nor 'amount_cents'", where=where)
+        raise InputError("ni « amount » ni « amount_cents »", where=where)
     if not amount.is_finite():
-        raise InputError(f"amount {amount} is not a finite number", where=where)
+        raise InputError(f"montant « {amount} » : ce n'est pas un nombre fini", where=where)
     if abs(amount) > MAX_AMOUNT:
-        raise InputError(f"amount {amount} is too large (at most {MAX_AMOUNT})", where=where)
+        raise InputError(
+            f"montant {format_eur(amount)} trop grand (au plus {format_eur(MAX_AMOUNT)})", where=where
+        )
     if amount < 0:
         raise InputError(
-            f"amount {amount} is negative (Qonto amounts are positive, the side gives the sign)", where=where
+            f"montant {format_eur(amount)} négatif (les montants de Qonto sont positifs, « side » donne le "
+            "sens)",
+            where=where,
         )
     try:
         emitted_at = datetime_from_api(data.get("emitted_at"))
@@ -301,13 +315,13 @@ def accounts_sync(*, client: QontoClient, report: SyncReport | None = None) -> l
     ids = []
     for index, data in enumerate(listed):
         if not isinstance(data, dict) or not data.get("id"):
-            raise QontoError(f"Qonto /v2/organization bank_accounts[{index}] has no 'id'")
+            raise QontoError(f"Qonto /v2/organization bank_accounts[{index}] : pas d'« id »")
         ids.append(data["id"])
     existing = {a.qonto_id: a for a in BankAccount.objects.filter(qonto_id__in=ids)}
     accounts = []
     with transaction.atomic():
         for data in listed:
-            fields = _account_fields(data, f"Qonto bank account {data['id']}")
+            fields = _account_fields(data, f"compte bancaire Qonto {data['id']}")
             account = existing.get(data["id"])
             if account is None:
                 account = BankAccount.objects.create(qonto_id=data["id"], **fields)
@@ -342,11 +356,11 @@ def qonto_sync(
         newest = account.synced_through
         for page in client.iter_transaction_pages(account.qonto_id, start, statuses=statuses):
             line.pages += 1
-            where = f"Qonto /v2/transactions account {account.qonto_id} page {line.pages}"
+            where = f"Qonto /v2/transactions compte {account.qonto_id} page {line.pages}"
             try:
                 rows = [transaction_store_from_api(data, accounts=by_qonto_id, where=where) for data in page]
             except InputError as exc:
-                raise QontoError(f"unexpected transaction from Qonto: {exc}") from exc
+                raise QontoError(f"transaction inattendue venue de Qonto : {exc}") from exc
             for row in rows:
                 row["account"] = row["account"] or account
                 if row["qonto_updated_at"] and (newest is None or row["qonto_updated_at"] > newest):
@@ -358,7 +372,9 @@ def qonto_sync(
         line.synced_through = newest
         report.transactions.add(line.counts)
         report.accounts.append(line)
-        log.info("Qonto sync %s: %s pages, %s", account.qonto_id, line.pages, line.counts)
+        log.info(
+            "Synchronisation Qonto %s : %s page(s), %s", account.qonto_id, line.pages, line.counts.text()
+        )
     return report
 
 
@@ -375,18 +391,18 @@ def transactions_import(*, payloads: list[tuple[str, object]]) -> UpsertCounts:
     for name, payload in payloads:
         if not isinstance(payload, dict) or not isinstance(payload.get("transactions"), list):
             raise InputError(
-                'expected the /v2/transactions shape {"transactions": [...], "meta": {...}}', where=name
+                'forme de /v2/transactions attendue : {"transactions": [...], "meta": {...}}', where=name
             )
         if "meta" in payload and not isinstance(payload["meta"], dict):
-            raise InputError("'meta' must be an object", where=name)
+            raise InputError("« meta » doit être un objet", where=name)
         for index, data in enumerate(payload["transactions"]):
             where = f"{name}, transactions[{index}]"
             row = transaction_store_from_api(data, accounts=accounts, where=where)
             first = seen.get(row["qonto_id"])
             if first is not None:
                 raise InputError(
-                    f"transaction {row['qonto_id']} is already in {first}: each transaction must appear once "
-                    "(remove one of the two)",
+                    f"la transaction {row['qonto_id']} figure déjà dans {first} : chaque transaction ne doit "
+                    "figurer qu'une fois (retirez l'une des deux)",
                     where=where,
                 )
             seen[row["qonto_id"]] = where
@@ -400,12 +416,18 @@ def transactions_import_files(*, paths: list[str]) -> UpsertCounts:
     for name in paths:
         try:
             text = Path(name).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"cannot be read ({exc})", where=name) from exc
+        except FileNotFoundError as exc:
+            raise InputError("fichier introuvable", where=name) from exc
+        except OSError as exc:
+            raise InputError(f"fichier illisible ({exc.strerror})", where=name) from exc
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"fichier illisible : ce n'est pas de l'UTF-8 (octet {exc.start})", where=name
+            ) from exc
         try:
             payloads.append((name, json.loads(text)))
-        except ValueError as exc:
-            raise InputError(f"not valid JSON ({exc})", where=name) from exc
+        except json.JSONDecodeError as exc:
+            raise InputError(f"JSON invalide (ligne {exc.lineno}, colonne {exc.colno})", where=name) from exc
     return transactions_import(payloads=payloads)
 
 
@@ -416,7 +438,7 @@ def transaction_refetch(*, qonto_id: str, client: QontoClient | None = None) -> 
         data = client.get_transaction(qonto_id)
     except QontoError as exc:
         if exc.status == 404:
-            log.warning("Qonto transaction %s announced by a webhook no longer exists", qonto_id)
+            log.warning("La transaction Qonto %s annoncée par un webhook n'existe plus", qonto_id)
             WebhookEvent.objects.filter(transaction_qonto_id=qonto_id, processed_at=None).update(
                 processed_at=timezone.now()
             )

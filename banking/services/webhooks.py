@@ -47,9 +47,11 @@ def signature_verify(
     """Check ``X-Qonto-Signature`` against the raw body; return its timestamp or raise
     :class:`WebhookSignatureError`. Timestamps more than ``tolerance`` seconds old (or ahead) are refused."""
     if not secret:
-        raise WebhookSignatureError("QONTO_WEBHOOK_SECRET is not set: cannot verify Qonto webhooks")
+        raise WebhookSignatureError(
+            "QONTO_WEBHOOK_SECRET n'est pas renseigné : impossible de vérifier les webhooks de Qonto"
+        )
     if not header:
-        raise WebhookSignatureError("no X-Qonto-Signature header")
+        raise WebhookSignatureError("pas d'en-tête X-Qonto-Signature")
     timestamp, signatures = None, []
     for part in header.split(","):
         key, sep, value = part.strip().partition("=")
@@ -60,17 +62,19 @@ def signature_verify(
         elif key == "v1":
             signatures.append(value.strip().lower())
     if timestamp is None or not timestamp.isdigit() or not signatures:
-        raise WebhookSignatureError("X-Qonto-Signature is not 't=<unix>,v1=<hex>'")
+        raise WebhookSignatureError("X-Qonto-Signature n'est pas de la forme « t=<unix>,v1=<hex> »")
     expected = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
     # compare_digest against every v1 (a secret rotation may send two); no early exit on the first match.
     matched = False
     for signature in signatures:
         matched |= hmac.compare_digest(expected, signature)
     if not matched:
-        raise WebhookSignatureError("X-Qonto-Signature does not match the body")
+        raise WebhookSignatureError("X-Qonto-Signature ne correspond pas au corps")
     now = time.time() if now is None else now
     if abs(now - int(timestamp)) > tolerance:
-        raise WebhookSignatureError(f"X-Qonto-Signature timestamp {timestamp} is over {tolerance} s away")
+        raise WebhookSignatureError(
+            f"l'horodatage {timestamp} de X-Qonto-Signature est à plus de {tolerance} s de l'heure actuelle"
+        )
     return int(timestamp)
 
 
@@ -87,7 +91,7 @@ class TransactionSignal:
 def webhook_transaction_parse(data: dict) -> TransactionSignal:
     """The ``data`` of a ``v1/transactions`` event, whichever rendering Qonto sends."""
     if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not data["id"].strip():
-        raise WebhookPayloadError("'data.id' (the transaction id) is missing")
+        raise WebhookPayloadError("« data.id » (l'identifiant de la transaction) manque")
     account = data.get("bank_account_id") or ""
     if not account and isinstance(data.get("bank_account"), dict):
         account = data["bank_account"].get("id") or ""
@@ -133,15 +137,19 @@ def webhook_receive(
     )
     try:
         envelope = json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise WebhookPayloadError(
+            f"le corps n'est pas du JSON (ligne {exc.lineno}, colonne {exc.colno})"
+        ) from exc
     except (ValueError, UnicodeDecodeError) as exc:
-        raise WebhookPayloadError(f"body is not JSON: {exc}") from exc
+        raise WebhookPayloadError("le corps n'est pas du JSON (encodage illisible)") from exc
     if not isinstance(envelope, dict):
-        raise WebhookPayloadError("body is not a JSON object")
+        raise WebhookPayloadError("le corps n'est pas un objet JSON")
     event_id, event_type = envelope.get("id"), envelope.get("type")
     if not isinstance(event_id, str) or not event_id.strip() or len(event_id) > 64:
-        raise WebhookPayloadError("'id' (the event id) is missing or invalid")
+        raise WebhookPayloadError("« id » (l'identifiant de l'événement) manque ou n'est pas valable")
     if not isinstance(event_type, str) or not event_type:
-        raise WebhookPayloadError("'type' is missing")
+        raise WebhookPayloadError("« type » manque")
     signal = webhook_transaction_parse(envelope.get("data")) if event_type == TRANSACTIONS_TYPE else None
     try:
         with transaction.atomic():
@@ -158,5 +166,5 @@ def webhook_receive(
     except IntegrityError:
         created = False  # the same event delivered twice at once: the other request stored it
     if not created:
-        log.info("Qonto webhook %s already received", event_id)
+        log.info("Webhook Qonto %s déjà reçu", event_id)
     return WebhookResult(event_id=event_id, duplicate=not created, queued=bool(created and signal))

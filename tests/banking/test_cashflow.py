@@ -156,7 +156,9 @@ def test_command_table(scenario):
 
 @pytest.mark.parametrize("value", ["0", "400", "-3"])
 def test_command_refuses_a_bad_horizon(value, seller):
-    with pytest.raises(CommandError, match=f"--days: {value} is out of range"):
+    with pytest.raises(
+        CommandError, match=f"^--days : {value} hors limites ; donnez un nombre de jours de 1 à 366$"
+    ):
         call_command("cashflow", "--days", value)
 
 

@@ -152,7 +152,10 @@ def test_command_prints_alerts_and_json(invoice):
 def test_command_refuses_a_bad_date(invoice):
     from django.core.management import CommandError
 
-    with pytest.raises(CommandError, match="--date: date '31/02/2025' does not exist"):
+    with pytest.raises(
+        CommandError,
+        match=r"^--date : « 31/02/2025 » n'est pas une date valide \(jj/mm/aaaa ou aaaa-mm-jj\)$",
+    ):
         call_command("overdue_alerts", "--date", "31/02/2025")
     assert not OverdueAlert.objects.exists()
 

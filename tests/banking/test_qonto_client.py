@@ -61,7 +61,7 @@ def test_a_bad_key_is_a_401_with_a_clear_error(qonto):
     assert error.status == 401
     assert error.code == "unauthorized"
     assert error.trace_id
-    assert "QONTO_SECRET_KEY" in str(error)
+    assert "vérifiez QONTO_LOGIN et QONTO_SECRET_KEY" in str(error)
     assert len(qonto.requests) == 1  # a refused key is not retried
 
 
@@ -139,7 +139,11 @@ def test_429_that_never_ends_gives_up_with_a_clear_error(qonto):
     # given
     qonto.throttle(10, retry_after="1")
     # when
-    with pytest.raises(QontoRateLimitError, match=r"429 Too Many Requests .* after 2 retries"):
+    with pytest.raises(
+        QontoRateLimitError,
+        match=r"Qonto répond toujours 429 Too Many Requests \(trop de requêtes\) sur GET organization "
+        "après 2 nouvelles tentatives ; réessayez plus tard",
+    ):
         api_key_client(qonto, sleep=Waits(), max_retries=2).get_organization()
     # then
     assert len(qonto.requests) == 3
@@ -239,7 +243,11 @@ def test_oauth_bad_client_secret_is_a_clear_error(httpserver, settings):
     stub.configure(settings, mode="oauth")
     settings.QONTO_OAUTH_CLIENT_SECRET = "wrong"
     # when / then
-    with pytest.raises(QontoAuthError, match=r"invalid_client.*QONTO_OAUTH_CLIENT_SECRET"):
+    with pytest.raises(
+        QontoAuthError,
+        match=r"Qonto OAuth a refusé la demande de jeton \(401 invalid_client : .*\) ; vérifiez "
+        "QONTO_OAUTH_CLIENT_ID / QONTO_OAUTH_CLIENT_SECRET",
+    ):
         client_from_settings().get_organization()
     assert not QontoCredential.objects.exists()
 
@@ -263,7 +271,9 @@ def test_sandbox_without_staging_token_names_the_setting(httpserver, settings):
     stub.configure(settings, mode="oauth")
     settings.QONTO_STAGING_TOKEN = ""
     # when / then
-    with pytest.raises(QontoAuthError, match="QONTO_STAGING_TOKEN"):
+    with pytest.raises(
+        QontoAuthError, match=r"sans JSON \(sur le bac à sable, QONTO_STAGING_TOKEN est-il renseigné \?\)"
+    ):
         client_from_settings().get_organization()
 
 
@@ -318,7 +328,10 @@ def test_missing_configuration_names_the_settings(settings):
     settings.QONTO_LOGIN = settings.QONTO_SECRET_KEY = ""
     settings.QONTO_OAUTH_CLIENT_ID = settings.QONTO_OAUTH_CLIENT_SECRET = ""
     # when / then
-    with pytest.raises(QontoError, match="QONTO_LOGIN and QONTO_SECRET_KEY"):
+    with pytest.raises(
+        QontoError,
+        match=r"^Qonto n'est pas configuré : renseignez QONTO_LOGIN et QONTO_SECRET_KEY \(clé d'API\)",
+    ):
         client_from_settings()
 
 

@@ -1,5 +1,6 @@
 import datetime as dt
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -168,7 +169,7 @@ def test_since_command_option_overrides_the_marker(qonto, capsys):
     calls = qonto.transaction_requests()
     assert {c.arg("updated_at_from") for c in calls} == {"2026-01-14T23:00:00.000Z"}
     out = capsys.readouterr().out
-    assert "transactions: 0 created, 0 updated, 1 unchanged" in out
+    assert "transactions : 0 créée(s), 0 mise(s) à jour, 1 inchangée(s)" in out
 
 
 def test_sync_command_reports_counts(qonto, capsys):
@@ -179,8 +180,8 @@ def test_sync_command_reports_counts(qonto, capsys):
     call_command("sync_qonto")
     # then
     out = capsys.readouterr().out
-    assert "accounts: 2 created, 0 updated" in out
-    assert "transactions: 2 created, 0 updated, 0 unchanged" in out
+    assert "comptes : 2 créé(s), 0 mis à jour" in out
+    assert "transactions : 2 créée(s), 0 mise(s) à jour, 0 inchangée(s)" in out
 
 
 def test_sync_command_without_credentials_names_the_settings(settings):
@@ -188,7 +189,9 @@ def test_sync_command_without_credentials_names_the_settings(settings):
     settings.QONTO_LOGIN = settings.QONTO_SECRET_KEY = ""
     settings.QONTO_OAUTH_CLIENT_ID = settings.QONTO_OAUTH_CLIENT_SECRET = ""
     # when / then
-    with pytest.raises(CommandError, match="QONTO_LOGIN and QONTO_SECRET_KEY"):
+    with pytest.raises(
+        CommandError, match=r"^Qonto n'est pas configuré : renseignez QONTO_LOGIN et QONTO_SECRET_KEY"
+    ):
         call_command("sync_qonto")
 
 
@@ -196,13 +199,20 @@ def test_sync_command_with_a_refused_key_says_401_and_names_the_settings(qonto, 
     # given
     settings.QONTO_SECRET_KEY = "revoked"
     # when / then
-    with pytest.raises(CommandError, match=r"401 \(unauthorized.*QONTO_SECRET_KEY"):
+    with pytest.raises(
+        CommandError,
+        match=r"^Qonto a refusé les identifiants : Qonto GET organization a répondu 401 "
+        r"\(unauthorized : .*\).* ; vérifiez QONTO_LOGIN et QONTO_SECRET_KEY",
+    ):
         call_command("sync_qonto")
     assert not BankAccount.objects.exists()
 
 
 def test_sync_command_refuses_a_bad_date(qonto):
-    with pytest.raises(CommandError, match=r"--since: date '2026-13-45' does not exist"):
+    with pytest.raises(
+        CommandError,
+        match=r"^--since : « 2026-13-45 » n'est pas une date valide \(jj/mm/aaaa ou aaaa-mm-jj\)$",
+    ):
         call_command("sync_qonto", "--since", "2026-13-45")
 
 
@@ -215,8 +225,8 @@ def test_import_transactions_is_idempotent(capsys):
     # then
     out = capsys.readouterr().out.splitlines()
     assert out == [
-        "1 file(s): 5 created, 0 updated, 0 unchanged",
-        "1 file(s): 0 created, 0 updated, 5 unchanged",
+        "1 fichier(s) : 5 créée(s), 0 mise(s) à jour, 0 inchangée(s)",
+        "1 fichier(s) : 0 créée(s), 0 mise(s) à jour, 5 inchangée(s)",
     ]
     assert BankTransaction.objects.count() == 5
     card = BankTransaction.objects.get(qonto_id="f1e2d3c4-b5a6-4978-8a9b-0c1d2e3f4a33")
@@ -255,20 +265,23 @@ def test_an_older_saved_response_does_not_undo_a_newer_version():
 @pytest.mark.parametrize(
     ("content", "reason"),
     [
-        ('{"transactions": [', "not valid JSON"),
-        ('[{"id": "x"}]', "expected the /v2/transactions shape"),
+        ('{"transactions": [', r"JSON invalide \(ligne 1, colonne 19\)"),
+        ('[{"id": "x"}]', "forme de /v2/transactions attendue : "),
         (
             '{"transactions": [{"id": "t-1", "side": "credit"}]}',
-            "transactions[0], transaction t-1: no 'amount'",
+            r"transactions\[0\], transaction t-1 ?: ni « amount » ni « amount_cents »",
         ),
-        ('{"transactions": [{"id": "t-1", "side": "in", "amount": 1}]}', "side 'in' is neither"),
+        (
+            '{"transactions": [{"id": "t-1", "side": "in", "amount": 1}]}',
+            "side « in » n'est ni « credit » ni « debit »",
+        ),
         (
             '{"transactions": [{"id": "t-1", "side": "credit", "amount": "abc"}]}',
-            "amount 'abc' is not a number",
+            "amount « abc » n'est pas un nombre",
         ),
         (
             '{"transactions": [{"id": "t-1", "side": "credit", "amount": 1, "updated_at": "yesterday"}]}',
-            "'yesterday' is not an ISO 8601",
+            "« yesterday » n'est pas une date-heure ISO 8601",
         ),
     ],
 )
@@ -280,14 +293,14 @@ def test_a_malformed_file_names_the_file_and_the_reason_and_writes_nothing(tmp_p
     with pytest.raises(CommandError) as caught:
         call_command("import_transactions", str(DATA / "transactions_page.json"), str(bad))
     # then
-    assert str(bad) in str(caught.value)
-    assert reason in str(caught.value)
-    assert "nothing imported" in str(caught.value)
+    assert str(caught.value).startswith(str(bad))
+    assert re.search(reason, str(caught.value))
+    assert str(caught.value).endswith(" ; rien n'a été importé")
     assert not BankTransaction.objects.exists()
 
 
 def test_a_missing_file_is_a_clear_error(tmp_path):
-    with pytest.raises(CommandError, match=r"missing\.json: cannot be read"):
+    with pytest.raises(CommandError, match=r"missing\.json ?: fichier introuvable ; rien n'a été importé$"):
         call_command("import_transactions", str(tmp_path / "missing.json"))
 
 

@@ -59,16 +59,20 @@ def test_the_published_test_vector_verifies():
 
 
 def test_the_test_vector_fails_on_a_reserialized_body_or_another_secret():
-    with pytest.raises(WebhookSignatureError, match="does not match"):
+    with pytest.raises(WebhookSignatureError, match=r"^X-Qonto-Signature ne correspond pas au corps$"):
         signature_verify(secret=VECTOR_SECRET, header=VECTOR_HEADER, body=b'{"test": "data"}', now=VECTOR_T)
-    with pytest.raises(WebhookSignatureError, match="does not match"):
+    with pytest.raises(WebhookSignatureError, match=r"^X-Qonto-Signature ne correspond pas au corps$"):
         signature_verify(secret="other-secret", header=VECTOR_HEADER, body=VECTOR_BODY, now=VECTOR_T)
 
 
 def test_the_test_vector_is_stale_six_minutes_later_and_refused_from_the_future():
-    with pytest.raises(WebhookSignatureError, match="300 s"):
+    with pytest.raises(
+        WebhookSignatureError, match=r"de X-Qonto-Signature est à plus de 300 s de l'heure actuelle$"
+    ):
         signature_verify(secret=VECTOR_SECRET, header=VECTOR_HEADER, body=VECTOR_BODY, now=VECTOR_T + 360)
-    with pytest.raises(WebhookSignatureError, match="300 s"):
+    with pytest.raises(
+        WebhookSignatureError, match=r"de X-Qonto-Signature est à plus de 300 s de l'heure actuelle$"
+    ):
         signature_verify(secret=VECTOR_SECRET, header=VECTOR_HEADER, body=VECTOR_BODY, now=VECTOR_T - 360)
 
 
@@ -221,7 +225,9 @@ def test_both_documented_payload_renderings_are_understood(
 
 
 def test_parse_refuses_data_without_id():
-    with pytest.raises(WebhookPayloadError, match=r"data\.id"):
+    with pytest.raises(
+        WebhookPayloadError, match=r"^« data\.id » \(l'identifiant de la transaction\) manque$"
+    ):
         webhook_transaction_parse({"amount": "12.00"})
 
 
@@ -237,7 +243,7 @@ def test_an_oversized_body_is_413_in_json_without_a_traceback(client, caplog, si
     # then: a machine-readable refusal, nothing stored, no traceback in the logs
     assert response.status_code == 413
     assert response["Content-Type"] == "application/json"
-    assert response.json() == {"error": "body too large (limit 262144 bytes)"}
+    assert response.json() == {"error": "corps trop gros (limite : 262144 octets)"}
     assert not WebhookEvent.objects.exists()
     assert [r for r in caplog.records if r.exc_info] == []
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -65,7 +65,7 @@ def test_daily_tasks_run_end_to_end(seller):
     cycle_daily()
     assert Invoice.objects.filter(contract=contract).count() == 1
     assert cycle_month_end()
-    assert "balance snapshots" in balance_snapshot()
+    assert "solde(s) du jour enregistré(s)" in balance_snapshot()
 
 
 @pytest.mark.parametrize(

@@ -317,7 +317,9 @@ def test_command_dry_run_writes_nothing(seller):
 
 
 def test_command_refuses_a_bad_date():
-    with pytest.raises(CommandError, match=r"--date: date 'demain' is not a date"):
+    with pytest.raises(
+        CommandError, match=r"^--date : « demain » n'est pas une date valide \(jj/mm/aaaa ou aaaa-mm-jj\)$"
+    ):
         call_command("generate_recurring", "--date", "demain")
 
 

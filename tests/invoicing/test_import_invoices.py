@@ -2,6 +2,7 @@ import datetime as dt
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from decimal import Decimal
@@ -26,6 +27,8 @@ pytestmark = pytest.mark.django_db
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADER = "Numéro;Date;Client;Désignation;Montant HT;TVA;Montant TTC;Réglée le"
+# An InputError reads « ligne 3: reason » today and « ligne 3 : reason » (French spacing) soon: both match.
+COLON = r" ?:"
 
 
 def write(tmp_path, text: str, *, encoding: str = "utf-8", name: str = "export.csv"):
@@ -62,8 +65,8 @@ def test_an_export_is_imported_with_numbers_amounts_clients_and_payments(tmp_pat
     # when
     output = run(path)
     # then
-    assert "2 rows read" in output
-    assert "0 rows skipped, already imported" in output
+    assert "2 ligne(s) lue(s) : 2 facture(s) et 0 avoir(s) créé(s)" in output
+    assert "0 ligne(s) sautée(s), déjà importée(s)" in output
     first = Invoice.objects.get(number="F20250001")
     assert (first.total_ht, first.total_vat, first.total_ttc) == (
         Decimal("1000.00"),
@@ -284,7 +287,7 @@ def test_title_lines_excel_sep_line_extra_columns_and_a_total_line_are_tolerated
     # then
     assert report.rows_read == 2
     assert report.rows_ignored == 1
-    assert "line 5" in report.warnings[0]
+    assert report.warnings[0] == "lignes sans numéro, date ni client ignorées (des totaux ?) : ligne 5"
     assert Invoice.objects.get().number == "F20240001"
 
 
@@ -411,7 +414,9 @@ def test_a_bad_amount_stops_the_import_with_exit_code_1_and_writes_nothing(tmp_p
         "F20250002;13/04/2025;Newco;Audit;abc;;;\n",
     )
     # when
-    with pytest.raises(CommandError, match=r"line 3: amount 'abc' is not a number") as caught:
+    with pytest.raises(
+        CommandError, match=rf"^ligne 3{COLON} « abc » n'est pas un montant ; rien n'a été écrit$"
+    ) as caught:
         run(path)
     # then
     assert caught.value.returncode == 1
@@ -435,26 +440,34 @@ def test_the_command_line_exits_with_code_1(tmp_path):
     )
     # then
     assert done.returncode == 1
-    assert "line 2: amount 'abc' is not a number" in done.stderr
+    assert re.search(rf"ligne 2{COLON} « abc » n'est pas un montant ; rien n'a été écrit", done.stderr)
 
 
 @pytest.mark.parametrize(
     ("row", "message"),
     [
-        ("F1;31/02/2025;Acme;x;100,00;;;", "line 2: date '31/02/2025' does not exist"),
-        ("F1;demain;Acme;x;100,00;;;", "line 2: date 'demain' is not a date"),
-        ("F1;01/02/2025;Acme;x;100,00;;;hier", "line 2: date 'hier' is not a date"),
-        ("F1;01/02/2025;Acme;x;;;;", "line 2: no amount"),
-        (";01/02/2025;Acme;x;100,00;;;", "line 2: invoice number is empty"),
-        ("F1;01/02/2025;;x;100,00;;;", "line 2: client is empty"),
-        ("F1;;Acme;x;100,00;;;", "line 2: date is empty"),
-        ("F1;01/02/2025;Acme;x;100,00;20,00;130,00;", r"line 2: HT 100.00 \+ VAT 20.00 is not TTC 130.00"),
-        ("F1;01/02/2025;Acme;x;100,00;-20,00;;", "line 2: HT 100.00, VAT -20.00"),
+        ("F1;31/02/2025;Acme;x;100,00;;;", "date « 31/02/2025 » : ce jour n'existe pas"),
+        ("F1;demain;Acme;x;100,00;;;", r"date « demain » illisible \(attendu jj/mm/aaaa"),
+        ("F1;01/02/2025;Acme;x;100,00;;;hier", r"date « hier » illisible \(attendu jj/mm/aaaa"),
+        ("F1;01/02/2025;Acme;x;;;;", r"aucun montant \(HT, TVA ou TTC\)"),
+        (";01/02/2025;Acme;x;100,00;;;", "numéro de facture vide"),
+        ("F1;01/02/2025;;x;100,00;;;", "client vide"),
+        ("F1;;Acme;x;100,00;;;", "date vide"),
+        (
+            "F1;01/02/2025;Acme;x;100,00;20,00;130,00;",
+            r"HT 100,00\xa0€ \+ TVA 20,00\xa0€ ne font pas le TTC 130,00\xa0€",
+        ),
+        (
+            "F1;01/02/2025;Acme;x;100,00;-20,00;;",
+            r"HT 100,00\xa0€, TVA -20,00\xa0€ et TTC 80,00\xa0€ ne sont pas du même signe",
+        ),
     ],
 )
 def test_bad_rows_name_the_line_and_the_reason(tmp_path, row, message):
-    with pytest.raises(InputError, match=message):
+    with pytest.raises(InputError, match=rf"^ligne 2{COLON} {message}") as caught:
         import_text(tmp_path, f"{HEADER}\n{row}\n")
+    assert caught.value.where == "ligne 2"
+    assert re.match(message, caught.value.reason)
     assert not Invoice.objects.exists()
 
 
@@ -463,10 +476,16 @@ def test_conflicting_rows_of_one_invoice_are_refused(tmp_path):
         HEADER + "\nF1;01/02/2025;Acme;x;100,00;;;\nF2;01/02/2025;Acme;x;100,00;;;\n"
         "F1;01/02/2025;Other;y;1,00;;;\n"
     )
-    with pytest.raises(InputError, match=r"line 4: invoice F1 has client 'Other' here but 'Acme' on line 2"):
+    with pytest.raises(
+        InputError,
+        match=rf"^ligne 4{COLON} la facture F1 a ici le client « Other » mais « Acme » à la ligne 2$",
+    ):
         import_text(tmp_path, text)
     text = HEADER + "\nF1;01/02/2025;Acme;x;100,00;;;\nF1;02/02/2025;Acme;y;1,00;;;\n"
-    with pytest.raises(InputError, match=r"line 3: invoice F1 is dated 02/02/2025 here but 01/02/2025"):
+    with pytest.raises(
+        InputError,
+        match=rf"^ligne 3{COLON} la facture F1 est datée ici du 02/02/2025 mais du 01/02/2025 à la ligne 2$",
+    ):
         import_text(tmp_path, text)
 
 
@@ -474,24 +493,32 @@ def test_line_numbers_are_file_lines_even_with_blank_and_multiline_cells(tmp_pat
     # given: a label spread over two physical lines and a blank line before the bad row
     text = HEADER + '\nF1;01/02/2025;Acme;"two\nlines";100,00;;;\n\nF2;01/02/2025;Acme;x;1O0,00;;;\n'
     # when / then
-    with pytest.raises(InputError, match=r"^line 5: amount '1O0,00' is not a number"):
+    with pytest.raises(InputError, match=rf"^ligne 5{COLON} « 1O0,00 » n'est pas un montant$"):
         import_text(tmp_path, text)
 
 
 def test_a_missing_required_column_names_it_and_the_headers_found(tmp_path):
-    with pytest.raises(CommandError, match=r"missing column client .*found: 'Numéro', 'Date', 'Total HT'"):
+    with pytest.raises(
+        CommandError,
+        match=rf"^ligne 1{COLON} colonne client manquante \(attendu l'un de : Raison sociale, .*\) ; "
+        "en-têtes trouvés : « Numéro », « Date », « Total HT »",
+    ):
         run(write(tmp_path, "Numéro;Date;Total HT\nF1;01/01/2025;100\n"))
-    with pytest.raises(CommandError, match=r"missing column amount"):
+    with pytest.raises(CommandError, match=rf"^ligne 1{COLON} colonne de montant manquante"):
         run(write(tmp_path, "Numéro;Date;Client\nF1;01/01/2025;Acme\n"))
 
 
 def test_unquoted_decimal_commas_in_a_comma_file_are_refused_not_misread(tmp_path):
-    with pytest.raises(InputError, match=r"line 2: 5 fields but the header has 4 \(a decimal comma"):
+    with pytest.raises(
+        InputError,
+        match=rf"^ligne 2{COLON} 5 champs alors que l'en-tête en a 4 \(dans un fichier séparé par des "
+        r"virgules, une virgule décimale doit être entre guillemets\)",
+    ):
         import_text(tmp_path, "Numero,Date,Client,Montant TTC\nF1,01/01/2025,Acme,120,50\n")
 
 
 def test_a_missing_file_is_a_command_error(tmp_path):
-    with pytest.raises(CommandError, match="not found"):
+    with pytest.raises(CommandError, match=r"^fichier « .*nope\.csv » introuvable ; rien n'a été écrit$"):
         run(tmp_path / "nope.csv")
 
 
@@ -504,8 +531,8 @@ def test_dry_run_reports_and_writes_nothing(tmp_path):
     # when
     output = run(path, "--dry-run")
     # then
-    assert "Dry run, nothing written" in output
-    assert "would create 1 invoices" in output
+    assert "Simulation, rien n'a été écrit : 1 ligne(s) lue(s) : 1 facture(s) et 0 avoir(s) à créer" in output
+    assert "120,00\u00a0€ TTC" in output
     assert not Invoice.objects.exists()
     assert not Client.objects.exists()
     assert not InvoiceSequence.objects.exists()
@@ -522,7 +549,7 @@ def test_running_the_same_file_again_creates_nothing_and_counts_the_skipped_rows
     # when
     output = run(path)
     # then
-    assert "3 rows skipped, already imported" in output
+    assert "3 ligne(s) sautée(s), déjà importée(s)" in output
     assert Invoice.objects.count() == 2
     assert InvoiceLine.objects.count() == 3
     assert Client.objects.count() == 2
@@ -618,11 +645,15 @@ def test_the_same_row_twice_is_refused_naming_both_lines(tmp_path):
     row = "F20250001;12/04/2025;Acme;Audit;100,00;20,00;120,00;"
     path = write(tmp_path, f"{HEADER}\n{row}\nF20250002;13/04/2025;Beta;Audit;10,00;;;\n{row}\n")
     # when
-    with pytest.raises(CommandError, match=r"^line 4: the same row as line 2 \(invoice F20250001") as caught:
+    with pytest.raises(
+        CommandError,
+        match=rf"^ligne 4{COLON} même ligne que la ligne 2 \(facture F20250001, « Audit », "
+        r"HT 100,00\xa0€\) : importer les deux compterait cette ligne deux fois",
+    ) as caught:
         run(path)
     # then: not one invoice of 240.00, and nothing else either
     assert caught.value.returncode == 1
-    assert "nothing was written" in str(caught.value)
+    assert str(caught.value).endswith(" ; rien n'a été écrit")
     assert not Invoice.objects.exists()
     assert not Client.objects.exists()
 
@@ -635,7 +666,7 @@ def test_the_same_row_written_another_way_is_still_the_same_row(tmp_path):
         "F20250001;12/04/2025;ACME SAS;Audit;;;120,00\n"
     )
     # when / then
-    with pytest.raises(InputError, match=r"^line 3: the same row as line 2"):
+    with pytest.raises(InputError, match=rf"^ligne 3{COLON} même ligne que la ligne 2 "):
         import_text(tmp_path, text)
     assert not Invoice.objects.exists()
 
@@ -670,11 +701,13 @@ def test_a_stored_number_with_other_content_is_refused_naming_the_fields(tmp_pat
         run(changed)
     # then: the line, the number and each field that differs; nothing of the second file written
     message = str(caught.value)
-    assert message.startswith("line 3: invoice F20250001 is already in the database with other content")
-    assert "client 'Beta' in the file, 'Acme' stored" in message
-    assert "date 14/04/2025 in the file, 12/04/2025 stored" in message
-    assert "total TTC 240.00 in the file, 120.00 stored" in message
-    assert "total HT 200.00 in the file, 100.00 stored" in message
+    assert re.match(
+        rf"ligne 3{COLON} la facture F20250001 est déjà en base avec un autre contenu : ", message
+    )
+    assert "client « Beta » dans le fichier, « Acme » en base" in message
+    assert "date 14/04/2025 dans le fichier, 12/04/2025 en base" in message
+    assert "total TTC 240,00\u00a0€ dans le fichier, 120,00\u00a0€ en base" in message
+    assert "total HT 200,00\u00a0€ dans le fichier, 100,00\u00a0€ en base" in message
     assert caught.value.returncode == 1
     assert list(Invoice.objects.values_list("number", flat=True)) == ["F20250001"]
     assert Invoice.objects.get().total_ttc == Decimal("120.00")
@@ -688,7 +721,7 @@ def test_a_stored_number_whose_lines_differ_is_refused(tmp_path):
     run(write(tmp_path, first, name="a.csv"))
     # when: the same totals, split otherwise
     second = f"{HEADER}\nF20250001;12/04/2025;Acme;Audit;120,00;;;\n"
-    with pytest.raises(CommandError, match=r"^line 2: .* 1 lines in the file, 2 stored"):
+    with pytest.raises(CommandError, match=rf"^ligne 2{COLON} .* 1 ligne\(s\) dans le fichier, 2 en base"):
         run(write(tmp_path, second, name="b.csv"))
     # then
     assert InvoiceLine.objects.count() == 2
@@ -701,7 +734,9 @@ def test_a_number_issued_here_is_not_silently_taken_for_an_imported_one(tmp_path
     # when: the old tool's export also has an F20250001, for another amount
     path = write(tmp_path, f"{HEADER}\nF20250001;12/04/2025;{issued.client.name};Audit;50,00;10,00;60,00;\n")
     with pytest.raises(
-        CommandError, match=r"^line 2: invoice F20250001 .* total TTC 60.00 in the file, 120.00"
+        CommandError,
+        match=rf"^ligne 2{COLON} la facture F20250001 .* total TTC 60,00\xa0€ dans le fichier, "
+        r"120,00\xa0€ en base",
     ):
         run(path)
     # then
@@ -718,20 +753,24 @@ def test_the_same_content_again_is_skipped_even_after_a_payment_recorded_here(tm
     # when
     output = run(path)
     # then
-    assert "1 rows skipped, already imported" in output
+    assert "1 ligne(s) sautée(s), déjà importée(s)" in output
     assert Invoice.objects.count() == 1
 
 
 @pytest.mark.parametrize(
     ("amount", "reason"),
     [
-        ("100,555", r"amount '100,555' is ambiguous"),
-        ("1.234", r"amount '1.234' is ambiguous"),
-        ("1,234", r"amount '1,234' is ambiguous"),
-        ("0,555", r"amount '0,555' has more than two decimals"),
-        ("1234,567", r"amount '1234,567' has more than two decimals"),
-        ("1 234,5678", r"amount '1 234,5678' has more than two decimals"),
-        ("1.234,567", r"amount '1.234,567' has more than two decimals"),
+        (
+            "100,555",
+            r"montant « 100,555 » ambigu : 100555 avec un séparateur de milliers, ou 100,555 avec trois "
+            r"décimales \? Écrivez-le avec ses centimes \(100555,00 ou 100,55\)",
+        ),
+        ("1.234", r"montant « 1\.234 » ambigu : 1234 avec un séparateur de milliers, ou 1,234 avec trois"),
+        ("1,234", r"montant « 1,234 » ambigu : 1234 avec un séparateur de milliers"),
+        ("0,555", r"montant « 0,555 » : plus de deux décimales"),
+        ("1234,567", r"montant « 1234,567 » : plus de deux décimales"),
+        ("1 234,5678", r"montant « 1 234,5678 » : plus de deux décimales"),
+        ("1.234,567", r"montant « 1\.234,567 » : plus de deux décimales"),
     ],
 )
 def test_ambiguous_amounts_are_refused_naming_the_line(tmp_path, amount, reason):
@@ -741,7 +780,7 @@ def test_ambiguous_amounts_are_refused_naming_the_line(tmp_path, amount, reason)
         f"{HEADER}\nF20250001;12/04/2025;Acme;Audit;10,00;;;\nF20250002;12/04/2025;Acme;x;{amount};;;\n",
     )
     # when / then
-    with pytest.raises(CommandError, match=rf"^line 3: {reason}"):
+    with pytest.raises(CommandError, match=rf"^ligne 3{COLON} {reason}"):
         run(path)
     assert not Invoice.objects.exists()
 
@@ -767,11 +806,29 @@ def test_unambiguous_amounts_still_read(tmp_path, text, expected):
 @pytest.mark.parametrize(
     ("row", "message"),
     [
-        ("F20250002;12/04/2025;Acme;x;123456789012345;;;", r"line 3: amount '123456789012345' is too large"),
-        ("F20250002;12/04/2025;Acme;x;999999999999,99;;;", r"line 3: HT .* too large"),
-        ("F20250002;12/04/9999;Acme;x;100,00;;;", r"line 3: date '12/04/9999' is "),
-        ("F20250002;12/04/2025;Acme;x;100,00;;;25/12/9999", r"line 3: date '25/12/9999' is out of range"),
-        ("F20250002;12/04/2025;Ac\x00me;x;100,00;;;", r"line 3: the line holds a NUL byte"),
+        (
+            "F20250002;12/04/2025;Acme;x;123456789012345;;;",
+            r"ligne 3 ?: montant « 123456789012345 » trop grand "
+            r"\(au plus 999\u202f999\u202f999\u202f999,99\xa0€\)",
+        ),
+        (
+            "F20250002;12/04/2025;Acme;x;999999999999,99;;;",
+            r"ligne 3 ?: HT 999\u202f999\u202f999\u202f999,99\xa0€, "
+            r"TVA 200\u202f000\u202f000\u202f000,00\xa0€, "
+            r"TTC 1\u202f199\u202f999\u202f999\u202f999,99\xa0€ : trop grand \(au plus",
+        ),
+        (
+            "F20250002;12/04/9999;Acme;x;100,00;;;",
+            r"ligne 3 ?: date « 12/04/9999 » (hors limites|dans le futur)",
+        ),
+        (
+            "F20250002;12/04/2025;Acme;x;100,00;;;25/12/9999",
+            r"ligne 3 ?: date « 25/12/9999 » hors limites \(années 1900 à 2099\)",
+        ),
+        (
+            "F20250002;12/04/2025;Ac\x00me;x;100,00;;;",
+            r"ligne 3 ?: la ligne contient un octet NUL : ce n'est pas un export texte, ou pas en utf-8",
+        ),
     ],
 )
 def test_hostile_cells_are_a_line_and_a_reason_and_write_nothing(tmp_path, row, message):
@@ -791,7 +848,9 @@ def test_a_number_beyond_what_a_counter_holds_is_a_line_and_a_reason(tmp_path):
     path = write(tmp_path, f"{HEADER}\nF20259999999999;12/04/2025;Acme;Audit;10,00;;;\n")
     # when / then
     with pytest.raises(
-        CommandError, match=r"^line 2: invoice number F20259999999999: sequence 9999999999 is"
+        CommandError,
+        match=rf"^ligne 2{COLON} numéro de facture F20259999999999 : le rang 9999999999 dépasse ce que tient "
+        r"un compteur de numérotation \(2147483647\)",
     ):
         run(path, "--accept-gaps")
     assert not Invoice.objects.exists()
@@ -802,7 +861,11 @@ def test_an_issue_date_in_the_future_is_refused(tmp_path):
     tomorrow = timezone.localdate() + dt.timedelta(days=1)
     path = write(tmp_path, f"{HEADER}\nF20250001;{tomorrow:%d/%m/%Y};Acme;Audit;10,00;;;\n")
     # when / then
-    with pytest.raises(CommandError, match=rf"^line 2: date '{tomorrow:%d/%m/%Y}' is in the future"):
+    today = timezone.localdate()
+    with pytest.raises(
+        CommandError,
+        match=rf"^ligne 2{COLON} date « {tomorrow:%d/%m/%Y} » dans le futur \(après le {today:%d/%m/%Y}\)",
+    ):
         run(path)
 
 
@@ -811,13 +874,15 @@ def test_a_label_too_long_for_a_line_is_cut_and_the_report_says_so(tmp_path):
     report = import_text(tmp_path, f"{HEADER}\nF20250001;12/04/2025;Acme;{'x' * 600};10,00;;;\n")
     # then
     assert InvoiceLine.objects.get().description == "x" * 500
-    assert "labels longer than 500 characters cut: line 2" in report.warnings
+    assert "libellés de plus de 500 caractères coupés : ligne 2" in report.warnings
 
 
 def test_the_rows_of_an_invoice_may_not_add_up_beyond_what_the_database_holds(tmp_path):
     rows = "\n".join(f"F20250001;12/04/2025;Acme;line {n};900000000000,00;0,00;;" for n in range(2))
     with pytest.raises(
-        InputError, match=r"^line 2: the rows of invoice F20250001 add up to TTC .* too large"
+        InputError,
+        match=rf"^ligne 2{COLON} les lignes de la facture F20250001 totalisent "
+        r"TTC 1\u202f800\u202f000\u202f000\u202f000,00\xa0€ : trop grand",
     ):
         import_text(tmp_path, f"{HEADER}\n{rows}\n")
 
@@ -826,7 +891,11 @@ def test_a_20_mb_line_is_a_line_and_a_reason(tmp_path):
     # given: a 20 MB label on the second line
     path = write(tmp_path, f"{HEADER}\nF20250001;12/04/2025;Acme;{'x' * 20_000_000};10,00;;;\n")
     # when / then
-    with pytest.raises(CommandError, match=r"^line 2: the line is 20,000,0\d\d characters long"):
+    with pytest.raises(
+        CommandError,
+        match=rf"^ligne 2{COLON} la ligne fait 20\u202f000\u202f0\d\d caractères "
+        r"\(au plus 100\u202f000 pour une ligne d'export\)",
+    ):
         run(path)
     assert not Invoice.objects.exists()
 
@@ -848,16 +917,20 @@ def test_a_20_mb_first_line_gives_no_traceback(tmp_path):
     # then
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
-    assert "line 1: the line is 20,000,001 characters long" in done.stderr
+    assert re.search(rf"ligne 1{COLON} la ligne fait 20\u202f000\u202f001 caractères", done.stderr)
 
 
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("", r"^line 1: the file is empty"),
-        ("\n\n  \n", r"^line 1: the file is empty"),
-        (HEADER + "\n", r"^line 1: no invoice row under the header"),
-        (HEADER + "\n;;;;Total;0,00;;\n", r"^line 2: no invoice in the file"),
+        ("", rf"^ligne 1{COLON} le fichier est vide : ni en-tête, ni facture"),
+        ("\n\n  \n", rf"^ligne 1{COLON} le fichier est vide : ni en-tête, ni facture"),
+        (HEADER + "\n", rf"^ligne 1{COLON} aucune ligne de facture sous l'en-tête"),
+        (
+            HEADER + "\n;;;;Total;0,00;;\n",
+            rf"^ligne 2{COLON} aucune facture dans le fichier : "
+            "aucune ligne n'a de numéro, de date ni de client",
+        ),
     ],
 )
 def test_a_file_without_invoices_is_an_error(tmp_path, content, message):
@@ -885,7 +958,8 @@ def test_utf16_without_bom_that_does_not_decode_is_an_encoding_problem(tmp_path)
     # when / then
     with pytest.raises(
         CommandError,
-        match=r"^line 3: the file looks like UTF-16 without its byte order mark but cannot be read",
+        match=rf"^ligne 3{COLON} le fichier ressemble à de l'UTF-16 sans son indicateur d'ordre des octets "
+        r"\(BOM\) mais ne se lit pas en utf-16-le",
     ):
         run(path)
 
@@ -897,7 +971,10 @@ def test_a_forced_encoding_that_does_not_fit_names_the_line(tmp_path):
     )
     path = write(tmp_path, text, encoding="cp1252")
     # when / then
-    with pytest.raises(CommandError, match=r"^line 3: the file cannot be read as utf-8: invalid"):
+    with pytest.raises(
+        CommandError,
+        match=rf"^ligne 3{COLON} le fichier ne se lit pas en utf-8 : octet de (début|suite) invalide",
+    ):
         run(path, "--encoding", "utf-8")
 
 
@@ -921,9 +998,10 @@ def test_a_typo_does_not_move_a_live_counter_across_a_gap(tmp_path, seller):
     with pytest.raises(CommandError) as caught:
         run(path)
     # then: the line of the jumping number and the gap; the next real invoice is still F20260006
-    assert str(caught.value).startswith(
-        "line 2: F20269000 would move the numbering counter F2026 from 5 to 9000 "
-        "across missing numbers 6–8999"
+    assert re.match(
+        rf"ligne 2{COLON} F20269000 ferait passer le compteur de numérotation F2026 de 5 à 9000 en sautant "
+        "les numéros 6–8999 manquants, qu'aucune facture ne pourrait plus jamais porter",
+        str(caught.value),
     )
     assert "--accept-gaps" in str(caught.value)
     assert caught.value.returncode == 1
@@ -935,7 +1013,7 @@ def test_a_typo_does_not_move_a_live_counter_across_a_gap(tmp_path, seller):
 def test_a_dry_run_refuses_the_same_gap(tmp_path, seller):
     _issue_2026(5)
     path = write(tmp_path, f"{HEADER}\nF20269000;20/01/2026;Acme;Audit;100,00;;;\n")
-    with pytest.raises(CommandError, match=r"^line 2: F20269000 would move"):
+    with pytest.raises(CommandError, match=rf"^ligne 2{COLON} F20269000 ferait passer le compteur"):
         run(path, "--dry-run")
 
 
@@ -946,7 +1024,7 @@ def test_accept_gaps_moves_the_counter_and_the_report_states_the_gap(tmp_path, s
     # when
     output = run(path, "--accept-gaps")
     # then
-    assert "warning: numbering gap: F2026: numbers 6–8999 missing" in output
+    assert "attention : trou de numérotation F2026 : numéros 6–8999 manquants" in output
     assert Invoice.objects.filter(number="F20269000").exists()
     assert _next_number("F", 2026) == "F20269001"
 
@@ -967,8 +1045,8 @@ def test_a_gap_inside_a_new_series_is_refused_but_a_history_may_start_anywhere(t
     # when / then: the jump is refused, not the missing 1–19 before the first number
     with pytest.raises(
         InputError,
-        match=r"^line 4: F20250900 would set the new numbering counter F2025 to 900 across missing "
-        r"numbers 22–899",
+        match=rf"^ligne 4{COLON} F20250900 porterait le nouveau compteur de numérotation F2025 à 900 "
+        "en sautant les numéros 22–899 manquants",
     ):
         import_text(tmp_path, text)
     assert not InvoiceSequence.objects.exists()
@@ -976,7 +1054,7 @@ def test_a_gap_inside_a_new_series_is_refused_but_a_history_may_start_anywhere(t
     report = import_text(tmp_path, text.rsplit("F20250900", 1)[0])
     # then: imported, the numbers before the history reported
     assert report.invoices_created == 2
-    assert "numbering gap: F2025: numbers 1–19 missing" in report.warnings
+    assert "trou de numérotation F2025 : numéros 1–19 manquants" in report.warnings
     assert InvoiceSequence.objects.get(series="F", year=2025).last_number == 21
 
 

@@ -383,7 +383,10 @@ def test_readable_table_lists_each_contract_and_the_yearly_total():
 
 
 def test_a_bad_date_is_refused_with_the_option_name():
-    with pytest.raises(CommandError, match=r"--as-of: date '31/02/2025' does not exist"):
+    with pytest.raises(
+        CommandError,
+        match=r"^--as-of : « 31/02/2025 » n'est pas une date valide \(jj/mm/aaaa ou aaaa-mm-jj\)$",
+    ):
         call_command("analyze_recurrence", "--as-of", "31/02/2025")
 
 

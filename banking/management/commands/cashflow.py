@@ -11,25 +11,30 @@ MAX_DAYS = 366
 
 
 class Command(BaseCommand):
-    help = "Forecast receipts and the bank balance day by day (open invoices + recurring contracts)."
+    help = (
+        "Prévoit les encaissements et le solde bancaire jour par jour (factures ouvertes + contrats "
+        "récurrents)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--days", type=int, default=30, help="horizon in days, today included (default 30)"
+            "--days", type=int, default=30, help="horizon en jours, aujourd'hui compris (30 par défaut)"
         )
         parser.add_argument(
-            "--date", help="forecast as of this date (default today), dd/mm/yyyy or yyyy-mm-dd"
+            "--date", help="prévision à cette date (aujourd'hui par défaut), jj/mm/aaaa ou aaaa-mm-jj"
         )
-        parser.add_argument("--json", action="store_true", help="print JSON (amounts as strings)")
+        parser.add_argument("--json", action="store_true", help="afficher du JSON (montants en texte)")
 
     def handle(self, *args, days, date, **options):
         as_json = options["json"]
         if not 1 <= days <= MAX_DAYS:
-            raise CommandError(f"--days: {days} is out of range; give a number of days from 1 to {MAX_DAYS}")
+            raise CommandError(f"--days : {days} hors limites ; donnez un nombre de jours de 1 à {MAX_DAYS}")
         try:
             on = parse_date(date) if date else today()
         except DateError as exc:
-            raise CommandError(f"--date: {exc}") from exc
+            raise CommandError(
+                f"--date : « {date} » n'est pas une date valide (jj/mm/aaaa ou aaaa-mm-jj)"
+            ) from exc
         forecast = cashflow_forecast(on=on, days=days)
         if as_json:
             self.stdout.write(json_dumps(forecast.as_json()))

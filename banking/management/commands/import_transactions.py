@@ -6,22 +6,17 @@ from syaga.core.errors import InputError
 
 class Command(BaseCommand):
     help = (
-        'Load saved Qonto /v2/transactions responses ({"transactions": [...], "meta": {...}}) for '
-        "back-filling. Idempotent; a malformed file, a transaction met twice or an amount that is not a "
-        "finite number stops the import before anything is written."
+        'Charge des réponses /v2/transactions de Qonto enregistrées ({"transactions": [...], "meta": {...}}) '
+        "pour reprendre l'historique. Relançable sans risque ; un fichier mal formé, une transaction vue "
+        "deux fois ou un montant qui n'est pas un nombre fini arrête l'import avant toute écriture."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("files", nargs="+", metavar="FILE.json")
+        parser.add_argument("files", nargs="+", metavar="FICHIER.json")
 
     def handle(self, *args, files, **options):
         try:
             counts = transactions_import_files(paths=files)
         except InputError as exc:
-            raise CommandError(f"{exc}; nothing imported") from exc
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"{len(files)} file(s): {counts.created} created, {counts.updated} updated, "
-                f"{counts.unchanged} unchanged"
-            )
-        )
+            raise CommandError(f"{exc} ; rien n'a été importé") from exc
+        self.stdout.write(self.style.SUCCESS(f"{len(files)} fichier(s) : {counts.text()}"))

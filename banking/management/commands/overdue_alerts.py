@@ -9,18 +9,22 @@ from syaga.core.output import json_dumps
 
 
 class Command(BaseCommand):
-    help = "Raise the overdue alerts (J+15, J+30, J+60, J+90 after the due date) not raised yet."
+    help = "Lève les alertes de retard (J+15, J+30, J+60, J+90 après l'échéance) pas encore levées."
 
     def add_arguments(self, parser):
-        parser.add_argument("--date", help="run as of this date (default today), dd/mm/yyyy or yyyy-mm-dd")
-        parser.add_argument("--json", action="store_true", help="print the alerts raised as JSON")
+        parser.add_argument(
+            "--date", help="exécuter à cette date (aujourd'hui par défaut), jj/mm/aaaa ou aaaa-mm-jj"
+        )
+        parser.add_argument("--json", action="store_true", help="afficher en JSON les alertes levées")
 
     def handle(self, *args, date, **options):
         as_json = options["json"]
         try:
             on = parse_date(date) if date else today()
         except DateError as exc:
-            raise CommandError(f"--date: {exc}") from exc
+            raise CommandError(
+                f"--date : « {date} » n'est pas une date valide (jj/mm/aaaa ou aaaa-mm-jj)"
+            ) from exc
         alerts = overdue_alerts_raise(on=on)
         if as_json:
             self.stdout.write(

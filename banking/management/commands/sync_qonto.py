@@ -10,16 +10,17 @@ from syaga.core.dates import DateError, parse_date
 
 class Command(BaseCommand):
     help = (
-        "Fetch Qonto bank accounts and the transactions updated since the last sync (or --since DATE). "
-        "Runs every 15 minutes from the schedule; a repeated or interrupted run is harmless."
+        "Récupère les comptes bancaires Qonto et les transactions modifiées depuis la dernière "
+        "synchronisation (ou depuis --since DATE). Tourne toutes les 15 minutes ; une exécution répétée ou "
+        "interrompue est sans danger."
     )
 
     def add_arguments(self, parser):
         parser.add_argument(
             "--since",
             metavar="DATE",
-            help="re-read transactions updated since this date (yyyy-mm-dd or dd/mm/yyyy) "
-            "instead of the last sync",
+            help="relire les transactions modifiées depuis cette date (jj/mm/aaaa ou aaaa-mm-jj) au lieu "
+            "de la dernière synchronisation",
         )
 
     def handle(self, *args, since=None, **options):
@@ -28,26 +29,23 @@ class Command(BaseCommand):
             try:
                 day = parse_date(since)
             except DateError as exc:
-                raise CommandError(f"--since: {exc}") from exc
+                raise CommandError(
+                    f"--since : « {since} » n'est pas une date valide (jj/mm/aaaa ou aaaa-mm-jj)"
+                ) from exc
             start = timezone.make_aware(dt.datetime.combine(day, dt.time.min))
         try:
             report = qonto_sync(client=client_from_settings(), since=start)
         except QontoConfigError as exc:
             raise CommandError(str(exc)) from exc
         except QontoAuthError as exc:
-            raise CommandError(f"Qonto refused the credentials: {exc}") from exc
+            raise CommandError(f"Qonto a refusé les identifiants : {exc}") from exc
         except QontoError as exc:
-            raise CommandError(f"Qonto sync stopped, nothing lost (the next run resumes): {exc}") from exc
-        self.stdout.write(f"accounts: {report.accounts_created} created, {report.accounts_updated} updated")
-        for line in report.accounts:
-            c = line.counts
-            self.stdout.write(
-                f"  {line.name or line.qonto_id}: {line.pages} page(s), {c.created} created, "
-                f"{c.updated} updated, {c.unchanged} unchanged"
-            )
-        t = report.transactions
+            raise CommandError(
+                f"synchronisation Qonto arrêtée, rien n'est perdu (la prochaine exécution reprend) : {exc}"
+            ) from exc
         self.stdout.write(
-            self.style.SUCCESS(
-                f"transactions: {t.created} created, {t.updated} updated, {t.unchanged} unchanged"
-            )
+            f"comptes : {report.accounts_created} créé(s), {report.accounts_updated} mis à jour"
         )
+        for line in report.accounts:
+            self.stdout.write(f"  {line.name or line.qonto_id} : {line.pages} page(s), {line.counts.text()}")
+        self.stdout.write(self.style.SUCCESS(f"transactions : {report.transactions.text()}"))

@@ -13,26 +13,32 @@ from syaga.core.output import json_dumps
 
 class Command(BaseCommand):
     help = (
-        "Lists the contracts still active in the invoice history (the same amount every month, quarter "
-        "or year)."
+        "Liste les contrats encore actifs dans l'historique des factures (le même montant chaque mois, "
+        "trimestre ou année)."
     )
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--as-of", dest="as_of", help="date of the analysis (default today): dd/mm/yyyy or yyyy-mm-dd"
+            "--as-of",
+            dest="as_of",
+            help="date de l'analyse (aujourd'hui par défaut) : jj/mm/aaaa ou aaaa-mm-jj",
         )
-        parser.add_argument("--json", action="store_true", help="print a JSON array, one object per contract")
+        parser.add_argument(
+            "--json", action="store_true", help="afficher un tableau JSON, un objet par contrat"
+        )
         parser.add_argument(
             "--apply",
             action="store_true",
-            help="create (or update) the Contract rows, with their next billing dates",
+            help="créer (ou mettre à jour) les contrats, avec leurs prochaines dates de facturation",
         )
 
     def handle(self, *args, as_of=None, json=False, apply=False, **options):
         try:
             day = parse_date(as_of) if as_of else today()
         except DateError as exc:
-            raise CommandError(f"--as-of: {exc}") from exc
+            raise CommandError(
+                f"--as-of : « {as_of} » n'est pas une date valide (jj/mm/aaaa ou aaaa-mm-jj)"
+            ) from exc
         detected = recurrence_analyze(as_of=day)
         created = updated = None
         if apply:

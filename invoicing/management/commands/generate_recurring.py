@@ -9,28 +9,32 @@ from syaga.core.output import json_dumps
 
 class Command(BaseCommand):
     help = (
-        "Creates the invoices due at the date for every active contract (pending review), catching up on "
-        "missed periods. Running it twice creates nothing more. A date more than a month ahead needs --force."
+        "Crée les factures dues à la date pour chaque contrat actif (à relire), en rattrapant les périodes "
+        "manquées. Le relancer ne crée rien de plus. Une date à plus d'un mois demande --force."
     )
 
     # Billing ahead of time is normal up to the next period; further is most likely a typo in the year.
     AHEAD_MONTHS = 1
 
     def add_arguments(self, parser):
-        parser.add_argument("--date", help="billing date (default today): dd/mm/yyyy or yyyy-mm-dd")
         parser.add_argument(
-            "--dry-run", action="store_true", help="show what would be created, write nothing"
+            "--date", help="date de facturation (aujourd'hui par défaut) : jj/mm/aaaa ou aaaa-mm-jj"
         )
-        parser.add_argument("--json", action="store_true", help="print the report as JSON")
         parser.add_argument(
-            "--force", action="store_true", help="bill up to a --date more than a month after today"
+            "--dry-run", action="store_true", help="montrer ce qui serait créé, sans rien écrire"
+        )
+        parser.add_argument("--json", action="store_true", help="afficher le compte rendu en JSON")
+        parser.add_argument(
+            "--force", action="store_true", help="facturer jusqu'à une --date à plus d'un mois d'aujourd'hui"
         )
 
     def handle(self, *args, date=None, dry_run=False, json=False, force=False, **options):
         try:
             day = parse_date(date) if date else today()
         except DateError as exc:
-            raise CommandError(f"--date: {exc}") from exc
+            raise CommandError(
+                f"--date : « {date} » n'est pas une date valide (jj/mm/aaaa ou aaaa-mm-jj)"
+            ) from exc
         limit = add_months(today(), self.AHEAD_MONTHS)
         if day > limit and not dry_run and not force:
             plan = recurring_generate(on=day, dry_run=True)

@@ -1,4 +1,5 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.formats import number_format
 
 from invoicing.services.history_import import invoices_import_csv
 from syaga.core.errors import InputError
@@ -7,25 +8,30 @@ from syaga.core.output import json_dumps
 
 class Command(BaseCommand):
     help = (
-        "Import the invoice history exported as CSV by the previous tool. All or nothing: the first problem "
-        "stops it with 'line N: reason' and exit code 1. Invoices already stored with the same content are "
-        "skipped, so running it twice is harmless; a numbering counter is never moved across missing "
-        "numbers unless --accept-gaps is given."
+        "Importe l'historique des factures exporté en CSV par l'ancien outil. Tout ou rien : le premier "
+        "problème l'arrête avec « ligne N : motif » et le code de sortie 1. Les factures déjà enregistrées "
+        "avec le même contenu sont sautées : le relancer est sans danger. Un compteur de numérotation ne "
+        "saute jamais de numéros manquants sans --accept-gaps."
     )
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "file", help="the CSV export (; , or tab separated; UTF-8, UTF-16 or Windows-1252)"
+            "file",
+            help="l'export CSV (séparé par ; , ou tabulation ; UTF-8, UTF-16 ou Windows-1252)",
         )
-        parser.add_argument("--dry-run", action="store_true", help="check and report, write nothing")
-        parser.add_argument("--json", action="store_true", dest="as_json", help="print the report as JSON")
-        parser.add_argument("--encoding", help="force the encoding (default: found from the bytes)")
-        parser.add_argument("--delimiter", help="force the delimiter (default: found from the header)")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="vérifier et rendre compte, sans rien écrire"
+        )
+        parser.add_argument(
+            "--json", action="store_true", dest="as_json", help="afficher le compte rendu en JSON"
+        )
+        parser.add_argument("--encoding", help="imposer l'encodage (par défaut : déduit des octets)")
+        parser.add_argument("--delimiter", help="imposer le séparateur (par défaut : déduit de l'en-tête)")
         parser.add_argument(
             "--accept-gaps",
             action="store_true",
-            help="let the numbering counters move across numbers that neither the file nor the database "
-            "holds (they could never be used again); the report lists them",
+            help="laisser les compteurs de numérotation sauter des numéros que ni le fichier ni la base ne "
+            "portent (ils ne pourraient plus jamais servir) ; le compte rendu les liste",
         )
 
     def handle(self, *args, file, dry_run, as_json, encoding, delimiter, accept_gaps, **options):
@@ -37,14 +43,14 @@ class Command(BaseCommand):
                 encoding=encoding,
                 delimiter={"tab": "\t", "\\t": "\t"}.get(delimiter, delimiter),
                 accept_gaps=accept_gaps,
-                progress=lambda rows: out.write(f"… {rows} rows read"),
+                progress=lambda rows: out.write(f"… {number_format(rows, force_grouping=True)} lignes lues"),
             )
         except InputError as exc:
-            raise CommandError(f"{exc}; nothing was written") from exc
+            raise CommandError(f"{exc} ; rien n'a été écrit") from exc
         if as_json:
             self.stdout.write(json_dumps(report.as_dict()))
             return
         for warning in report.warnings:
-            self.stdout.write(self.style.WARNING(f"warning: {warning}"))
-        prefix = "Dry run, nothing written: " if dry_run else ""
+            self.stdout.write(self.style.WARNING(f"attention : {warning}"))
+        prefix = "Simulation, rien n'a été écrit : " if dry_run else ""
         self.stdout.write(self.style.SUCCESS(prefix + report.summary()))

@@ -10,15 +10,17 @@ from invoicing.models import Invoice
 
 class Command(BaseCommand):
     help = (
-        "Writes the PDF (Factur-X) of every issued invoice and credit note that has none yet, one process "
-        "per core. A stored PDF is never rewritten; one recorded but gone is reported (restore it from the "
-        "backup)."
+        "Écrit le PDF (Factur-X) de chaque facture et avoir émis qui n'en a pas encore, un processus par "
+        "cœur. Un PDF enregistré n'est jamais réécrit ; un PDF enregistré mais disparu est signalé "
+        "(restaurez-le depuis la sauvegarde)."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--number", help="only this document (F20260012)")
-        parser.add_argument("--year", type=int, help="only the documents issued this year")
-        parser.add_argument("--workers", type=int, default=None, help="processes (default: one per core)")
+        parser.add_argument("--number", help="seulement ce document (F20260012)")
+        parser.add_argument("--year", type=int, help="seulement les documents émis cette année")
+        parser.add_argument(
+            "--workers", type=int, default=None, help="nombre de processus (par défaut : un par cœur)"
+        )
 
     def handle(self, *args, number=None, year=None, workers=None, **options):
         if number and not Invoice.objects.filter(number=number).exists():

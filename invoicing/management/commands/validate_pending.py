@@ -9,17 +9,17 @@ from syaga.core.output import json_dumps
 
 class Command(BaseCommand):
     help = (
-        "Runs the validation rules over every invoice pending review: approves and issues those a rule "
-        "approves, rejects those a rule rejects, leaves the others for review. Prints the counts."
+        "Passe les règles de validation sur chaque facture à relire : approuve et émet celles qu'une règle "
+        "approuve, rejette celles qu'une règle rejette, laisse les autres en relecture. Affiche les totaux."
     )
 
     def add_arguments(self, parser):
         parser.add_argument(
             "--json",
             action="store_true",
-            help='print {"approved": n, "rejected": n, "review": n, "details": [...]}',
+            help='afficher {"approved": n, "rejected": n, "review": n, "details": [...]}',
         )
-        parser.add_argument("--dry-run", action="store_true", help="show the decisions, write nothing")
+        parser.add_argument("--dry-run", action="store_true", help="montrer les décisions, sans rien écrire")
 
     def handle(self, *args, json=False, dry_run=False, **options):
         with transaction.atomic():

@@ -8,18 +8,20 @@ from syaga.core.output import json_dumps
 
 class Command(BaseCommand):
     help = (
-        "Recomputes every series' hash chain over the issued documents' legal content and the SHA-256 of "
-        "their stored PDFs; prints « les N documents sont intacts » or every broken link (number, what "
-        "differs) and exits with code 1 when anything is broken."
+        "Recalcule la chaîne d'empreintes de chaque série sur le contenu légal des documents émis, et le "
+        "SHA-256 de leurs PDF enregistrés ; affiche « les N documents sont intacts » ou chaque maillon rompu "
+        "(numéro, ce qui diffère) et sort avec le code 1 si quelque chose est rompu."
     )
 
     def add_arguments(self, parser):
         parser.add_argument(
             "--chain-unchained",
             action="store_true",
-            help="first chain the issued documents that have no link (issued before this archive existed)",
+            help="d'abord chaîner les documents émis sans maillon (émis avant que cette archive existe)",
         )
-        parser.add_argument("--json", action="store_true", help='print {"documents", "pdfs", "findings"}')
+        parser.add_argument(
+            "--json", action="store_true", help='afficher {"documents", "pdfs", "findings"} en JSON'
+        )
 
     def handle(self, *args, chain_unchained=False, json=False, **options):
         if chain_unchained:

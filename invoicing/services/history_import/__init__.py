@@ -18,6 +18,7 @@ from pathlib import Path
 
 from django.db import IntegrityError
 from django.utils import timezone
+from django.utils.formats import number_format
 
 from invoicing.services.history_import.dialect import dialect_find, read_source
 from invoicing.services.history_import.rows import DESCRIPTION_MAX_LENGTH, invoice_from_draft, rows_read
@@ -33,7 +34,7 @@ from invoicing.services.history_import.stored import (
 from invoicing.services.history_import.writer import history_write
 from invoicing.services.numbering import SequenceGapError
 from syaga.core.errors import InputError
-from syaga.core.money import ZERO
+from syaga.core.money import ZERO, format_eur
 
 __all__ = ["ImportReport", "invoices_import_csv"]
 
@@ -88,16 +89,22 @@ class ImportReport:
         }
 
     def summary(self) -> str:
-        verb = "would create" if self.dry_run else "created"
+        verb = "à créer" if self.dry_run else "créé(s)"
         text = (
-            f"{self.rows_read} rows read: {verb} {self.invoices_created} invoices and "
-            f"{self.credit_notes_created} credit notes ({self.lines_created} lines, {self.paid} paid, "
-            f"{self.total_ttc} TTC), {self.clients_created} new clients, {self.clients_reused} existing "
-            f"clients reused; {self.rows_skipped} rows skipped, already imported"
+            f"{_count(self.rows_read)} ligne(s) lue(s) : {_count(self.invoices_created)} facture(s) et "
+            f"{_count(self.credit_notes_created)} avoir(s) {verb} ({_count(self.lines_created)} ligne(s), "
+            f"{_count(self.paid)} payée(s), {format_eur(self.total_ttc)} TTC), "
+            f"{_count(self.clients_created)} nouveau(x) client(s), {_count(self.clients_reused)} client(s) "
+            f"existant(s) repris ; {_count(self.rows_skipped)} ligne(s) sautée(s), déjà importée(s)"
         )
         if self.rows_ignored:
-            text += f"; {self.rows_ignored} rows without number, date or client ignored"
+            text += f" ; {_count(self.rows_ignored)} ligne(s) sans numéro, date ni client ignorée(s)"
         return text + "."
+
+
+def _count(n: int) -> str:
+    """A count as the French read it: ``72 585``."""
+    return number_format(n, force_grouping=True)
 
 
 @contextlib.contextmanager
@@ -119,7 +126,7 @@ def _cyclic_gc_paused():
 
 def _lines_text(lines: list[int]) -> str:
     shown = ", ".join(str(n) for n in lines[:10]) + (" …" if len(lines) > 10 else "")
-    return f"{'line' if len(lines) == 1 else 'lines'} {shown}"
+    return f"{'ligne' if len(lines) == 1 else 'lignes'} {shown}"
 
 
 def invoices_import_csv(
@@ -164,11 +171,12 @@ def _import(*, path, stream, dry_run, encoding, delimiter, accept_gaps, progress
     report.rows_read, report.rows_ignored = read.rows, len(read.ignored_lines)
     if read.ignored_lines:
         report.warnings.append(
-            f"rows without number, date or client ignored (totals?): {_lines_text(read.ignored_lines)}"
+            f"lignes sans numéro, date ni client ignorées (des totaux ?) : {_lines_text(read.ignored_lines)}"
         )
     if read.cut_label_lines:
         report.warnings.append(
-            f"labels longer than {DESCRIPTION_MAX_LENGTH} characters cut: {_lines_text(read.cut_label_lines)}"
+            f"libellés de plus de {DESCRIPTION_MAX_LENGTH} caractères coupés : "
+            f"{_lines_text(read.cut_label_lines)}"
         )
     invoices = {number: invoice_from_draft(draft) for number, draft in read.drafts.items()}
 
@@ -180,9 +188,11 @@ def _import(*, path, stream, dry_run, encoding, delimiter, accept_gaps, progress
     if not accept_gaps and (refusal := gaps_refusal(report.gaps)):
         raise refusal
     for gap in report.gaps[:GAPS_SHOWN]:
-        report.warnings.append(f"numbering gap: {gap.text()}")
+        report.warnings.append(f"trou de numérotation {gap.text()}")
     if len(report.gaps) > GAPS_SHOWN:
-        report.warnings.append(f"numbering gaps: {len(report.gaps) - GAPS_SHOWN} more (see --json)")
+        report.warnings.append(
+            f"trous de numérotation : {len(report.gaps) - GAPS_SHOWN} de plus (voir --json)"
+        )
 
     # In date order: the pks follow the history, and the date and number indexes grow at their end.
     new = sorted(
@@ -207,13 +217,16 @@ def _import(*, path, stream, dry_run, encoding, delimiter, accept_gaps, progress
     try:
         report.sequences_moved = history_write(invoices=new, clients=clients, accept_gaps=accept_gaps)
     except SequenceGapError as exc:
+        first, last = exc.missing
+        numbers = f"le numéro {first} manquant" if first == last else f"les numéros {first}–{last} manquants"
         raise InputError(
-            f"{exc}: the counter moved while the file was checked; run the import again",
-            where=f"line {invoices[exc.number].line_no}",
+            f"{exc.number} ferait passer le compteur {exc.series}{exc.year} de {exc.last_number} en sautant "
+            f"{numbers} : le compteur a bougé pendant la vérification du fichier ; relancez l'import",
+            where=f"ligne {invoices[exc.number].line_no}",
         ) from exc
     except IntegrityError as exc:
         raise InputError(
-            f"the database refused the import, nothing was written ({exc}); another import or an invoice "
-            "issued meanwhile may have taken one of these numbers: run the import again"
+            f"la base de données a refusé l'import, rien n'a été écrit ({exc}) ; un autre import ou une "
+            "facture émise entre-temps a peut-être pris l'un de ces numéros : relancez l'import"
         ) from exc
     return report

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from django.utils.formats import number_format
+
 from syaga.core.dates import DateError, parse_date
 from syaga.core.errors import InputError
-from syaga.core.money import AmountError, quantize
+from syaga.core.money import AmountError, format_eur, quantize
 from syaga.core.text import header_key
 
 HEADER_SCAN_ROWS = 10
@@ -96,15 +98,25 @@ KEY_FIELD: dict[str, str] = {key: f for f, keys in ALIAS_KEYS.items() for key in
 REQUIRED = ("number", "issue_date", "client")
 AMOUNT_FIELDS = ("ht", "vat", "ttc")
 FIELD_LABELS = {
-    "number": "invoice number",
+    "number": "numéro de facture",
     "issue_date": "date",
-    "due_date": "due date",
+    "due_date": "échéance",
     "client": "client",
-    "label": "label",
-    "ht": "amount HT",
-    "vat": "VAT",
-    "ttc": "amount TTC",
-    "paid_date": "payment date",
+    "label": "libellé",
+    "ht": "montant HT",
+    "vat": "TVA",
+    "ttc": "montant TTC",
+    "paid_date": "date de paiement",
+}
+# What Python's codecs say when bytes do not decode (``UnicodeDecodeError.reason``), as the user reads it.
+_DECODE_REASONS = {
+    "invalid start byte": "octet de début invalide",
+    "invalid continuation byte": "octet de suite invalide",
+    "unexpected end of data": "fin de données inattendue",
+    "truncated data": "données tronquées",
+    "illegal UTF-16 surrogate": "demi-caractère UTF-16 isolé",
+    "illegal encoding": "encodage invalide",
+    "character maps to <undefined>": "octet sans caractère",
 }
 _CURRENCY_SUFFIX = re.compile(r"(eur|euros?)$")
 
@@ -136,9 +148,9 @@ def read_source(path, stream, encoding: str | None) -> tuple[str, str]:
         try:
             data = Path(path).read_bytes()
         except FileNotFoundError as exc:
-            raise InputError(f"file {str(path)!r} not found") from exc
+            raise InputError(f"fichier « {path} » introuvable") from exc
         except OSError as exc:
-            raise InputError(f"file {str(path)!r} cannot be read: {exc.strerror}") from exc
+            raise InputError(f"fichier « {path} » illisible : {exc.strerror}") from exc
     else:
         data = stream.read()
     if isinstance(data, str):
@@ -147,10 +159,11 @@ def read_source(path, stream, encoding: str | None) -> tuple[str, str]:
         try:
             text, found = data.decode(encoding).removeprefix("\ufeff"), encoding
         except LookupError as exc:
-            raise InputError(f"unknown encoding {encoding!r}") from exc
+            raise InputError(f"encodage « {encoding} » inconnu") from exc
         except UnicodeDecodeError as exc:
             raise InputError(
-                f"the file cannot be read as {encoding}: {exc.reason} ({exc.object[exc.start : exc.end]!r})",
+                f"le fichier ne se lit pas en {encoding} : {_decode_reason(exc)} "
+                f"({exc.object[exc.start : exc.end]!r})",
                 where=_line_of_byte(data, exc),
             ) from exc
     else:
@@ -183,7 +196,7 @@ def _decode(data: bytes) -> tuple[str, str]:
             return data.decode("utf-16"), "utf-16"
         except UnicodeDecodeError as exc:
             raise InputError(
-                f"the file starts like UTF-16 but cannot be read as UTF-16: {exc.reason}",
+                f"le fichier commence comme de l'UTF-16 mais ne se lit pas en UTF-16 : {_decode_reason(exc)}",
                 where=_line_of_byte(data, exc),
             ) from exc
     utf16 = _utf16_without_bom(data)
@@ -192,8 +205,9 @@ def _decode(data: bytes) -> tuple[str, str]:
             return data.decode(utf16), utf16
         except UnicodeDecodeError as exc:
             raise InputError(
-                f"the file looks like UTF-16 without its byte order mark but cannot be read as {utf16} "
-                f"({exc.reason}); save it again as UTF-8, or pass --encoding",
+                f"le fichier ressemble à de l'UTF-16 sans son indicateur d'ordre des octets (BOM) mais ne se "
+                f"lit pas en {utf16} ({_decode_reason(exc)}) ; enregistrez-le à nouveau en UTF-8, ou "
+                "indiquez --encoding",
                 where=_line_of_byte(data, exc),
             ) from exc
     try:
@@ -207,10 +221,14 @@ def _decode(data: bytes) -> tuple[str, str]:
         return data.decode("latin-1"), "latin-1"
 
 
+def _decode_reason(exc: UnicodeDecodeError) -> str:
+    return _DECODE_REASONS.get(exc.reason, exc.reason)
+
+
 def _line_of_byte(data: bytes, exc: UnicodeDecodeError) -> str:
-    """``line N`` of the byte a decoding stopped at (the text before it decodes, by definition)."""
+    """``ligne N`` of the byte a decoding stopped at (the text before it decodes, by definition)."""
     before = data[: exc.start].decode(exc.encoding, errors="replace")
-    return f"line {_line_of(before + '.', len(before))}"
+    return f"ligne {_line_of(before + '.', len(before))}"
 
 
 def _line_of(text: str, position: int) -> int:
@@ -224,14 +242,16 @@ def _check_text(text: str, encoding: str) -> None:
     nul = text.find("\x00")
     if nul >= 0:
         raise InputError(
-            f"the line holds a NUL byte: not a text export, or not {encoding} (try --encoding)",
-            where=f"line {_line_of(text, nul)}",
+            f"la ligne contient un octet NUL : ce n'est pas un export texte, ou pas en {encoding} "
+            "(essayez --encoding)",
+            where=f"ligne {_line_of(text, nul)}",
         )
     for line_no, line in enumerate(io.StringIO(text, newline=""), start=1):
         if len(line) > MAX_LINE_LENGTH:
             raise InputError(
-                f"the line is {len(line):,} characters long (at most {MAX_LINE_LENGTH:,} for an export row)",
-                where=f"line {line_no}",
+                f"la ligne fait {number_format(len(line), force_grouping=True)} caractères (au plus "
+                f"{number_format(MAX_LINE_LENGTH, force_grouping=True)} pour une ligne d'export)",
+                where=f"ligne {line_no}",
             )
 
 
@@ -294,7 +314,7 @@ def _find_header(text: str, delimiter: str | None) -> tuple[str, int, list[str]]
     lines = text.splitlines()
     number, line = next(((i, line) for i, line in enumerate(lines, start=1) if line.strip()), (1, ""))
     if not line:
-        raise InputError("the file is empty: no header, no invoice", where="line 1")
+        raise InputError("le fichier est vide : ni en-tête, ni facture", where="ligne 1")
     chosen = delimiter or max(DELIMITERS, key=line.count)
     try:
         cells = next(csv.reader([line], delimiter=chosen), [])
@@ -305,10 +325,10 @@ def _find_header(text: str, delimiter: str | None) -> tuple[str, int, list[str]]
 
 def _missing_column_error(name: str, cells: list[str], line_no: int) -> InputError:
     expected = ", ".join(ALIASES[name][:4])
-    found = ", ".join(repr(c) for c in cells if c.strip()) or "none"
+    found = ", ".join(f"« {c} »" for c in cells if c.strip()) or "aucun"
     return InputError(
-        f"missing column {FIELD_LABELS[name]} (expected one of: {expected}); headers found: {found}",
-        where=f"line {line_no}",
+        f"colonne {FIELD_LABELS[name]} manquante (attendu l'un de : {expected}) ; en-têtes trouvés : {found}",
+        where=f"ligne {line_no}",
     )
 
 
@@ -320,11 +340,11 @@ def dialect_find(text: str, *, encoding: str, delimiter: str | None) -> Dialect:
         if name not in columns:
             raise _missing_column_error(name, header, header_line)
     if not any(name in columns for name in AMOUNT_FIELDS):
-        expected = "Montant HT, Total HT, TVA, Montant TTC or Total TTC"
-        found = ", ".join(repr(c) for c in header if c.strip()) or "none"
+        expected = "Montant HT, Total HT, TVA, Montant TTC ou Total TTC"
+        found = ", ".join(f"« {c} »" for c in header if c.strip()) or "aucun"
         raise InputError(
-            f"missing column amount (expected one of: {expected}); headers found: {found}",
-            where=f"line {header_line}",
+            f"colonne de montant manquante (attendu l'un de : {expected}) ; en-têtes trouvés : {found}",
+            where=f"ligne {header_line}",
         )
     return Dialect(
         encoding=encoding, delimiter=delimiter, header_line=header_line, header=tuple(header), columns=columns
@@ -365,45 +385,52 @@ def read_amount(text: str) -> Decimal:
         negative, s = not negative, s[:-1].strip()
     s = _SPACES.sub("", s)
     if not re.fullmatch(r"[0-9.,]*[0-9][0-9.,]*", s):
-        raise AmountError(f"amount {raw!r} is not a number")
+        raise AmountError(f"« {raw} » n'est pas un montant")
     last_comma, last_dot = s.rfind(","), s.rfind(".")
     if last_comma >= 0 and last_dot >= 0:
         decimal_mark = "," if last_comma > last_dot else "."
         integer, _, fraction = s.rpartition(decimal_mark)
         thousands = "." if decimal_mark == "," else ","
         if decimal_mark in integer or not _GROUPED[thousands].fullmatch(integer):
-            raise AmountError(f"amount {raw!r} is not a number")
+            raise AmountError(f"« {raw} » n'est pas un montant")
         integer = integer.replace(thousands, "")
     elif last_comma >= 0 or last_dot >= 0:
         mark = "," if last_comma >= 0 else "."
         if s.count(mark) > 1:  # 1.234.567: only thousands separators can repeat
             if not _GROUPED[mark].fullmatch(s):
-                raise AmountError(f"amount {raw!r} is not a number")
+                raise AmountError(f"« {raw} » n'est pas un montant")
             integer, fraction = s.replace(mark, ""), ""
         else:
             integer, _, fraction = s.partition(mark)
             if len(fraction) == 3 and 1 <= len(integer) <= 3 and integer != "0":
                 raise AmountError(
-                    f"amount {raw!r} is ambiguous: {integer}{fraction} with a thousands separator, or "
-                    f"{integer}{mark}{fraction} with three decimals? Write it with its cents "
-                    f"({integer}{fraction},00 or {integer}{mark}{fraction[:2]})"
+                    f"montant « {raw} » ambigu : {integer}{fraction} avec un séparateur de milliers, ou "
+                    f"{integer},{fraction} avec trois décimales ? Écrivez-le avec ses centimes "
+                    f"({integer}{fraction},00 ou {integer},{fraction[:2]})"
                 )
     else:
         integer, fraction = s, ""
     if len(fraction) > 2:
-        raise AmountError(f"amount {raw!r} has more than two decimals")
+        raise AmountError(f"montant « {raw} » : plus de deux décimales")
     value = Decimal(f"{integer or '0'}.{fraction or '0'}")
     if value > MAX_AMOUNT:
-        raise AmountError(f"amount {raw!r} is too large (at most 999 999 999 999,99)")
+        raise AmountError(f"montant « {raw} » trop grand (au plus {format_eur(MAX_AMOUNT)})")
     return quantize(-value if negative else value)
 
 
 def read_date(text: str, *, latest: dt.date | None = None) -> dt.date:
     """A date as :func:`parse_date` reads it, within the years an invoice can carry (and not after
-    ``latest`` when given). Raises :class:`DateError`."""
-    day = parse_date(text)
+    ``latest`` when given). Raises :class:`DateError`, its message in French."""
+    try:
+        day = parse_date(text)
+    except DateError as exc:
+        # parse_date raises from the ValueError of a day that does not exist (31/02), and without a
+        # cause for text that is no date at all.
+        if exc.__cause__ is not None:
+            raise DateError(f"date « {text} » : ce jour n'existe pas") from None
+        raise DateError(f"date « {text} » illisible (attendu jj/mm/aaaa, jj/mm/aa ou aaaa-mm-jj)") from None
     if not FIRST_YEAR <= day.year <= LAST_YEAR:
-        raise DateError(f"date {text!r} is out of range (years {FIRST_YEAR} to {LAST_YEAR})")
+        raise DateError(f"date « {text} » hors limites (années {FIRST_YEAR} à {LAST_YEAR})")
     if latest is not None and day > latest:
-        raise DateError(f"date {text!r} is in the future (after {latest:%d/%m/%Y})")
+        raise DateError(f"date « {text} » dans le futur (après le {latest:%d/%m/%Y})")
     return day

@@ -20,7 +20,7 @@ from invoicing.services.history_import.dialect import ALIASES, MAX_AMOUNT, Diale
 from invoicing.services.numbering import parse_number
 from syaga.core.dates import DateError
 from syaga.core.errors import InputError
-from syaga.core.money import ZERO, AmountError, quantize
+from syaga.core.money import ZERO, AmountError, format_eur, format_rate, quantize
 from syaga.core.text import normalize_company_name
 
 DEFAULT_VAT_RATE = Decimal("20.00")
@@ -108,37 +108,38 @@ class InvoiceDraft:
 
     def add(self, row: Row) -> None:
         """A further row of this number: another line, which must agree on the invoice's own data."""
-        where, first = f"line {row.line_no}", f"line {self.line_no}"
+        where, first = f"ligne {row.line_no}", f"ligne {self.line_no}"
         if self.line_keys is None:
             self.line_keys = {self.rows[0].line_key(): self.rows[0].line_no}
         key = row.line_key()
         earlier = self.line_keys.get(key)
         if earlier is not None:
             raise InputError(
-                f"the same row as line {earlier} (invoice {self.number}, {row.label or 'no label'}, "
-                f"HT {row.ht}): importing both would count that line twice; remove the duplicate, or "
-                "tell the two lines apart (in the label) if the invoice really has them both",
+                f"même ligne que la ligne {earlier} (facture {self.number}, "
+                f"{f'« {row.label} »' if row.label else 'sans libellé'}, HT {format_eur(row.ht)}) : importer "
+                "les deux compterait cette ligne deux fois ; supprimez le doublon, ou distinguez les deux "
+                "lignes (dans le libellé) si la facture les a vraiment toutes les deux",
                 where=where,
             )
         self.line_keys[key] = row.line_no
         if row.client_key != self.client_key:
             raise InputError(
-                f"invoice {self.number} has client {row.client_name!r} here but {self.client_name!r} "
-                f"on {first}",
+                f"la facture {self.number} a ici le client « {row.client_name} » mais "
+                f"« {self.client_name} » à la {first}",
                 where=where,
             )
         if row.issue_date != self.issue_date:
             raise InputError(
-                f"invoice {self.number} is dated {row.issue_date:%d/%m/%Y} here but "
-                f"{self.issue_date:%d/%m/%Y} on {first}",
+                f"la facture {self.number} est datée ici du {row.issue_date:%d/%m/%Y} mais du "
+                f"{self.issue_date:%d/%m/%Y} à la {first}",
                 where=where,
             )
-        for attr, label in (("due_date", "due date"), ("paid_date", "payment date")):
+        for attr, label in (("due_date", "l'échéance"), ("paid_date", "la date de paiement")):
             mine, theirs = getattr(self, attr), getattr(row, attr)
             if mine and theirs and mine != theirs:
                 raise InputError(
-                    f"invoice {self.number} has {label} {theirs:%d/%m/%Y} here but {mine:%d/%m/%Y} "
-                    f"on {first}",
+                    f"la facture {self.number} a ici {label} {theirs:%d/%m/%Y} mais {mine:%d/%m/%Y} "
+                    f"à la {first}",
                     where=where,
                 )
             if theirs and not mine:
@@ -194,10 +195,13 @@ class HistoricalInvoice:
 
 def _amounts(ht, vat, ttc, line_no: int) -> tuple[Decimal, Decimal, Decimal]:
     """Complete (HT, VAT, TTC) from what the row gives, signs kept (credit notes are negative)."""
-    where = f"line {line_no}"
+    where = f"ligne {line_no}"
     if ht is not None and vat is not None and ttc is not None:
         if abs(ht + vat - ttc) > TOLERANCE:
-            raise InputError(f"HT {ht} + VAT {vat} is not TTC {ttc}", where=where)
+            raise InputError(
+                f"HT {format_eur(ht)} + TVA {format_eur(vat)} ne font pas le TTC {format_eur(ttc)}",
+                where=where,
+            )
         vat = ttc - ht
     elif ht is not None and ttc is not None:
         vat = ttc - ht
@@ -215,13 +219,18 @@ def _amounts(ht, vat, ttc, line_no: int) -> tuple[Decimal, Decimal, Decimal]:
         ht = quantize(vat * 100 / DEFAULT_VAT_RATE)
         ttc = ht + vat
     else:
-        raise InputError("no amount (HT, VAT or TTC)", where=where)
+        raise InputError("aucun montant (HT, TVA ou TTC)", where=where)
     signs = {v > 0 for v in (ht, vat, ttc) if v != 0}
     if len(signs) > 1:
-        raise InputError(f"HT {ht}, VAT {vat} and TTC {ttc} do not have the same sign", where=where)
+        raise InputError(
+            f"HT {format_eur(ht)}, TVA {format_eur(vat)} et TTC {format_eur(ttc)} ne sont pas du même signe",
+            where=where,
+        )
     if max(abs(ht), abs(vat), abs(ttc)) > MAX_AMOUNT:
         raise InputError(
-            f"HT {ht}, VAT {vat}, TTC {ttc}: too large (at most 999 999 999 999,99)", where=where
+            f"HT {format_eur(ht)}, TVA {format_eur(vat)}, TTC {format_eur(ttc)} : trop grand (au plus "
+            f"{format_eur(MAX_AMOUNT)})",
+            where=where,
         )
     return ht, vat, ttc
 
@@ -259,7 +268,7 @@ class RowReader:
         try:
             return (self._issue_date if issue else self._date)(text)
         except DateError as exc:
-            raise InputError(str(exc), where=f"line {line_no}") from None
+            raise InputError(str(exc), where=f"ligne {line_no}") from None
 
     def _amount_of(self, text: str, line_no: int) -> Decimal | None:
         if not text:
@@ -267,7 +276,7 @@ class RowReader:
         try:
             return self._amount(text)
         except AmountError as exc:
-            raise InputError(str(exc), where=f"line {line_no}") from None
+            raise InputError(str(exc), where=f"ligne {line_no}") from None
 
     def read(self, cells: list[str], line_no: int) -> Row | None:
         """The row's record, or None for a total or comment line (no number, client nor date)."""
@@ -278,25 +287,27 @@ class RowReader:
         )
         if not (number or client_name or issue_text):
             return None
-        where = f"line {line_no}"
+        where = f"ligne {line_no}"
         if not number:
-            raise InputError("invoice number is empty", where=where)
+            raise InputError("numéro de facture vide", where=where)
         if len(number) > NUMBER_MAX_LENGTH:
             raise InputError(
-                f"invoice number {number[:40]!r} is longer than {NUMBER_MAX_LENGTH} characters", where=where
+                f"numéro de facture « {number[:40]} » trop long (plus de {NUMBER_MAX_LENGTH} caractères)",
+                where=where,
             )
         if not client_name:
-            raise InputError("client is empty", where=where)
+            raise InputError("client vide", where=where)
         if len(client_name) > CLIENT_NAME_MAX_LENGTH:
             raise InputError(
-                f"client name {client_name[:40]!r}… is longer than {CLIENT_NAME_MAX_LENGTH} characters",
+                f"nom de client « {client_name[:40]}… » trop long "
+                f"(plus de {CLIENT_NAME_MAX_LENGTH} caractères)",
                 where=where,
             )
         client_key = self._client_key(client_name)
         if not client_key:
-            raise InputError(f"client {client_name!r} has no letters or digits", where=where)
+            raise InputError(f"le client « {client_name} » n'a ni lettre ni chiffre", where=where)
         if not issue_text:
-            raise InputError("date is empty", where=where)
+            raise InputError("date vide", where=where)
         issue_date = self._date_of(issue_text, line_no, issue=True)
         ht, vat, ttc = _amounts(
             self._amount_of(ht_text, line_no),
@@ -355,9 +366,13 @@ def rows_read(
             if len(cells) > dialect.width and any(c.strip() for c in cells[dialect.width :]):
                 hint = ""
                 if dialect.delimiter == ",":
-                    hint = " (a decimal comma in a comma-separated file must be quoted)"
+                    hint = (
+                        " (dans un fichier séparé par des virgules, une virgule décimale doit être entre "
+                        "guillemets)"
+                    )
                 raise InputError(
-                    f"{len(cells)} fields but the header has {dialect.width}{hint}", where=f"line {line_no}"
+                    f"{len(cells)} champs alors que l'en-tête en a {dialect.width}{hint}",
+                    where=f"ligne {line_no}",
                 )
             count += 1
             if progress and count % PROGRESS_EVERY == 0:
@@ -374,13 +389,13 @@ def rows_read(
             else:
                 draft.add(row)
     except csv.Error as exc:
-        raise InputError(f"the CSV is malformed: {exc}", where=f"line {reader.line_num}") from None
+        raise InputError(f"CSV mal formé : {exc}", where=f"ligne {reader.line_num}") from None
     if not count:
-        raise InputError("no invoice row under the header", where=f"line {dialect.header_line}")
+        raise InputError("aucune ligne de facture sous l'en-tête", where=f"ligne {dialect.header_line}")
     if not drafts:
         raise InputError(
-            "no invoice in the file: every row lacks a number, a date and a client",
-            where=f"line {ignored_lines[0]}",
+            "aucune facture dans le fichier : aucune ligne n'a de numéro, de date ni de client",
+            where=f"ligne {ignored_lines[0]}",
         )
     return RowsRead(drafts=drafts, rows=count, ignored_lines=ignored_lines, cut_label_lines=cut_label_lines)
 
@@ -391,14 +406,18 @@ def rows_read(
 def _vat_rate(ht: Decimal, vat: Decimal, line_no: int) -> Decimal:
     if ht == 0:
         if vat != 0:
-            raise InputError(f"VAT {vat} on a zero amount HT", where=f"line {line_no}")
+            raise InputError(f"TVA {format_eur(vat)} sur un montant HT nul", where=f"ligne {line_no}")
         return Decimal("0.00")
     for rate, factor in _RATE_FACTORS:
         if quantize(ht * factor) == vat:  # vat_amount(ht, rate), without its conversions
             return rate
     rate = quantize(vat * 100 / ht)
     if not Decimal("0") <= rate <= Decimal("100"):
-        raise InputError(f"VAT {vat} is {rate} % of HT {ht}, not a VAT rate", where=f"line {line_no}")
+        raise InputError(
+            f"TVA {format_eur(vat)} = {format_rate(rate)} du HT {format_eur(ht)} : "
+            "ce n'est pas un taux de TVA",
+            where=f"ligne {line_no}",
+        )
     return rate
 
 
@@ -411,19 +430,20 @@ def invoice_from_draft(draft: InvoiceDraft) -> HistoricalInvoice:
         total_ht = sum((row.ht for row in rows), ZERO)
         total_vat = sum((row.vat for row in rows), ZERO)
         total_ttc = sum((row.ttc for row in rows), ZERO)
-    where = f"line {draft.line_no}"
+    where = f"ligne {draft.line_no}"
     credit = total_ttc < 0 or (total_ttc == 0 and total_ht < 0)
     if credit:
         total_ht, total_vat, total_ttc = -total_ht, -total_vat, -total_ttc
     if total_ht < 0 or total_vat < 0 or total_ttc < 0:
         raise InputError(
-            f"the rows of invoice {draft.number} add up to HT {total_ht}, VAT {total_vat}, TTC {total_ttc}",
+            f"les lignes de la facture {draft.number} totalisent HT {format_eur(total_ht)}, "
+            f"TVA {format_eur(total_vat)}, TTC {format_eur(total_ttc)} : des totaux de signes contraires",
             where=where,
         )
     if total_ttc > MAX_AMOUNT or total_ht > MAX_AMOUNT:
         raise InputError(
-            f"the rows of invoice {draft.number} add up to TTC {total_ttc}: too large "
-            "(at most 999 999 999 999,99)",
+            f"les lignes de la facture {draft.number} totalisent TTC {format_eur(total_ttc)} : trop grand "
+            f"(au plus {format_eur(MAX_AMOUNT)})",
             where=where,
         )
     per_rate: dict[Decimal, list[Decimal]] = {}
@@ -442,8 +462,8 @@ def invoice_from_draft(draft: InvoiceDraft) -> HistoricalInvoice:
     parsed = parse_number(draft.number)
     if parsed and parsed[2] > MAX_SEQUENCE:
         raise InputError(
-            f"invoice number {draft.number}: sequence {parsed[2]} is beyond what a numbering counter holds "
-            f"({MAX_SEQUENCE})",
+            f"numéro de facture {draft.number} : le rang {parsed[2]} dépasse ce que tient un compteur de "
+            f"numérotation ({MAX_SEQUENCE})",
             where=where,
         )
     return HistoricalInvoice(

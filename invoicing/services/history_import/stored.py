@@ -13,6 +13,7 @@ from invoicing.models.invoice import Kind, Origin
 from invoicing.services.history_import.rows import HistoricalInvoice
 from invoicing.services.numbering import missing_ranges, parse_number
 from syaga.core.errors import InputError
+from syaga.core.money import format_eur, format_rate
 
 IN_CHUNK = 500
 READ_ALL_ABOVE = 5000
@@ -92,41 +93,45 @@ def _stored_numbers(numbers: list[str]) -> set[str]:
 
 
 def _day(value: dt.date | None) -> str:
-    return f"{value:%d/%m/%Y}" if value else "none"
+    return f"{value:%d/%m/%Y}" if value else "aucune"
 
 
 def _differences(invoice: HistoricalInvoice, stored: dict, lines: list[tuple], client_id: int | None) -> list:
-    """What the file says otherwise than the database, field by field (``total TTC 240.00 in the file,
-    120.00 stored``). Only what the export carries is compared: a due date the file leaves out, or a
-    payment recorded here after the export, is no difference."""
+    """What the file says otherwise than the database, field by field (``total TTC 240,00 € dans le
+    fichier, 120,00 € en base``). Only what the export carries is compared: a due date the file leaves
+    out, or a payment recorded here after the export, is no difference."""
     found = []
     if invoice.kind != stored["kind"]:
         file_kind, stored_kind = Kind(invoice.kind).label, Kind(stored["kind"]).label
-        found.append(f"type {file_kind} in the file, {stored_kind} stored")
+        found.append(f"type {file_kind} dans le fichier, {stored_kind} en base")
     if client_id != stored["client_id"]:
-        found.append(f"client {invoice.client_name!r} in the file, {stored['client__name']!r} stored")
+        found.append(
+            f"client « {invoice.client_name} » dans le fichier, « {stored['client__name']} » en base"
+        )
     if invoice.issue_date != stored["issue_date"]:
-        found.append(f"date {_day(invoice.issue_date)} in the file, {_day(stored['issue_date'])} stored")
+        found.append(f"date {_day(invoice.issue_date)} dans le fichier, {_day(stored['issue_date'])} en base")
     if invoice.due_date_given and invoice.due_date != stored["due_date"]:
-        found.append(f"due date {_day(invoice.due_date)} in the file, {_day(stored['due_date'])} stored")
-    for attr, label in (("total_ht", "total HT"), ("total_vat", "VAT"), ("total_ttc", "total TTC")):
+        found.append(f"échéance {_day(invoice.due_date)} dans le fichier, {_day(stored['due_date'])} en base")
+    for attr, label in (("total_ht", "total HT"), ("total_vat", "TVA"), ("total_ttc", "total TTC")):
         if getattr(invoice, attr) != stored[attr]:
-            found.append(f"{label} {getattr(invoice, attr)} in the file, {stored[attr]} stored")
+            in_file, in_base = format_eur(getattr(invoice, attr)), format_eur(stored[attr])
+            found.append(f"{label} {in_file} dans le fichier, {in_base} en base")
     if invoice.paid_date and invoice.paid_date != stored["paid_date"]:
         found.append(
-            f"payment date {_day(invoice.paid_date)} in the file, {_day(stored['paid_date'])} stored"
+            f"date de paiement {_day(invoice.paid_date)} dans le fichier, {_day(stored['paid_date'])} en base"
         )
     if stored["origin"] == Origin.IMPORTED:
         # The lines of an invoice issued here are not the export's rows; those of an imported one are.
         mine = [(line.description, line.total_ht, line.vat_rate) for line in invoice.lines]
         if len(mine) != len(lines):
-            found.append(f"{len(mine)} lines in the file, {len(lines)} stored")
+            found.append(f"{len(mine)} ligne(s) dans le fichier, {len(lines)} en base")
         else:
             for position, (theirs, ours) in enumerate(zip(lines, mine, strict=True), start=1):
                 if theirs != ours:
                     found.append(
-                        f"invoice line {position}: {ours[0]!r} HT {ours[1]} at {ours[2]} % in the file, "
-                        f"{theirs[0]!r} HT {theirs[1]} at {theirs[2]} % stored"
+                        f"ligne de facture {position} : « {ours[0]} » HT {format_eur(ours[1])} à "
+                        f"{format_rate(ours[2])} dans le fichier, « {theirs[0]} » HT {format_eur(theirs[1])} "
+                        f"à {format_rate(theirs[2])} en base"
                     )
                     break
     return found
@@ -156,9 +161,10 @@ def invoices_already_stored(invoices: dict[str, HistoricalInvoice], known: dict[
             found = _differences(invoice, row, lines.get(row["pk"], []), known.get(invoice.client_key))
             if found:
                 raise InputError(
-                    f"invoice {number} is already in the database with other content: {'; '.join(found)} "
-                    "(a number is never reused: correct the file, or the stored invoice with a credit note)",
-                    where=f"line {invoice.line_no}",
+                    f"la facture {number} est déjà en base avec un autre contenu : {' ; '.join(found)} "
+                    "(un numéro ne sert jamais deux fois : corrigez le fichier, ou la facture enregistrée "
+                    "par un avoir)",
+                    where=f"ligne {invoice.line_no}",
                 )
     return set(existing)
 
@@ -189,8 +195,9 @@ class NumberGap:
         return self.line_no is not None and self.last > self.floor
 
     def text(self) -> str:
-        numbers = f"number {self.first}" if self.first == self.last else f"numbers {self.first}–{self.last}"
-        return f"{self.series}{self.year}: {numbers} missing"
+        if self.first == self.last:
+            return f"{self.series}{self.year} : numéro {self.first} manquant"
+        return f"{self.series}{self.year} : numéros {self.first}–{self.last} manquants"
 
     def as_dict(self) -> dict:
         return {"series": self.series, "year": self.year, "first": self.first, "last": self.last}
@@ -253,20 +260,25 @@ def gaps_refusal(gaps: list[NumberGap]) -> InputError | None:
         return None
     gap = crossing[0]
     first = max(gap.first, gap.floor + 1)
-    numbers = f"number {first}" if first == gap.last else f"numbers {first}–{gap.last}"
+    if first == gap.last:
+        numbers = f"le numéro {first} manquant, qu'aucune facture ne pourrait plus jamais porter"
+    else:
+        numbers = (
+            f"les numéros {first}–{gap.last} manquants, qu'aucune facture ne pourrait plus jamais porter"
+        )
     counter = f"{gap.series}{gap.year}"
     if gap.counter:
-        move = f"move the numbering counter {counter} from {gap.counter} to {gap.highest}"
+        move = f"ferait passer le compteur de numérotation {counter} de {gap.counter} à {gap.highest}"
     else:
-        move = f"set the new numbering counter {counter} to {gap.highest}"
+        move = f"porterait le nouveau compteur de numérotation {counter} à {gap.highest}"
     others = ""
     if len(crossing) > 1:
-        shown = ", ".join(f"{g.text()} (line {g.line_no})" for g in crossing[1:4])
+        shown = ", ".join(f"{g.text()} (ligne {g.line_no})" for g in crossing[1:4])
         more = " …" if len(crossing) > 4 else ""
-        others = f". {len(crossing) - 1} other gaps: {shown}{more}"
+        others = f". Autre(s) trou(s) : {len(crossing) - 1}, {shown}{more}"
     return InputError(
-        f"{gap.number_after} would {move} across missing {numbers}, which no invoice could ever carry "
-        "(a typo in the number?); import with --accept-gaps only if those numbers really never existed"
+        f"{gap.number_after} {move} en sautant {numbers} (une faute de frappe dans le numéro ?) ; "
+        "n'importez avec --accept-gaps que si ces numéros n'ont vraiment jamais existé"
         f"{others}",
-        where=f"line {gap.line_no}",
+        where=f"ligne {gap.line_no}",
     )
