@@ -33,7 +33,7 @@ def test_parse_amount_reads_french_and_english_exports(text, expected):
 
 @pytest.mark.parametrize("text", ["abc", "", "1,2,3.4.5", "12..5", "1.23.45", "--"])
 def test_parse_amount_refuses_what_is_not_a_number(text):
-    with pytest.raises(AmountError, match="is not a number"):
+    with pytest.raises(AmountError, match="ce n'est pas un nombre"):
         parse_amount(text)
 
 

@@ -183,10 +183,10 @@ def oxygen_read(path: str | Path) -> OxygenExport:
     text = _decode(content)
     first = next((line for line in text.splitlines() if line.strip()), "")
     if not first:
-        raise InputError("le fichier est vide", where="line 1")
+        raise InputError("le fichier est vide", where="ligne 1")
     delimiter = next((d for d in DELIMITERS if d in first), None)
     if delimiter is None:
-        raise InputError("aucun séparateur de colonnes (« ; » attendu)", where="line 1")
+        raise InputError("aucun séparateur de colonnes (« ; » attendu)", where="ligne 1")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     rows: list[_Row] = []
     columns: dict[str, int] | None = None
@@ -194,7 +194,7 @@ def oxygen_read(path: str | Path) -> OxygenExport:
     try:
         for cells in reader:
             line_no = reader.line_num
-            where = f"line {line_no}"
+            where = f"ligne {line_no}"
             if not any(cell.strip() for cell in cells):
                 continue
             if columns is None:
@@ -213,7 +213,7 @@ def oxygen_read(path: str | Path) -> OxygenExport:
                 )
             rows.append(_row(cells, columns, line_no, where))
     except csv.Error as exc:
-        raise InputError(f"CSV mal formé : {exc}", where=f"line {reader.line_num}") from None
+        raise InputError(f"CSV mal formé : {exc}", where=f"ligne {reader.line_num}") from None
     if not rows:
         raise InputError("aucune ligne d'écriture", where=str(path))
     return _entries(str(path), rows, has_journal="journal" in columns)

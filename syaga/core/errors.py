@@ -6,9 +6,10 @@ class BusinessError(Exception):
 
 
 class InputError(BusinessError):
-    """Bad input: names where (``line 214``) and why (``amount 'abc' is not a number``)."""
+    """Bad input: names where (``ligne 214``) and why (``montant « abc » : ce n'est pas un nombre``), joined
+    the French way (``ligne 214 : …``)."""
 
     def __init__(self, reason: str, *, where: str | None = None):
         self.reason = reason
         self.where = where
-        super().__init__(f"{where}: {reason}" if where else reason)
+        super().__init__(f"{where} : {reason}" if where else reason)

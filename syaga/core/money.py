@@ -63,7 +63,7 @@ def parse_amount(text) -> Decimal:
         negative, s = not negative, s[:-1].strip()
     s = _SPACES.sub("", s)
     if not s or not re.fullmatch(r"[0-9.,]+", s):
-        raise AmountError(f"amount {raw!r} is not a number")
+        raise AmountError(f"montant « {raw} » : ce n'est pas un nombre")
     last_comma, last_dot = s.rfind(","), s.rfind(".")
     if last_comma >= 0 and last_dot >= 0:
         decimal_sep = "," if last_comma > last_dot else "."
@@ -75,20 +75,20 @@ def parse_amount(text) -> Decimal:
         decimal_sep = None
     if decimal_sep is None:
         if ("," in s or "." in s) and not re.fullmatch(r"\d{1,3}([.,]\d{3})+", s):
-            raise AmountError(f"amount {raw!r} is not a number")
+            raise AmountError(f"montant « {raw} » : ce n'est pas un nombre")
         integer, fraction = s.replace(",", "").replace(".", ""), ""
     else:
         integer, _, fraction = s.rpartition(decimal_sep)
         thousands = "." if decimal_sep == "," else ","
         if decimal_sep in integer:
-            raise AmountError(f"amount {raw!r} is not a number")
+            raise AmountError(f"montant « {raw} » : ce n'est pas un nombre")
         if thousands in integer and not re.fullmatch(rf"\d{{1,3}}(\{thousands}\d{{3}})+", integer):
-            raise AmountError(f"amount {raw!r} is not a number")
+            raise AmountError(f"montant « {raw} » : ce n'est pas un nombre")
         integer = integer.replace(thousands, "")
     try:
         value = Decimal(f"{integer or '0'}.{fraction or '0'}")
     except InvalidOperation as exc:
-        raise AmountError(f"amount {raw!r} is not a number") from exc
+        raise AmountError(f"montant « {raw} » : ce n'est pas un nombre") from exc
     return -value if negative else value
 
 
