@@ -42,6 +42,7 @@ from mailbox.services.inbox import inbox_poll
 from mailbox.services.reports import daily_report_send
 from mailbox.services.sending import invoices_send_pending
 from reconciliation.services import reconcile
+from syaga.core.dates import last_working_day
 from syaga.core.errors import BusinessError
 from syaga.ops.models import CycleKind, CycleLease, CycleRun, CycleStep, RunStatus, StepStatus
 from timetracking.clients.clockify import ClockifyConfigError
@@ -255,15 +256,8 @@ def steps_for(kind: str) -> list[Step]:
 
 
 def is_last_working_day(day: dt.date) -> bool:
-    """Monday to Friday, and no later weekday in the same month (public holidays are not known here)."""
-    if day.weekday() >= 5:
-        return False
-    following = day + dt.timedelta(days=1)
-    while following.month == day.month:
-        if following.weekday() < 5:
-            return False
-        following += dt.timedelta(days=1)
-    return True
+    """The month's last working day: Monday to Friday, French public holidays skipped (syaga.core.dates)."""
+    return day == last_working_day(day.year, day.month)
 
 
 # --- the lease ------------------------------------------------------------------------------------------

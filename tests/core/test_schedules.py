@@ -75,9 +75,14 @@ def test_daily_tasks_run_end_to_end(seller):
         (dt.date(2026, 3, 30), False),
         (dt.date(2026, 5, 29), True),  # Friday; 30 and 31 May are a weekend
         (dt.date(2026, 5, 31), False),
+        (dt.date(2026, 12, 31), True),  # a Thursday
+        (dt.date(2004, 5, 31), False),  # Whit Monday
+        (dt.date(2004, 5, 28), True),
     ],
 )
-def test_the_last_working_day_of_the_month(day, last):
+def test_the_last_working_day_of_the_month(settings, day, last):
     from syaga.ops.cycles import is_last_working_day
+
+    settings.PUBLIC_HOLIDAYS_SUBDIVISION = ""
 
     assert is_last_working_day(day) is last
