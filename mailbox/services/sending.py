@@ -23,6 +23,7 @@ import html
 import logging
 import secrets
 from dataclasses import dataclass, field
+from email.utils import format_datetime
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -312,7 +313,9 @@ def _html(row: OutboundMessage) -> str:
 
 
 def build_email(row: OutboundMessage, *, connection=None) -> EmailMultiAlternatives:
-    headers = {"Message-ID": row.message_id}
+    # Paris time with its offset (+0100, +0200 in summer), as a person's mail client writes it; Django's
+    # default is UTC written « -0000 », which says the sender's zone is unknown.
+    headers = {"Message-ID": row.message_id, "Date": format_datetime(timezone.localtime())}
     if row.references:
         headers["In-Reply-To"] = row.references
         headers["References"] = row.references

@@ -1,9 +1,18 @@
-"""Business dates: ``timezone.localdate()`` for today, calendar arithmetic without third-party code."""
+"""Business dates: ``timezone.localdate()`` for today, calendar arithmetic, working days.
+
+Working days are Monday to Friday minus the French public holidays, read from the maintained ``holidays``
+library (Easter, Ascension and Whit Monday move every year). ``PUBLIC_HOLIDAYS_SUBDIVISION`` adds a
+territory's own days: "57", "67", "68" or "6AE" (Alsace-Moselle: Good Friday, 26 December), "971"… Empty:
+the national days only.
+"""
 
 import calendar
 import datetime as dt
+import functools
+import os
 import re
 
+from django.conf import settings
 from django.utils import timezone
 
 FRENCH_MONTHS = [
@@ -76,3 +85,43 @@ def parse_date(text) -> dt.date:
 
 def french_month_label(day: dt.date) -> str:
     return f"{FRENCH_MONTHS[day.month - 1]} {day.year}"
+
+
+def public_holidays_subdivision() -> str:
+    """The setting (tests override it), else the environment read by settings.py from .env."""
+    value = getattr(settings, "PUBLIC_HOLIDAYS_SUBDIVISION", None)
+    if value is None:
+        value = os.environ.get("PUBLIC_HOLIDAYS_SUBDIVISION", "")
+    return str(value).strip()
+
+
+@functools.cache
+def _public_holidays(year: int, subdivision: str) -> frozenset[dt.date]:
+    import holidays  # 50 ms of country data: paid by the month-end check, not by every process's start
+
+    try:
+        days = holidays.country_holidays("FR", subdiv=subdivision or None, years=year)
+    except NotImplementedError as exc:
+        known = ", ".join(holidays.country_holidays("FR").subdivisions)
+        raise ValueError(
+            f"PUBLIC_HOLIDAYS_SUBDIVISION={subdivision!r} n'est pas une subdivision française connue "
+            f"({known})"
+        ) from exc
+    return frozenset(days)
+
+
+def is_public_holiday(day: dt.date) -> bool:
+    return day in _public_holidays(day.year, public_holidays_subdivision())
+
+
+def is_working_day(day: dt.date) -> bool:
+    """Monday to Friday and not a French public holiday (of the configured subdivision too)."""
+    return day.weekday() < 5 and not is_public_holiday(day)
+
+
+def last_working_day(year: int, month: int) -> dt.date:
+    """The month's last working day: 31/12/2026 (a Thursday), 28/05/2004 (Whit Monday was the 31st)."""
+    day = dt.date(year, month, calendar.monthrange(year, month)[1])
+    while not is_working_day(day):
+        day -= dt.timedelta(days=1)
+    return day

@@ -37,12 +37,14 @@ from invoicing.models.invoice import Origin
 from invoicing.services.integrity import integrity_verify
 from invoicing.services.recurring import recurring_generate
 from invoicing.services.review import validate_pending
-from mailbox.services.dunning import reminders_send
+from mailbox.services.dunning import reminders_plan, reminders_send
 from mailbox.services.inbox import inbox_poll
 from mailbox.services.reports import daily_report_send
-from mailbox.services.sending import invoices_send_pending
+from mailbox.services.sending import invoices_send_pending, invoices_unsent
 from reconciliation.services import reconcile
+from syaga.core.dates import last_working_day
 from syaga.core.errors import BusinessError
+from syaga.core.money import format_eur
 from syaga.ops.models import CycleKind, CycleLease, CycleRun, CycleStep, RunStatus, StepStatus
 from timetracking.clients.clockify import ClockifyConfigError
 from timetracking.services.billing import timesheets_bill
@@ -78,6 +80,8 @@ class Step:
     requires: tuple[str, ...] = ()  # a failed requirement means the step must not run (dunning a payer)
     external: bool = False  # talks to the outside world or writes files: skipped in a dry run
     when: Callable[[StepContext], bool] = lambda ctx: True
+    # An external step's dry run: what it would do, read without writing a file or reaching the outside.
+    preview: Callable[[StepContext], dict] | None = None
 
 
 # --- the steps ---------------------------------------------------------------------------------------
@@ -106,7 +110,7 @@ def _recurring(ctx: StepContext) -> dict:
 
 def _timesheets(ctx: StepContext) -> dict:
     report = timesheets_bill(month=ctx.day.replace(day=1))
-    return {"factures de temps": len(report.bills), "total HT": str(report.total_ht)}
+    return {"factures de temps": len(report.bills), "total HT": format_eur(report.total_ht)}
 
 
 def _validate(ctx: StepContext) -> dict:
@@ -126,8 +130,12 @@ def _recent_issued():
     )
 
 
+def _missing_pdfs():
+    return _recent_issued().filter(pdf_path="")
+
+
 def _documents(ctx: StepContext) -> dict:
-    missing = list(_recent_issued().filter(pdf_path="").order_by("pk").values_list("pk", flat=True))
+    missing = list(_missing_pdfs().order_by("pk").values_list("pk", flat=True))
     report = invoices_pdf_ensure(invoice_ids=missing, split=False) if missing else None
     return {"PDF écrits": report.written if report else 0}
 
@@ -140,6 +148,14 @@ def _send(ctx: StepContext) -> dict:
         "refusés": len(report.refused),
         "à vérifier": len(report.flush.uncertain),
     }
+
+
+def _documents_preview(ctx: StepContext) -> dict:
+    return {"PDF à écrire": _missing_pdfs().count()}
+
+
+def _send_preview(ctx: StepContext) -> dict:
+    return {"e-mails à envoyer": invoices_unsent().count()}
 
 
 def _qonto(ctx: StepContext) -> dict:
@@ -178,6 +194,11 @@ def _overdue(ctx: StepContext) -> dict:
 def _dunning(ctx: StepContext) -> dict:
     report = reminders_send(on=ctx.day)
     return {"relances envoyées": len(report.flush.sent), "relances en file": len(report.queued)}
+
+
+def _dunning_preview(ctx: StepContext) -> dict:
+    plan = reminders_plan(on=ctx.day)
+    return {"relances dues": len(plan.due), "suspendues": len(plan.held)}
 
 
 def _inbox(ctx: StepContext) -> dict:
@@ -221,13 +242,27 @@ DAILY_STEPS: list[Step] = [
     Step("coaching", "Rappels de saisie", _coaching, inputs=("clockify",), external=True),
     Step("recurring", "Factures récurrentes", _recurring),
     Step("validate", "Règles de validation", _validate, inputs=("recurring",)),
-    Step("documents", "PDF des factures émises", _documents, inputs=("validate",), external=True),
-    Step("send", "Envoi des factures", _send, inputs=("documents",), external=True),
+    Step(
+        "documents",
+        "PDF des factures émises",
+        _documents,
+        inputs=("validate",),
+        external=True,
+        preview=_documents_preview,
+    ),
+    Step("send", "Envoi des factures", _send, inputs=("documents",), external=True, preview=_send_preview),
     Step("qonto", "Synchronisation Qonto", _qonto, external=True),
     Step("match", "Rapprochement des paiements", _match, inputs=("qonto",)),
     Step("overdue", "Alertes d'impayés", _overdue, inputs=("match",)),
     # A reminder to a client whose payment was not matched would be wrong: no dunning after a failed match.
-    Step("dunning", "Relances", _dunning, requires=("qonto", "match"), external=True),
+    Step(
+        "dunning",
+        "Relances",
+        _dunning,
+        requires=("qonto", "match"),
+        external=True,
+        preview=_dunning_preview,
+    ),
     Step("inbox", "Boîte de réception", _inbox, external=True),
     Step("report", "Rapport du jour", _report, inputs=("send", "dunning", "inbox"), external=True),
 ]
@@ -255,15 +290,8 @@ def steps_for(kind: str) -> list[Step]:
 
 
 def is_last_working_day(day: dt.date) -> bool:
-    """Monday to Friday, and no later weekday in the same month (public holidays are not known here)."""
-    if day.weekday() >= 5:
-        return False
-    following = day + dt.timedelta(days=1)
-    while following.month == day.month:
-        if following.weekday() < 5:
-            return False
-        following += dt.timedelta(days=1)
-    return True
+    """The month's last working day: Monday to Friday, French public holidays skipped (syaga.core.dates)."""
+    return day == last_working_day(day.year, day.month)
 
 
 # --- the lease ------------------------------------------------------------------------------------------
@@ -329,7 +357,18 @@ def _run_step(step: Step, ctx: StepContext) -> tuple[str, dict, str, str]:
     if not step.when(ctx):
         return StepStatus.SKIPPED, {}, note + "pas aujourd'hui", ""
     if ctx.dry_run and step.external:
-        return StepStatus.SKIPPED, {}, note + "simulation : rien n'est échangé avec l'extérieur", ""
+        message = note + "simulation : rien n'est écrit ni échangé avec l'extérieur"
+        if step.preview is None:
+            return StepStatus.SKIPPED, {}, message, ""
+        try:
+            with transaction.atomic():
+                counts = step.preview(ctx)
+                transaction.set_rollback(True)
+        except Exception as exc:  # a preview that cannot be read is said, the run goes on
+            log.exception("cycle %s, preview of step %s failed", ctx.kind, step.code)
+            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            return StepStatus.SKIPPED, {}, f"{message} ; aperçu impossible : {detail}", ""
+        return StepStatus.SKIPPED, counts, message, ""
     try:
         with transaction.atomic():
             counts = step.run(ctx)

@@ -4,16 +4,22 @@
 The top floor: it may ask every app.
 """
 
+import contextlib
 import datetime as dt
 import shutil
+import smtplib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.mail import get_connection
 from django.db import connection
 from django.utils import timezone
-from django_q.models import Schedule, Task
+from django_q.brokers import get_broker
+from django_q.models import OrmQ, Schedule, Task
+from django_q.status import Stat
 
 from banking.clients.qonto import QontoConfigError, QontoError
 from banking.clients.qonto import client_from_settings as qonto_client
@@ -21,7 +27,9 @@ from invoicing.documents.pdf import fast_font_subsetting
 from invoicing.models import SellerProfile
 from invoicing.selectors import approvers
 from invoicing.services.integrity import integrity_verify
-from mailbox.services.connection import mail_health
+from mailbox.clients.microsoft import TokenError, m365_credentials, oauth_enabled
+from mailbox.services.connection import imap_config, imap_connect
+from syaga.core.errors import BusinessError
 from syaga.ops.models import CycleRun, RunStatus
 from timetracking.clients.clockify import ClockifyConfigError, ClockifyError
 from timetracking.clients.clockify import client_from_settings as clockify_client
@@ -61,6 +69,59 @@ def _cluster(now: dt.datetime) -> Check:
             "(`manage.py qcluster`)",
         )
     return Check("cluster django-q2", OK, f"{len(schedules)} tâches planifiées à l'heure")
+
+
+def _redis_where(url: str) -> str:
+    """host:port/db, never the password a REDIS_URL may carry."""
+    parts = urlsplit(url)
+    return f"{parts.hostname or '?'}:{parts.port or 6379}{parts.path or '/0'}"
+
+
+def _broker(now: dt.datetime | None = None) -> Check:
+    """Which broker carries the tasks, and is a cluster alive to take them?"""
+    now = now or timezone.now()
+    name = "file d'attente django-q2"
+    if settings.Q_CLUSTER.get("sync"):
+        return Check(name, OK, "exécution immédiate (Q_SYNC) : pas de cluster nécessaire")
+    if settings.Q_BROKER == "redis":
+        where = f"Redis {_redis_where(settings.Q_CLUSTER.get('redis') or '')}"
+        broker = get_broker()
+        try:
+            broker.ping()
+        except Exception as exc:  # redis' ConnectionError, TimeoutError, AuthenticationError…
+            return Check(name, FAIL, f"{where} injoignable : {exc}")
+        # each cluster keeps a stat key alive in Redis while it runs: the clusters of every machine
+        clusters = Stat.get_all(broker)
+        if not clusters:
+            return Check(name, FAIL, f"{where} : aucun cluster en vie (`manage.py qcluster`, ou `make run`)")
+        hosts = ", ".join(sorted(f"{stat.host} (pid {stat.pid})" for stat in clusters))
+        return Check(name, OK, f"{where} : {len(clusters)} cluster(s) en vie : {hosts}")
+    where = "ORM (la base de données du projet)"
+    # the ORM broker's cluster stats live in each process's own cache: what the database shows is read instead
+    waiting = OrmQ.objects.filter(lock__lt=now - CLUSTER_LATE).count()
+    if waiting:
+        return Check(
+            name,
+            FAIL,
+            f"{where} : {waiting} tâche(s) en attente depuis plus de 20 minutes, aucun cluster ne les prend "
+            "(`manage.py qcluster`, ou `make run`)",
+        )
+    last = Task.objects.exclude(stopped__isnull=True).order_by("-stopped").values_list("stopped", flat=True)
+    stopped = last.first()
+    if stopped is not None and stopped >= now - CLUSTER_LATE:
+        return Check(
+            name,
+            OK,
+            f"{where} : cluster en vie, dernière tâche terminée le "
+            f"{timezone.localtime(stopped):%d/%m/%Y à %H:%M}",
+        )
+    since = f"depuis le {timezone.localtime(stopped):%d/%m/%Y à %H:%M}" if stopped else "encore jamais"
+    return Check(
+        name,
+        WARN,
+        f"{where} : aucune tâche terminée {since}, un cluster tourne-t-il ? (`manage.py qcluster`, ou "
+        "`make run`)",
+    )
 
 
 def _last_runs() -> list[Check]:
@@ -113,14 +174,23 @@ def _qonto() -> Check:
     return Check("Qonto", OK, f"joignable ({name})")
 
 
+def _nearest_existing(folder: Path) -> Path:
+    """The folder, or its nearest parent that exists: the disk the folder will be created on."""
+    folder = folder.absolute()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder
+
+
 def _archive_disk() -> Check:
     folder = Path(getattr(settings, "INVOICE_PDF_DIR", settings.VAR_DIR))
-    probe = folder if folder.exists() else settings.VAR_DIR
+    probe = _nearest_existing(folder)
     free = shutil.disk_usage(probe).free
     gigabytes = f"{free / 1024**3:.1f}".replace(".", ",")
+    where = f"sous {probe}" if probe == folder.absolute() else f"sous {probe} ({folder} pas encore créé)"
     if free < ARCHIVE_MIN_FREE_BYTES:
-        return Check("espace disque des archives", FAIL, f"{gigabytes} Go libres sous {probe}")
-    return Check("espace disque des archives", OK, f"{gigabytes} Go libres sous {probe}")
+        return Check("espace disque des archives", FAIL, f"{gigabytes} Go libres {where} : moins de 1 Go")
+    return Check("espace disque des archives", OK, f"{gigabytes} Go libres {where}")
 
 
 def _weasyprint_fonts() -> Check:
@@ -148,19 +218,43 @@ def _clockify() -> Check:
     return Check("Clockify", OK, f"joignable ({user.get('email') or user.get('name') or 'clé valide'})")
 
 
-def _mail() -> list[Check]:
-    """The OAuth token (Microsoft 365), the SMTP server and the watched inbox, each reached for real."""
-    smtp = "smtp" in settings.EMAIL_BACKEND.lower()
-    checks = [
-        Check(line.name, OK if line.ok else FAIL, line.detail) for line in mail_health(check_servers=smtp)
-    ]
-    if not smtp:
-        checks.append(
-            Check("SMTP", NOT_CONFIGURED, f"pas de serveur d'envoi (EMAIL_URL) : {settings.EMAIL_BACKEND}")
-        )
+def _m365_token() -> list[Check]:
+    if not oauth_enabled():
+        return []
+    try:
+        m365_credentials().token()
+    except TokenError as exc:
+        return [Check("jeton Microsoft 365", FAIL, str(exc))]
+    return [Check("jeton Microsoft 365", OK, "obtenu")]
+
+
+def _smtp() -> Check:
+    """The sending server, reached for real: a connection opened and closed."""
+    if "smtp" not in settings.EMAIL_BACKEND.lower():
+        return Check("SMTP", NOT_CONFIGURED, f"pas de serveur d'envoi (EMAIL_URL) : {settings.EMAIL_BACKEND}")
+    where = f"{settings.EMAIL_HOST}:{settings.EMAIL_PORT}"
+    mail = get_connection(fail_silently=False)
+    try:
+        mail.open()
+    except (OSError, smtplib.SMTPException, BusinessError) as exc:
+        return Check("SMTP", FAIL, f"{where} : {exc}")
+    finally:
+        with contextlib.suppress(Exception):
+            mail.close()
+    return Check("SMTP", OK, f"{where} accepte la connexion")
+
+
+def _imap() -> Check:
+    """The watched inbox, opened for real, whether or not mail can be sent."""
     if not settings.IMAP_URL:
-        checks.append(Check("IMAP", NOT_CONFIGURED, "pas de boîte surveillée (IMAP_URL)"))
-    return checks
+        return Check("IMAP", NOT_CONFIGURED, "pas de boîte surveillée (IMAP_URL)")
+    try:
+        config = imap_config()
+        with imap_connect(config) as box:
+            box.folder.status(config.folders[0])
+    except Exception as exc:  # imaplib's errors, a refused sign-in, a bad URL: all « en panne »
+        return Check("IMAP", FAIL, str(exc))
+    return Check("IMAP", OK, f"{config.account} / {config.folders[0]} lisible")
 
 
 def _integrity() -> Check:
@@ -189,16 +283,38 @@ def _four_eyes() -> Check:
 CHECKS: list[Callable[[], Check | list[Check]]] = [
     _database,
     lambda: _cluster(timezone.now()),
+    _broker,
     _last_runs,
     _last_cycle,
     _qonto,
     _clockify,
-    _mail,
+    _m365_token,
+    _smtp,
+    _imap,
     _integrity,
     _archive_disk,
     _weasyprint_fonts,
     _four_eyes,
 ]
+
+
+# What a check that raised is called in the report (the others name themselves).
+CHECK_NAMES = {
+    "_database": "base de données",
+    "<lambda>": "cluster django-q2",
+    "_broker": "file d'attente django-q2",
+    "_last_runs": "dernières exécutions",
+    "_last_cycle": "dernier cycle",
+    "_qonto": "Qonto",
+    "_clockify": "Clockify",
+    "_m365_token": "jeton Microsoft 365",
+    "_smtp": "SMTP",
+    "_imap": "IMAP",
+    "_integrity": "intégrité des factures",
+    "_archive_disk": "espace disque des archives",
+    "_weasyprint_fonts": "polices des PDF (WeasyPrint)",
+    "_four_eyes": "validation à quatre yeux",
+}
 
 
 def health_checks() -> list[Check]:
@@ -208,8 +324,8 @@ def health_checks() -> list[Check]:
         try:
             outcome = check()
         except Exception as exc:  # a broken check must not hide the others
-            name = getattr(check, "__name__", "contrôle").strip("_<>")
-            outcome = Check(name, FAIL, f"{type(exc).__name__}: {exc}")
+            name = CHECK_NAMES.get(getattr(check, "__name__", ""), "contrôle")
+            outcome = Check(name, FAIL, f"{type(exc).__name__} : {exc}")
         results.extend(outcome if isinstance(outcome, list) else [outcome])
     return results
 

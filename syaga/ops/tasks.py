@@ -5,7 +5,7 @@ import datetime as dt
 
 from django_q.models import Schedule
 
-from syaga.core.dates import today
+from syaga.core.dates import last_working_day, today
 from syaga.core.schedules import ScheduleSpec
 from syaga.ops.cycles import cycle_run, is_last_working_day
 from syaga.ops.models import CycleKind
@@ -49,5 +49,9 @@ def cycle_weekly() -> str:
 def cycle_month_end() -> str:
     day = today()
     if not is_last_working_day(day):
-        return f"{day:%d/%m/%Y} n'est pas le dernier jour ouvré du mois : rien à faire"
+        last = last_working_day(day.year, day.month)
+        return (
+            f"{day:%d/%m/%Y} n'est pas le dernier jour ouvré du mois (c'est le {last:%d/%m/%Y}) : "
+            "rien à faire"
+        )
     return _summary(cycle_run(kind=CycleKind.MONTH_END, day=day))

@@ -36,7 +36,7 @@ def test_first_start_loads_demo_creates_admin_with_random_password_and_schedules
     assert Invoice.objects.filter(status=Status.PAID).exists()
     assert Invoice.objects.filter(status=Status.ISSUED).exists()
     # the admin user exists and its password is the one printed, shown once
-    password = re.search(r"password: (\S+)", text).group(1)
+    password = re.search(r"avec le mot de passe : (\S+)", text).group(1)
     admin = get_user_model().objects.get(username="admin")
     assert admin.is_superuser
     assert admin.check_password(password)
@@ -44,7 +44,7 @@ def test_first_start_loads_demo_creates_admin_with_random_password_and_schedules
     # when: a second start prints no password and loads nothing more
     again = StringIO()
     call_command("bootstrap", stdout=again)
-    assert "password" not in again.getvalue()
+    assert "mot de passe :" not in again.getvalue()
     assert Invoice.objects.count() == len(numbers)
 
 

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import importlib
+import re
 
 import pytest
 from django.utils import timezone
@@ -75,9 +76,36 @@ def test_daily_tasks_run_end_to_end(seller):
         (dt.date(2026, 3, 30), False),
         (dt.date(2026, 5, 29), True),  # Friday; 30 and 31 May are a weekend
         (dt.date(2026, 5, 31), False),
+        (dt.date(2026, 12, 31), True),  # a Thursday
+        (dt.date(2004, 5, 31), False),  # Whit Monday
+        (dt.date(2004, 5, 28), True),
     ],
 )
-def test_the_last_working_day_of_the_month(day, last):
+def test_the_last_working_day_of_the_month(settings, day, last):
     from syaga.ops.cycles import is_last_working_day
 
+    settings.PUBLIC_HOLIDAYS_SUBDIVISION = ""
+
     assert is_last_working_day(day) is last
+
+
+def test_setup_schedules_lists_each_schedule_with_its_next_run_in_french():
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    # when: written once, then again
+    first, again = StringIO(), StringIO()
+    call_command("setup_schedules", stdout=first)
+    call_command("setup_schedules", stdout=again)
+
+    # then: each line names the schedule, whether it was created, and its next run dd/mm/yyyy HH:MM (Paris)
+    daily = Schedule.objects.get(name="syaga:cycle-daily")
+    expected = f"prochaine exécution le {timezone.localtime(daily.next_run):%d/%m/%Y %H:%M}"
+    assert f"syaga:cycle-daily (créée) : {expected}" in first.getvalue().splitlines()
+    assert f"syaga:cycle-daily (à jour) : {expected}" in again.getvalue().splitlines()
+    assert expected.endswith(" 07:00")
+    for line in again.getvalue().splitlines():
+        assert re.fullmatch(
+            r"syaga:[\w-]+ \(à jour\) : prochaine exécution le \d\d/\d\d/\d{4} \d\d:\d\d", line
+        )

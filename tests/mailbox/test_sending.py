@@ -247,3 +247,34 @@ def test_a_missing_template_is_written_back_with_its_default_text(seller, smtp_s
     # then: sent with the default text, and every kind is back for the next ones
     assert smtp_server.messages()[0]["Subject"] == f"Facture {invoice.number} – SYAGA Consulting"
     assert MailTemplate.objects.count() == 6
+
+
+def test_every_mail_leaves_with_a_local_date_and_its_offset(seller, smtp_server):
+    from email.utils import parsedate_to_datetime
+
+    from mailbox.services.dunning import reminders_send
+    from tests.mailbox.helpers import sent_invoice
+
+    # given: an invoice to send, a message to the firm (the daily report's way), a reminder due
+    invoice = issued_invoice()
+    late = sent_invoice(issue_date=dt.date(2025, 1, 30), amount=Decimal("1000.00"))
+    smtp_server.envelopes.clear()
+
+    # when
+    sending.invoices_send(invoice_ids=[invoice.pk])
+    row = sending.mail_send(to=["direction@syaga.fr"], subject="Facturation : le courrier", body="Bonjour")
+    sending.outbox_flush(ids=[row.pk])
+    reminders_send(on=late.due_date + dt.timedelta(days=15))
+
+    # then: each Date header is Paris time with its offset (+0100 in winter, +0200 in summer), not -0000
+    messages = smtp_server.messages()
+    assert len(messages) == 3
+    now = timezone.localtime()
+    for message in messages:
+        header = str(message["Date"])
+        assert header.endswith(f" {now:%z}"), header
+        assert header.endswith((" +0100", " +0200")), header
+        sent_at = parsedate_to_datetime(header)
+        assert sent_at.utcoffset() == now.utcoffset()
+        assert abs(sent_at - timezone.now()) < dt.timedelta(minutes=2)
+        assert f"{sent_at:%H:%M}" in {f"{now:%H:%M}", f"{now - dt.timedelta(minutes=1):%H:%M}"}

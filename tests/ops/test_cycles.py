@@ -187,7 +187,17 @@ def test_the_command_prints_each_step_and_fails_loudly(monkeypatch):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(
-        cycles, "DAILY_STEPS", [Step("x", "Étape cassée", broken), Step("y", "Suite", lambda c: {"n": 2})]
+        cycles,
+        "DAILY_STEPS",
+        [
+            Step("x", "Étape cassée", broken),
+            Step("y", "Suite", lambda c: {"n": 2}),
+            Step(
+                "z",
+                "Rapprochement",
+                lambda c: {"crédits examinés": 30000, "total HT": "1\u202f234,56\u00a0€"},
+            ),
+        ],
     )
     out = StringIO()
     with pytest.raises(CommandError, match="au moins une étape a échoué"):
@@ -196,10 +206,14 @@ def test_the_command_prints_each_step_and_fails_loudly(monkeypatch):
     assert "Cycle quotidien du 02/03/2026" in text
     assert "[ÉCHEC] Étape cassée — RuntimeError: boom" in text
     assert "[ok ] Suite — n : 2" in text
+    # (PostgreSQL's jsonb keeps the counts in its own key order)
+    [line] = [line for line in text.splitlines() if "[ok ] Rapprochement — " in line]
+    assert "crédits examinés : 30\u202f000" in line
+    assert "total HT : 1\u202f234,56\u00a0€" in line
 
 
 def test_the_command_refuses_a_bad_date():
-    with pytest.raises(CommandError, match="--date"):
+    with pytest.raises(CommandError, match=r"--date : « 31/02/2026 » n'est pas une date valide"):
         call_command("cycle", "daily", "--date", "31/02/2026")
 
 
@@ -230,3 +244,32 @@ def test_the_weekly_reconciliation_fails_on_a_missing_pdf(seller, settings, tmp_
     step = run.steps.get(code="reconcile")
     assert step.status == StepStatus.FAILED
     assert "écart" in step.error
+
+
+def test_a_dry_run_counts_the_pdfs_the_emails_and_the_reminders_a_real_run_would_make(seller):
+    from mailbox.models import OutboundMessage, Purpose
+    from tests.factories import make_invoice
+    from tests.mailbox.helpers import sent_invoice
+
+    # given: an invoice issued today (no PDF, not e-mailed yet), one sent long ago and 15 days overdue
+    make_invoice(status="issued")
+    late = sent_invoice(issue_date=dt.date(2025, 1, 30), amount=Decimal("1000.00"))
+    day = late.due_date + dt.timedelta(days=15)
+
+    # when
+    out = StringIO()
+    call_command("cycle", "daily", "--dry-run", "--date", f"{day:%d/%m/%Y}", stdout=out)
+
+    # then: each count is said, nothing was written nor sent
+    text = out.getvalue()
+    assert "[—  ] PDF des factures émises — PDF à écrire : 1 ; simulation : rien n'est écrit" in text
+    assert "[—  ] Envoi des factures — e-mails à envoyer : 1 ; simulation" in text
+    [reminders] = [line for line in text.splitlines() if "[—  ] Relances — " in line]
+    assert "relances dues : 1" in reminders
+    assert "suspendues : 0" in reminders
+    assert "(simulation) un vrai cycle ferait : factures créées : 0, PDF à écrire : 1, " in text
+    assert "e-mails à envoyer : 1, relances dues : 1" in text
+    assert Invoice.objects.exclude(pdf_path="").count() == 0
+    assert not OutboundMessage.objects.filter(purpose__in=[Purpose.REMINDER, Purpose.INVOICE]).exclude(
+        invoice=late, purpose=Purpose.INVOICE
+    )

@@ -2,23 +2,32 @@
 
 import datetime as dt
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
 from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
 from django.utils import timezone
-from django_q.models import Schedule, Task
+from django_q.models import OrmQ, Schedule, Task
 
 from syaga.core.schedules import schedules_sync
 from syaga.ops.health import FAIL, NOT_CONFIGURED, OK, health_report
 from tests.banking.qonto_stub import QontoStub
 from tests.factories import UserFactory
-from tests.mailbox.conftest import SmtpHandler, free_port
+from tests.mailbox.conftest import SmtpHandler, dovecot, free_port  # noqa: F401 - the dovecot fixture
 from tests.timetracking.clockify_stub import ClockifyStub
 
 pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def approvers(*names):
@@ -147,3 +156,154 @@ def test_an_edit_behind_the_applications_back_is_down(seller):
     status, detail = status_of(health_report(), "intégrité des factures")
     assert status == FAIL
     assert invoice.number in detail
+
+
+def test_the_inbox_is_checked_even_when_no_smtp_server_is_configured(settings):
+    # given: no sending server (the console backend), an inbox URL where nothing answers
+    settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    settings.MAIL_AUTH = "password"
+    settings.IMAP_URL = f"imap://billing:secret@127.0.0.1:{free_port()}/INBOX"
+    settings.IMAP_FOLDERS = []
+
+    # when
+    report = health_report()
+
+    # then: each check stands on its own
+    assert status_of(report, "SMTP")[0] == NOT_CONFIGURED
+    status, detail = status_of(report, "IMAP")
+    assert status == FAIL, detail
+
+
+@pytest.mark.usefixtures("dovecot")
+def test_a_readable_inbox_is_well_without_smtp(settings):
+    # given: a real IMAP server (Dovecot), no sending server
+    settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    settings.MAIL_AUTH = "password"
+
+    # when
+    status, detail = status_of(health_report(), "IMAP")
+
+    # then
+    assert (status, detail) == (OK, "billing@127.0.0.1 / INBOX lisible")
+
+
+def test_the_archive_disk_is_measured_before_its_folder_exists(settings, tmp_path):
+    # given: a PDF folder not created yet, under a var/ that does not exist either
+    folder = tmp_path / "srv" / "factures" / "pdf"
+    settings.INVOICE_PDF_DIR = str(folder)
+    settings.VAR_DIR = tmp_path / "absent"
+
+    # when
+    status, detail = status_of(health_report(), "espace disque des archives")
+
+    # then: the disk it will be created on is measured (the nearest existing parent)
+    assert status in (OK, FAIL)
+    assert re.fullmatch(
+        rf"\d+,\d Go libres sous {re.escape(str(tmp_path))} \({re.escape(str(folder))} pas encore créé\)(.*)",
+        detail,
+    ), detail
+
+
+def test_the_orm_broker_is_named_and_a_cluster_that_finished_a_task_lately_is_alive(settings):
+    # given: the ORM broker, a task finished five minutes ago by a cluster
+    settings.Q_BROKER = "orm"
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": False}
+    now = timezone.now()
+    Task.objects.create(
+        id="t1",
+        name="t1",
+        func="math.floor",
+        started=now,
+        stopped=now - dt.timedelta(minutes=5),
+        success=True,
+    )
+
+    # when
+    status, detail = status_of(health_report(), "file d'attente django-q2")
+
+    # then
+    assert status == OK
+    assert detail.startswith(
+        "ORM (la base de données du projet) : cluster en vie, dernière tâche terminée le "
+    )
+
+
+def test_the_orm_broker_without_any_task_done_asks_whether_a_cluster_runs(settings):
+    settings.Q_BROKER = "orm"
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": False}
+
+    status, detail = status_of(health_report(), "file d'attente django-q2")
+
+    assert status == "attention"
+    assert "aucune tâche terminée encore jamais, un cluster tourne-t-il ?" in detail
+
+
+def test_tasks_waiting_in_the_orm_broker_with_nobody_taking_them_are_down(settings):
+    # given: a task queued half an hour ago that no cluster took
+    settings.Q_BROKER = "orm"
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": False}
+    OrmQ.objects.create(key="syaga", payload="x", lock=timezone.now() - dt.timedelta(minutes=30))
+
+    # when
+    status, detail = status_of(health_report(), "file d'attente django-q2")
+
+    # then
+    assert status == FAIL
+    assert "1 tâche(s) en attente depuis plus de 20 minutes, aucun cluster ne les prend" in detail
+
+
+def _health_in_a_process(env) -> dict:
+    done = subprocess.run(
+        [sys.executable, "manage.py", "health", "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return json.loads(done.stdout)
+
+
+def test_the_redis_broker_reports_whether_a_cluster_is_alive(tmp_path):
+    # given: the Redis broker (its own database and queue name), nothing else configured
+    env = dict(
+        os.environ,
+        DATABASE_URL=f"sqlite:///{tmp_path / 'vide.sqlite3'}",
+        Q_BROKER="redis",
+        REDIS_URL="redis://127.0.0.1:6379/13",
+        Q_CLUSTER_NAME=f"health-{uuid.uuid4().hex[:8]}",
+        Q_SYNC="false",
+    )
+
+    # when no cluster runs, then one does
+    status, detail = status_of(_health_in_a_process(env), "file d'attente django-q2")
+    cluster = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            alive = status_of(_health_in_a_process(env), "file d'attente django-q2")
+            if alive[0] == OK or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+    finally:
+        os.killpg(cluster.pid, signal.SIGTERM)
+        try:
+            cluster.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(cluster.pid, signal.SIGKILL)
+
+    # then
+    assert (status, detail) == (
+        FAIL,
+        "Redis 127.0.0.1:6379/13 : aucun cluster en vie (`manage.py qcluster`, ou `make run`)",
+    )
+    assert alive[0] == OK, alive
+    assert alive[1].startswith("Redis 127.0.0.1:6379/13 : 1 cluster(s) en vie : ")
+    assert f"(pid {cluster.pid})" in alive[1]

@@ -106,7 +106,9 @@ def test_start_then_ctrl_c_stops_everything_cleanly(tmp_path):
     # then: the sign-in details were the last thing printed at start
     last = started.rstrip().splitlines()[-4:]
     assert last[0] == f"Back-office : http://127.0.0.1:{port}/admin/"
-    assert last[1].startswith("Admin user created. Sign in at /admin/ as « admin » with password: ")
+    assert last[1].startswith(
+        "Compte administrateur créé. Connectez-vous sur /admin/ en tant que « admin » avec le mot de passe : "
+    )
     assert last[3] == "Arrêt : Ctrl-C."
     assert f"http://127.0.0.1:{port}/admin/" in started
     # a clean stop: exit 0, no trace, nobody left running
@@ -182,3 +184,36 @@ def test_the_demo_fills_every_screen(days_ago):
         town, code = client
         assert code.startswith(TOWNS[town]), client
     assert Invoice.objects.filter(issue_date__gte=day - dt.timedelta(days=400)).exists()
+
+
+@pytest.mark.django_db
+def test_seed_demo_speaks_french(seller):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    from tests.factories import make_invoice
+
+    # given: the books already hold an invoice
+    make_invoice(status="issued")
+    out = StringIO()
+
+    # when / then
+    call_command("seed_demo", stdout=out)
+    assert out.getvalue().strip() == "La base contient déjà des factures : démo non chargée."
+    with pytest.raises(
+        CommandError, match=r"--today : « hier » n'est pas une date valide \(attendu JJ/MM/AAAA"
+    ):
+        call_command("seed_demo", "--today", "hier")
+
+
+def test_the_demo_summary_and_the_sign_in_text_are_french():
+    from syaga.ops.management.commands.bootstrap import demo_summary, sign_in_text
+    from syaga.ops.services import FirstStart
+
+    summary = demo_summary({"clients": 9, "contracts": 9, "invoices": 120, "paid": 100, "transactions": 80})
+    assert (
+        summary == "Démo chargée : 9 clients, 9 contrats, 120 factures (100 payées), 80 opérations bancaires."
+    )
+    known = sign_in_text(FirstStart(username="admin"))
+    assert known.startswith("Connectez-vous en tant que « admin » avec le mot de passe affiché au premier")

@@ -10,19 +10,21 @@ from syaga.core.errors import BusinessError
 
 class Command(BaseCommand):
     help = (
-        "Writes <SIREN>FEC<AAAAMMJJ>.txt for the year (sales journal VE, bank receipts BQ, lettered), after "
-        "the checks of the administration's test tool; refuses to write a file that fails them."
+        "Écrit le FEC de l'exercice, <SIREN>FEC<AAAAMMJJ>.txt (journal des ventes VE, encaissements BQ, "
+        "lettrés), après les contrôles de l'outil de test de l'administration ; refuse d'écrire un fichier "
+        "qui ne les passe pas."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--year", type=int, required=True)
-        parser.add_argument("--output", default=".", help="directory (default: the current one)")
+        parser.add_argument("--year", type=int, required=True, help="l'exercice (AAAA)")
+        parser.add_argument("--output", default=".", help="le dossier (par défaut : le dossier courant)")
 
     def handle(self, *args, year, output, **options):
         if not 2000 <= year <= 2099:
-            raise CommandError(f"--year {year} : une année de 2000 à 2099")
+            raise CommandError(f"--year {year} : attendu une année de 2000 à 2099")
         try:
             path, lines = fec_export(year=year, directory=Path(output))
         except BusinessError as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(self.style.SUCCESS(f"{path} : {lines} lignes d'écriture, contrôle réussi."))
+        count = f"{lines:,}".replace(",", "\u202f")  # 72 585, narrow no-break space as in amounts
+        self.stdout.write(self.style.SUCCESS(f"{path} : {count} lignes d'écriture, contrôle réussi."))

@@ -21,16 +21,27 @@ def _day(text: str) -> dt.date:
 
 class Command(BaseCommand):
     help = (
-        "Exports the invoices and credit notes issued in the period for the accounting software Oxygène: XML "
-        "(schema reconciliation/schemas/oxygene-ventes-1.xsd), accounting-entry CSV (ISO-8859-15, ';') or "
-        "XLSX for a person."
+        "Exporte les factures et avoirs émis sur la période pour le logiciel comptable Oxygène : XML (schéma "
+        "reconciliation/schemas/oxygene-ventes-1.xsd), CSV d'écritures (ISO-8859-15, « ; ») ou XLSX à lire "
+        "par une personne."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--from", dest="date_from", required=True, help="first issue date (AAAA-MM-JJ)")
-        parser.add_argument("--to", dest="date_to", required=True, help="last issue date (AAAA-MM-JJ)")
-        parser.add_argument("--format", choices=["xml", "csv", "xlsx"], required=True)
-        parser.add_argument("--output", help="file (default: standard output; required for xlsx)")
+        parser.add_argument(
+            "--from",
+            dest="date_from",
+            required=True,
+            help="première date d'émission (AAAA-MM-JJ ou JJ/MM/AAAA)",
+        )
+        parser.add_argument(
+            "--to", dest="date_to", required=True, help="dernière date d'émission (AAAA-MM-JJ ou JJ/MM/AAAA)"
+        )
+        parser.add_argument(
+            "--format", choices=["xml", "csv", "xlsx"], required=True, help="xml, csv ou xlsx"
+        )
+        parser.add_argument(
+            "--output", help="le fichier (par défaut : la sortie standard ; obligatoire en xlsx)"
+        )
 
     def handle(self, *args, date_from, date_to, format, output=None, **options):
         start, end = _day(date_from), _day(date_to)

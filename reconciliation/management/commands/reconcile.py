@@ -9,21 +9,21 @@ from syaga.core.errors import InputError
 from syaga.core.output import json_dumps
 
 JSON_SHAPE = """
-JSON (--json), every key always present:
-  {"report": id of the stored report, "at": "2026-03-02T07:00:00+01:00",
-   "sides": ["database", "oxygen", "pdf"] (those compared), "left_out": [why a side was not, in French],
+JSON (--json), chaque clé toujours présente :
+  {"report": id du rapport enregistré, "at": "2026-03-02T07:00:00+01:00",
+   "sides": ["database", "oxygen", "pdf"] (les côtés comparés), "left_out": [pourquoi un côté ne l'est pas],
    "sources": {"database": {"documents": N},
-               "oxygen": {"checked": bool, "file": path|null, "documents": N|null, "lines": N|null,
+               "oxygen": {"checked": bool, "file": chemin|null, "documents": N|null, "lines": N|null,
                           "ignored_lines": N|null, "period": {"from": "AAAA-MM-JJ", "to": "AAAA-MM-JJ"}|null},
-               "pdf": {"checked": bool, "dir": path, "files": N}},
-   "documents": N, "consistent": N, "score": "98.50" (percent) | null, "summary": "...",
+               "pdf": {"checked": bool, "dir": chemin, "files": N}},
+   "documents": N, "consistent": N, "score": "98.50" (pour cent) | null, "summary": "...",
    "counts": {"missing": N, "unknown": N, "amount": N, "date": N, "duplicate": N, "other_pdf": N,
               "unreadable": N, "gap": N},
-   "discrepancies": [{"kind": one of counts' keys, "number": "F20260001", "side": "oxygen"|"pdf"|"database",
+   "discrepancies": [{"kind": une clé de counts, "number": "F20260001", "side": "oxygen"|"pdf"|"database",
                       "item": "document"|"total_ht"|"total_vat"|"total_ttc"|"issue_date"|"number"|
                               "occurrences"|"numbering",
-                      "expected": the database's value, "found": the other side's value (amounts "1000.00",
-                      dates "AAAA-MM-JJ", "" when absent), "reason": "in French"}]}
+                      "expected": la valeur de la base, "found": celle de l'autre côté (montants "1000.00",
+                      dates "AAAA-MM-JJ", "" si absente), "reason": "en français"}]}
 """
 
 
@@ -38,15 +38,15 @@ class _KeepLayout(DjangoHelpFormatter):
 
 class Command(BaseCommand):
     help = (
-        "Compares the issued invoices and credit notes of the database with the accounting export "
-        "(--oxygen: an Oxygène CSV of sales entries, e.g. export_oxygen's read back) and with the PDFs on "
-        "disk (--pdf-dir, default INVOICE_PDF_DIR: <year>/<number>.pdf, number, date and totals read with "
-        "pypdf), to the cent: documents missing on either side, amounts and dates that differ, duplicated "
-        "numbers, PDFs of another document, gaps in the numbering. Stores the report (admin "
-        "« Rapprochement »), prints each discrepancy and the score (share of the database's documents "
-        "consistent on every side compared); without --oxygen, or without any PDF, that side is left out "
-        "and the score says so. Exit code 1 when there is any discrepancy, or when the export cannot be "
-        "read (« line N: reason », nothing stored)."
+        "Compare au centime les factures et avoirs émis de la base avec l'export comptable (--oxygen : un "
+        "CSV d'écritures de ventes Oxygène, par exemple celui d'export_oxygen relu) et avec les PDF sur le "
+        "disque (--pdf-dir, par défaut INVOICE_PDF_DIR : <année>/<numéro>.pdf, numéro, date et totaux lus "
+        "avec pypdf) : documents absents d'un côté, montants et dates qui diffèrent, numéros en double, PDF "
+        "d'un autre document, trous dans la numérotation. Enregistre le rapport (admin « Rapprochement »), "
+        "affiche chaque écart et le score (part des documents de la base cohérents sur tous les côtés "
+        "comparés) ; sans --oxygen, ou sans aucun PDF, ce côté est laissé de côté et le score le dit. Code "
+        "de sortie 1 quand il y a un écart, ou quand l'export est illisible (« ligne N : raison », rien "
+        "n'est enregistré)."
     )
 
     def create_parser(self, prog_name, subcommand, **kwargs):
@@ -56,10 +56,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--oxygen", metavar="FILE", help="the accounting export (Oxygène CSV of sales entries)"
+            "--oxygen", metavar="FICHIER", help="l'export comptable (CSV d'écritures de ventes Oxygène)"
         )
-        parser.add_argument("--pdf-dir", metavar="DIR", help="the PDFs' directory (default: INVOICE_PDF_DIR)")
-        parser.add_argument("--json", action="store_true", dest="as_json", help="print the report as JSON")
+        parser.add_argument(
+            "--pdf-dir", metavar="DOSSIER", help="le dossier des PDF (par défaut : INVOICE_PDF_DIR)"
+        )
+        parser.add_argument("--json", action="store_true", dest="as_json", help="affiche le rapport en JSON")
 
     def handle(self, *args, oxygen=None, pdf_dir=None, as_json=False, **options):
         try:

@@ -7,13 +7,14 @@ def sign_in_text(result: FirstStart) -> str:
     """The sign-in details: the password when it was created now (shown only then), else where it is."""
     if result.password:
         return (
-            f"Admin user created. Sign in at /admin/ as « {result.username} » "
-            f"with password: {result.password}\n"
-            "This password is shown only now; change it with `python manage.py changepassword admin`."
+            f"Compte administrateur créé. Connectez-vous sur /admin/ en tant que « {result.username} » "
+            f"avec le mot de passe : {result.password}\n"
+            "Ce mot de passe n'est affiché qu'une fois ; changez-le avec "
+            f"`python manage.py changepassword {result.username}`."
         )
     return (
-        f"Sign in as « {result.username} » with the password printed at the first start "
-        f"(`python manage.py changepassword {result.username}` sets a new one)."
+        f"Connectez-vous en tant que « {result.username} » avec le mot de passe affiché au premier démarrage "
+        f"(`python manage.py changepassword {result.username}` en définit un nouveau)."
     )
 
 
@@ -35,24 +36,26 @@ def report(result: FirstStart, stdout, style) -> None:
 
 def demo_summary(counts: dict) -> str:
     return (
-        f"Demo loaded: {counts['clients']} clients, {counts['contracts']} contracts, "
-        f"{counts['invoices']} invoices ({counts['paid']} paid)"
-        + (f", {counts['transactions']} bank transactions" if counts.get("transactions") else "")
+        f"Démo chargée : {counts['clients']} clients, {counts['contracts']} contrats, "
+        f"{counts['invoices']} factures ({counts['paid']} payées)"
+        + (f", {counts['transactions']} opérations bancaires" if counts.get("transactions") else "")
         + "."
     )
 
 
 class Command(BaseCommand):
     help = (
-        "First-start chores: in development (no ALLOWED_HOSTS) load the demo data when the database is "
-        "empty, create the admin user with a random password printed once, write the schedules, raise "
-        "the overdue alerts. Harmless when run again. In production the demo is never loaded: "
-        "`seed_demo` loads it explicitly."
+        "Les tâches du premier démarrage : en développement (sans ALLOWED_HOSTS), charger la démo si la base "
+        "est vide, créer le compte administrateur avec un mot de passe aléatoire affiché une fois, écrire "
+        "les tâches planifiées, lever les alertes d'impayés. Sans effet si on le relance. En production la "
+        "démo n'est jamais chargée : `seed_demo` la charge sur demande."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--no-demo", action="store_true", help="never load the demo data")
-        parser.add_argument("--username", default="admin")
+        parser.add_argument("--no-demo", action="store_true", help="ne jamais charger la démo")
+        parser.add_argument(
+            "--username", default="admin", help="le compte administrateur (par défaut : admin)"
+        )
 
     def handle(self, *args, **options):
         result = first_start(username=options["username"], load_demo=not options["no_demo"])

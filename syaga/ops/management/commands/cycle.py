@@ -14,27 +14,40 @@ MARKS = {
 }
 
 
+def _count(value) -> str:
+    """A count as the firm reads it: ``30 000`` (narrow no-break space); text (an amount) as it is."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}".replace(",", "\u202f")
+    return str(value)
+
+
 class Command(BaseCommand):
     help = (
-        "Runs a cycle: each step in order (recurring invoices, validation rules, bank sync and matching, "
-        "overdue alerts…), each one recorded with its counts or its error; a failing step stops nothing. "
-        "Exit code 1 when a step failed."
+        "Lance un cycle : chaque étape dans l'ordre (factures récurrentes, règles de validation, "
+        "synchronisation bancaire et rapprochement, alertes d'impayés…), chacune enregistrée avec ses "
+        "comptes ou son erreur ; une étape en échec n'arrête pas les autres. Code de sortie 1 quand une "
+        "étape a échoué."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("kind", choices=CycleKind.values)
         parser.add_argument(
-            "--date", help="the business day of the cycle (default: today), dd/mm/yyyy or ISO"
+            "--date", help="le jour du cycle (par défaut : aujourd'hui), JJ/MM/AAAA ou AAAA-MM-JJ"
         )
         parser.add_argument(
-            "--dry-run", action="store_true", help="run every step, keep nothing, send nothing"
+            "--dry-run",
+            action="store_true",
+            help="simulation : chaque étape tourne sans rien garder ; ce qui serait écrit ou envoyé est "
+            "compté",
         )
 
     def handle(self, *args, kind, date=None, dry_run=False, **options):
         try:
             day = parse_date(date) if date else today()
         except DateError as exc:
-            raise CommandError(f"--date : {exc}") from exc
+            raise CommandError(
+                f"--date : « {date} » n'est pas une date valide (attendu JJ/MM/AAAA ou AAAA-MM-JJ)"
+            ) from exc
         try:
             run = cycle_run(kind=kind, day=day, dry_run=dry_run)
         except CycleBusy as exc:
@@ -42,9 +55,23 @@ class Command(BaseCommand):
         prefix = "(simulation) " if dry_run else ""
         self.stdout.write(f"{prefix}{run}")
         for step in run.steps.all():
-            counts = ", ".join(f"{name} : {value}" for name, value in step.counts.items())
+            counts = ", ".join(f"{name} : {_count(value)}" for name, value in step.counts.items())
             detail = " ; ".join(part for part in (counts, step.message, step.error) if part)
             self.stdout.write(f"  [{MARKS[step.status]}] {step.label}{' — ' + detail if detail else ''}")
+        if dry_run:
+            self._preview(run)
         if run.status == RunStatus.FAILED:
             raise CommandError("au moins une étape a échoué (détail ci-dessus)")
         self.stdout.write(self.style.SUCCESS(f"{prefix}cycle terminé sans erreur"))
+
+    def _preview(self, run) -> None:
+        """What a real run would do: the counts of the steps that write files or reach the outside."""
+        wanted = ("factures créées", "PDF à écrire", "e-mails à envoyer", "relances dues")
+        found = {}
+        for step in run.steps.all():
+            for name, value in step.counts.items():
+                if name in wanted:
+                    found[name] = found.get(name, 0) + value
+        if found:
+            said = ", ".join(f"{name} : {_count(found[name])}" for name in wanted if name in found)
+            self.stdout.write(f"(simulation) un vrai cycle ferait : {said}")

@@ -10,12 +10,14 @@ MARKS = {OK: "ok", WARN: "!!", FAIL: "KO", NOT_CONFIGURED: "--"}
 
 class Command(BaseCommand):
     help = (
-        "Checks the database, the django-q2 cluster and each schedule's last run, the last cycle, Qonto, "
-        "the archive's disk space, WeasyPrint's fonts and four-eyes approval. Exit code 1 when one is down."
+        "Vérifie la base de données, la file d'attente django-q2 (ORM ou Redis) et son cluster, la dernière "
+        "exécution de chaque tâche planifiée, le dernier cycle, Qonto, Clockify, l'envoi (SMTP) et la boîte "
+        "surveillée (IMAP), l'intégrité des factures, l'espace disque des archives, les polices de "
+        "WeasyPrint et la validation à quatre yeux. Code de sortie 1 quand l'un d'eux est en panne."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--json", action="store_true", help='print {"ok": bool, "checks": [...]}')
+        parser.add_argument("--json", action="store_true", help='affiche {"ok": bool, "checks": [...]}')
 
     def handle(self, *args, json=False, **options):
         report = health_report()

@@ -8,22 +8,27 @@ from syaga.ops.management.commands.bootstrap import demo_summary
 
 class Command(BaseCommand):
     help = (
-        "Load demo data (seller profile, SYAGA's nine contracts, a year of invoices, a bank account whose "
-        "credits pay some of them) into an empty database. `bootstrap` calls it only in development; in "
-        "production it runs only when asked for."
+        "Charge la démo (profil vendeur, les neuf contrats de SYAGA, une année de factures, un compte "
+        "bancaire dont les crédits en paient une partie) dans une base vide. `bootstrap` ne l'appelle qu'en "
+        "développement ; en production elle ne se charge que sur demande."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--today", help="pretend today is this date (dd/mm/yyyy or yyyy-mm-dd)")
+        parser.add_argument(
+            "--today", help="faire comme si nous étions ce jour-là (JJ/MM/AAAA ou AAAA-MM-JJ)"
+        )
 
     def handle(self, *args, **options):
         try:
             day = parse_date(options["today"]) if options["today"] else today()
         except ValueError as exc:
-            raise CommandError(f"--today: {exc}") from exc
+            raise CommandError(
+                f"--today : « {options['today']} » n'est pas une date valide "
+                "(attendu JJ/MM/AAAA ou AAAA-MM-JJ)"
+            ) from exc
         counts = demo_load(today=day)
         if counts.get("skipped"):
-            self.stdout.write("Invoices already exist: demo data not loaded.")
+            self.stdout.write("La base contient déjà des factures : démo non chargée.")
             return
         self.stdout.write(self.style.SUCCESS(demo_summary(counts)))
         if settings.PRODUCTION:

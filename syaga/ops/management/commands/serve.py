@@ -47,14 +47,15 @@ def answers(host: str, port: int) -> bool:
 
 class Command(BaseCommand):
     help = (
-        "Start the web server and the django-q2 cluster together (what `make run` runs); Ctrl-C stops both."
+        "Démarre ensemble le serveur web et le cluster django-q2 (ce que lance `make run`) ; Ctrl-C arrête "
+        "les deux."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--host", default="127.0.0.1")
-        parser.add_argument("--port", type=int, default=8000)
-        parser.add_argument("--no-worker", action="store_true", help="the web server only, no django-q2")
-        parser.add_argument("--no-demo", action="store_true", help="never load the demo data")
+        parser.add_argument("--host", default="127.0.0.1", help="l'adresse d'écoute (par défaut : 127.0.0.1)")
+        parser.add_argument("--port", type=int, default=8000, help="le port (par défaut : 8000)")
+        parser.add_argument("--no-worker", action="store_true", help="le serveur web seul, sans django-q2")
+        parser.add_argument("--no-demo", action="store_true", help="ne jamais charger la démo")
 
     def handle(self, *args, host, port, no_worker, no_demo, **options):
         if port_busy(host, port):
