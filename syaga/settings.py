@@ -266,6 +266,8 @@ COACHING_TIMER_MAX_HOURS = env.int("COACHING_TIMER_MAX_HOURS", default=4)
 COACHING_IDLE_MINUTES = env.int("COACHING_IDLE_MINUTES", default=30)
 COACHING_WORKING_HOURS = env.str("COACHING_WORKING_HOURS", default="09:00-12:30,13:30-18:00")
 COACHING_WORKING_DAYS = env.str("COACHING_WORKING_DAYS", default="0,1,2,3,4")
+# French public holidays (month-end billing, coaching): a territory adds its own days, e.g. "57" for Moselle.
+PUBLIC_HOLIDAYS_SUBDIVISION = env.str("PUBLIC_HOLIDAYS_SUBDIVISION", default="")
 COACHING_DAILY_TARGET = env.str("COACHING_DAILY_TARGET", default="880.00")
 
 # --- Mail (mailbox app): sending, dunning, the watched inbox, Microsoft 365 OAuth. See .env.example. --------

@@ -12,6 +12,8 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from syaga.core.dates import is_public_holiday
+
 ROUNDING_UNITS = {"minute": 60, "quarter": 15 * 60, "half": 30 * 60}
 STATEMENTS = {
     ("minute", "nearest"): "à la minute la plus proche",
@@ -98,7 +100,8 @@ class WorkingTime:
     ranges: tuple[tuple[dt.time, dt.time], ...]
 
     def is_working_day(self, day: dt.date) -> bool:
-        return day.weekday() in self.days
+        """One of the working weekdays and not a French public holiday (no reminder on 25/12 or 14/07)."""
+        return day.weekday() in self.days and not is_public_holiday(day)
 
     def range_at(self, local: dt.datetime) -> tuple[dt.time, dt.time] | None:
         """The working range ``local`` falls in, on a working day; None outside working time."""

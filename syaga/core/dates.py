@@ -79,8 +79,8 @@ def parse_date(text) -> dt.date:
                 year += 2000
             return dt.date(year, int(m[2]), int(m[1]))
     except ValueError as exc:
-        raise DateError(f"date {raw!r} does not exist") from exc
-    raise DateError(f"date {raw!r} is not a date (expected dd/mm/yyyy, dd/mm/yy or yyyy-mm-dd)")
+        raise DateError(f"date « {raw} » : ce jour n'existe pas") from exc
+    raise DateError(f"date « {raw} » illisible (attendu jj/mm/aaaa, jj/mm/aa ou aaaa-mm-jj)")
 
 
 def french_month_label(day: dt.date) -> str:

@@ -104,6 +104,21 @@ def test_no_idle_reminder_outside_working_time(firm, now):
     assert coaching_now(now=now) == []
 
 
+@pytest.mark.parametrize(
+    ("day", "reminded"),
+    [(dt.date(2026, 7, 7), True), (dt.date(2026, 7, 14), False)],  # a Tuesday, then the Fête nationale
+    ids=["mardi 07/07", "mardi 14/07 férié"],
+)
+def test_no_idle_reminder_on_a_public_holiday(firm, day, reminded):
+    # given: half an hour of work from 08:00, then nothing
+    make_entry(at(8, day=day), minutes=30)
+    synced(at(11, day=day))
+    # when
+    reminders = coaching_now(now=at(11, day=day))
+    # then: the idle reminder on a working day only
+    assert bool(reminders) is reminded
+
+
 def test_no_idle_reminder_when_clockify_was_not_read_recently(firm):
     make_entry(at(9), minutes=30)
     synced(at(9, 30))
