@@ -17,7 +17,7 @@ TEMPLATES = {
         None,
         """Bonjour,
 
-Veuillez trouver ci-joint la facture {{ number }} de votre forfait{% if period %} pour {{ period }}{% endif %}, d'un montant de {{ amount }} TTC, payable au plus tard le {{ due_date }}.
+Veuillez trouver ci-joint la facture {{ number }} de votre forfait{% if period %} ({{ period }}){% endif %}, d'un montant de {{ amount }} TTC, payable au plus tard le {{ due_date }}.
 
 """
         + PAYMENT

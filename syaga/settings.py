@@ -287,12 +287,14 @@ if env.str("EMAIL_URL", default=""):
     else:
         EMAIL_BACKEND = _email["EMAIL_BACKEND"]
 elif not PRODUCTION and not env.str("EMAIL_HOST", default="") and not env.str("EMAIL_BACKEND", default=""):
-    # A local run with no mail server configured: the demo's invoices and reminders are printed by the worker,
-    # never handed to whatever SMTP server listens on this machine.
-    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    # A local run with no mail server configured: the demo's invoices and reminders are written as files in
+    # var/mail/ (one per message, to open in any mail reader), never handed to whatever SMTP server listens
+    # on this machine, nor printed over the server's log.
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
 elif EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend":
     EMAIL_BACKEND = "mailbox.backends.SmtpEmailBackend"
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
 # The domain after @ in our Message-IDs (<invoice-F20250012.1@domain>): the sender's domain by default.
 MAIL_MESSAGE_ID_DOMAIN = env.str("MAIL_MESSAGE_ID_DOMAIN", default="") or (
     DEFAULT_FROM_EMAIL.rpartition("@")[2].strip(">").strip() or "localhost"

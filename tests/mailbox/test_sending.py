@@ -15,6 +15,7 @@ from invoicing.models.invoice import Origin, Status
 from invoicing.models.validation import EventKind
 from invoicing.services.delivery import after_issue_labels
 from invoicing.services.invoices import credit_note_create
+from invoicing.services.lifecycle import invoice_mark_sent
 from mailbox import tasks
 from mailbox.models import MailTemplate, OutboundMessage, OutboundStatus, Purpose, SendAttempt
 from mailbox.services import sending
@@ -63,6 +64,19 @@ def test_the_job_running_twice_sends_once(seller, smtp_server):
     # then
     assert len(smtp_server.envelopes) == 1
     assert OutboundMessage.objects.filter(invoice=invoice).count() == 1
+
+
+def test_the_job_after_the_issue_leaves_backdated_and_already_sent_documents_alone(seller, smtp_server):
+    # given: an invoice of the demo's year (dated 60 days ago), one marked as sent by hand, one of today
+    old = issued_invoice(issue_date=timezone.localdate() - dt.timedelta(days=60))
+    marked = issued_invoice()
+    invoice_mark_sent(invoice=marked, at=timezone.now(), reason="remise en main propre")
+    new = issued_invoice()
+    # when: the after-issue task gets all three
+    tasks.invoices_send([old.pk, marked.pk, new.pk])
+    # then: only today's leaves
+    assert len(smtp_server.envelopes) == 1
+    assert list(OutboundMessage.objects.values_list("invoice", flat=True)) == [new.pk]
 
 
 def test_a_failed_send_is_retried_with_backoff_and_never_marks_the_invoice_sent(seller, smtp_server):
@@ -214,7 +228,17 @@ def test_a_recurring_invoice_uses_the_flat_fee_template(seller, smtp_server):
         origin=Origin.RECURRING, period_start=dt.date(2025, 3, 1), period_end=dt.date(2025, 3, 31)
     )
     sending.invoices_send(invoice_ids=[invoice.pk])
-    assert "de votre forfait pour mars 2025" in text_of(smtp_server.messages()[0])
+    assert "de votre forfait (mars 2025)" in text_of(smtp_server.messages()[0])
+
+
+def test_a_quarter_reads_as_a_period_in_the_flat_fee_mail(seller, smtp_server):
+    invoice = issued_invoice(
+        origin=Origin.RECURRING, period_start=dt.date(2025, 12, 1), period_end=dt.date(2026, 2, 28)
+    )
+    sending.invoices_send(invoice_ids=[invoice.pk])
+    assert "de votre forfait (du 01/12/2025 au 28/02/2026), d'un montant" in text_of(
+        smtp_server.messages()[0]
+    )
 
 
 def test_the_mail_app_registers_its_task_after_the_issue():

@@ -35,9 +35,9 @@ def test_email_url_configures_the_smtp_backend(tmp_path):
     }
 
 
-def test_a_local_run_without_mail_server_only_prints_its_emails(tmp_path):
+def test_a_local_run_without_mail_server_only_writes_its_emails_as_files(tmp_path):
     result = manage("shell", "-c", SHOW, tmp_path=tmp_path, env_extra={"EMAIL_HOST": "", "EMAIL_BACKEND": ""})
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1])["EMAIL_BACKEND"] == (
-        "django.core.mail.backends.console.EmailBackend"
+        "django.core.mail.backends.filebased.EmailBackend"
     )
