@@ -56,7 +56,8 @@ INVOICE_TRANSITIONS: dict[str, frozenset[str]] = {
 CREDIT_NOTE_TRANSITIONS: dict[str, frozenset[str]] = {
     S.DRAFT: frozenset({S.APPROVED}),
     S.APPROVED: frozenset({S.ISSUED}),
-    S.ISSUED: frozenset(),
+    S.ISSUED: frozenset({S.SENT}),  # e-mailed to the client, like an invoice
+    S.SENT: frozenset(),
 }
 # Events recorded without a change of status, and the statuses they may be recorded in.
 ANNOTATIONS: dict[str, frozenset[str]] = {

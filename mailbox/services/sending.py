@@ -395,26 +395,32 @@ def _attempt(row: OutboundMessage, *, ok: bool, result: str, now: dt.datetime) -
     SendAttempt.objects.create(message=row, at=now, ok=ok, result=result[:2000])
 
 
+# What the history says of a document e-mailed, then e-mailed again.
+SENT_LABELS = {
+    Kind.INVOICE: ("facture envoyée", "facture renvoyée"),
+    Kind.CREDIT_NOTE: ("avoir envoyé", "avoir renvoyé"),
+}
+
+
 def _record_on_invoice(row: OutboundMessage) -> None:
-    """The invoice's history says it was sent (issued → sent the first time); credit notes have no sent
-    status in the lifecycle, the send log is their record."""
+    """The document's history says it was sent (issued → sent the first time, invoice or credit note)."""
     if row.invoice_id is None or row.recorded_on_invoice:
         return
     invoice = row.invoice
     note = ""
-    if invoice.kind == Kind.INVOICE:
-        label = {
-            Purpose.INVOICE: "facture envoyée",
-            Purpose.RESEND: "facture renvoyée",
-            Purpose.REMINDER: f"relance niveau {row.level} envoyée",
-        }.get(row.purpose, "e-mail envoyé")
-        try:
-            lifecycle.invoice_mark_sent(
-                invoice=invoice, at=row.sent_at, reason=f"{label} à {row.to} ({row.message_id})"
-            )
-        except BusinessError as exc:
-            # Sent it was: the log keeps the truth even when the invoice moved meanwhile (cancelled).
-            note = f"historique de la facture non mis à jour : {exc}"
+    sent, resent = SENT_LABELS[invoice.kind]
+    label = {
+        Purpose.INVOICE: sent,
+        Purpose.RESEND: resent,
+        Purpose.REMINDER: f"relance niveau {row.level} envoyée",
+    }.get(row.purpose, "e-mail envoyé")
+    try:
+        lifecycle.invoice_mark_sent(
+            invoice=invoice, at=row.sent_at, reason=f"{label} à {row.to} ({row.message_id})"
+        )
+    except BusinessError as exc:
+        # Sent it was: the log keeps the truth even when the invoice moved meanwhile (cancelled).
+        note = f"historique de la facture non mis à jour : {exc}"
     OutboundMessage.objects.filter(pk=row.pk).update(
         recorded_on_invoice=True, **({"last_error": note} if note else {})
     )

@@ -184,6 +184,12 @@ def test_a_credit_note_uses_its_own_template_and_leaves_once(seller, smtp_server
     assert messages[1]["Subject"].startswith(f"Avoir {credit.number}")
     assert f"en déduction de la facture {invoice.number}" in text_of(messages[1])
     assert list(sending.invoices_unsent()) == []
+    # and the credit note reads as sent, its history saying to whom
+    credit.refresh_from_db()
+    assert credit.status == Status.SENT
+    assert InvoiceEvent.objects.filter(
+        invoice=credit, kind=EventKind.SENT, reason__startswith="avoir envoyé à compta@client.fr"
+    ).exists()
 
 
 def test_the_daily_cycle_never_mails_the_imported_history_nor_old_documents(seller, smtp_server):
