@@ -378,8 +378,11 @@ class BankTransactionAdmin(admin.ModelAdmin):
 
     @admin.display(description="rapprochement", ordering="match_status")
     def status_display(self, obj):
-        """The status, when it was processed, and the way to decide when a person has to."""
-        waiting = obj.side == Side.CREDIT and obj.match_status not in ALLOCATED_STATUSES
+        """The status, when it was processed, and the way to decide when a person has to. A debit pays no
+        invoice of ours: nothing to match, nothing to do."""
+        if obj.side != Side.CREDIT:
+            return format_html('<span style="color:#6b7280">{}</span>', "débit : sans rapprochement")
+        waiting = obj.match_status not in ALLOCATED_STATUSES
         return format_html(
             '{}<br><span style="color:#6b7280;font-size:0.92em">traité le {}</span>{}',
             status_badge(obj),

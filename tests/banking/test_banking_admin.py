@@ -275,6 +275,19 @@ def test_the_transactions_list_reads_in_french_with_euros_and_dates(admin_client
     assert "2\u202f174,56\xa0€" in page  # 840.00 + 100.00 + 1,234.56
 
 
+def test_a_debit_is_not_shown_as_waiting_to_be_matched(admin_client, data):
+    # given: a debit (the rent), which pays no invoice of ours
+    rent = credit("2150.00", "LOYER BUREAUX MARSEILLE", n=9)
+    BankTransaction.objects.filter(pk=rent.pk).update(side="debit", operation_type="direct_debit")
+    # when
+    page = admin_client.get(reverse("admin:banking_banktransaction_changelist")).content.decode()
+    # then: its row announces no work
+    [row] = [row for row in page.split("<tr") if "LOYER BUREAUX MARSEILLE" in row]
+    assert "débit : sans rapprochement" in row
+    assert "à traiter" not in row
+    assert "affecter…" not in row
+
+
 def test_a_transactions_page_shows_codes_as_labels_and_reasons_in_french(admin_client, data):
     tx = data["banktransaction"]
     page = admin_client.get(reverse("admin:banking_banktransaction_change", args=[tx.pk])).content.decode()
