@@ -101,3 +101,18 @@ def test_draft_typed_in_the_admin_gets_its_totals(admin_client, seller):
         Decimal("86.10"),
         Decimal("516.60"),
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "title"),
+    [
+        ("admin:invoicing_invoice_changelist", "Factures"),
+        ("admin:invoicing_client_changelist", "Clients"),
+        ("admin:ops_cyclerun_changelist", "Exécutions de cycles"),
+    ],
+)
+def test_a_list_is_titled_by_what_it_holds(admin_client, seller, url, title):
+    page = admin_client.get(reverse(url)).content.decode()
+    assert f"<h1>{title}</h1>" in page
+    assert f"<title>{title} |" in page
+    assert "Sélectionnez" not in page
