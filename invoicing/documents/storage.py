@@ -3,8 +3,9 @@
 ``settings.INVOICE_PDF_DIR/<year>/<number>.pdf``. A file is written under a temporary name in the same
 directory, flushed to disk, then hard-linked to its final name (``os.link`` fails when the name exists:
 an existing file is never replaced), and its SHA-256 is recorded on the invoice only where none is recorded
-yet. An exclusive lock per document (``fcntl.flock`` on a lock file beside it) makes two workers that ask for
-the same PDF at the same moment render it once: the second waits, then finds the file.
+yet. An exclusive lock per document (``fcntl.flock`` on a lock file kept apart, under ``.locks/``, so that the
+archive's year folders hold the PDFs only) makes two workers that ask for the same PDF at the same moment
+render it once: the second waits, then finds the file.
 """
 
 import contextlib
@@ -23,6 +24,9 @@ class PdfIntegrityError(BusinessError):
     """The stored PDF is not the one written at the time (edited, replaced or lost)."""
 
 
+LOCKS_DIR = ".locks"
+
+
 def pdf_root() -> Path:
     return Path(settings.INVOICE_PDF_DIR)
 
@@ -35,8 +39,8 @@ def pdf_relative_path(invoice: Invoice) -> str:
 
 @contextlib.contextmanager
 def pdf_lock(relative: str):
-    """Hold the document's lock file (created beside the PDF) for the duration of the block."""
-    lock_path = pdf_root() / f"{relative}.lock"
+    """Hold the document's lock file (``.locks/<year>/<number>.pdf.lock``) for the duration of the block."""
+    lock_path = pdf_root() / LOCKS_DIR / f"{relative}.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with lock_path.open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)

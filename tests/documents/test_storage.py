@@ -57,6 +57,8 @@ def test_the_pdf_is_stored_under_its_year_and_number_with_its_hash(seller, setti
     assert stored.pdf_path == f"2026/{invoice.number}.pdf"
     assert stored.pdf_sha256 == file_sha256(path)
     assert path.read_bytes().startswith(b"%PDF-")
+    # and the year's folder holds the PDF alone (its lock lives apart, under .locks/)
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
 
 
 def test_asking_again_returns_the_same_file_without_rendering(seller, renders):
