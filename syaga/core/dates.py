@@ -13,6 +13,7 @@ import os
 import re
 
 from django.conf import settings
+from django.core.management.base import CommandError
 from django.utils import timezone
 
 FRENCH_MONTHS = [
@@ -81,6 +82,19 @@ def parse_date(text) -> dt.date:
     except ValueError as exc:
         raise DateError(f"date « {raw} » : ce jour n'existe pas") from exc
     raise DateError(f"date « {raw} » illisible (attendu jj/mm/aaaa, jj/mm/aa ou aaaa-mm-jj)")
+
+
+def date_option(option: str, text: str | None, *, default: dt.date | None = None) -> dt.date | None:
+    """A command's date option (``--date``, ``--since``…) read by :func:`parse_date`; ``default`` when not
+    given. A bad one stops the command naming the option and what was typed."""
+    if not text:
+        return default
+    try:
+        return parse_date(text)
+    except DateError as exc:
+        raise CommandError(
+            f"{option} : « {text} » n'est pas une date valide (jj/mm/aaaa ou aaaa-mm-jj)"
+        ) from exc
 
 
 def french_month_label(day: dt.date) -> str:

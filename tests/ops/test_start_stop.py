@@ -201,9 +201,7 @@ def test_seed_demo_speaks_french(seller):
     # when / then
     call_command("seed_demo", stdout=out)
     assert out.getvalue().strip() == "La base contient déjà des factures : démo non chargée."
-    with pytest.raises(
-        CommandError, match=r"--today : « hier » n'est pas une date valide \(attendu JJ/MM/AAAA"
-    ):
+    with pytest.raises(CommandError, match=r"--today : « hier » n'est pas une date valide \(jj/mm/aaaa"):
         call_command("seed_demo", "--today", "hier")
 
 

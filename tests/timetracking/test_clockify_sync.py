@@ -234,7 +234,7 @@ def test_the_command_with_a_refused_key_fails_with_a_clear_message(clockify, set
 
 
 def test_the_command_names_a_date_it_cannot_read():
-    with pytest.raises(CommandError, match=r"^--since « 31/02/2026 » : ce n'est pas une date valide"):
+    with pytest.raises(CommandError, match=r"^--since : « 31/02/2026 » n'est pas une date valide"):
         call_command("sync_clockify", "--since", "31/02/2026", stdout=StringIO())
 
 

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from banking.selectors import cashflow_forecast
-from syaga.core.dates import DateError, parse_date, today
+from syaga.core.dates import date_option, today
 from syaga.core.money import format_eur
 from syaga.core.output import json_dumps
 
@@ -29,12 +29,7 @@ class Command(BaseCommand):
         as_json = options["json"]
         if not 1 <= days <= MAX_DAYS:
             raise CommandError(f"--days : {days} hors limites ; donnez un nombre de jours de 1 à {MAX_DAYS}")
-        try:
-            on = parse_date(date) if date else today()
-        except DateError as exc:
-            raise CommandError(
-                f"--date : « {date} » n'est pas une date valide (jj/mm/aaaa ou aaaa-mm-jj)"
-            ) from exc
+        on = date_option("--date", date, default=today())
         forecast = cashflow_forecast(on=on, days=days)
         if as_json:
             self.stdout.write(json_dumps(forecast.as_json()))

@@ -1,9 +1,9 @@
 """`manage.py overdue_alerts [--date D] [--json]`: raise the J+15/30/60/90 alerts due on a date."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from banking.services.overdue import overdue_alerts_raise
-from syaga.core.dates import DateError, parse_date, today
+from syaga.core.dates import date_option, today
 from syaga.core.money import format_eur
 from syaga.core.output import json_dumps
 
@@ -19,12 +19,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, date, **options):
         as_json = options["json"]
-        try:
-            on = parse_date(date) if date else today()
-        except DateError as exc:
-            raise CommandError(
-                f"--date : « {date} » n'est pas une date valide (jj/mm/aaaa ou aaaa-mm-jj)"
-            ) from exc
+        on = date_option("--date", date, default=today())
         alerts = overdue_alerts_raise(on=on)
         if as_json:
             self.stdout.write(

@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from banking.clients.qonto import QontoAuthError, QontoConfigError, QontoError, client_from_settings
 from banking.services.qonto_sync import qonto_sync
-from syaga.core.dates import DateError, parse_date
+from syaga.core.dates import date_option
 
 
 class Command(BaseCommand):
@@ -26,12 +26,7 @@ class Command(BaseCommand):
     def handle(self, *args, since=None, **options):
         start = None
         if since:
-            try:
-                day = parse_date(since)
-            except DateError as exc:
-                raise CommandError(
-                    f"--since : « {since} » n'est pas une date valide (jj/mm/aaaa ou aaaa-mm-jj)"
-                ) from exc
+            day = date_option("--since", since)
             start = timezone.make_aware(dt.datetime.combine(day, dt.time.min))
         try:
             report = qonto_sync(client=client_from_settings(), since=start)

@@ -3,10 +3,10 @@
 ``analyze_recurrence [--as-of DATE] [--json] [--apply]``
 """
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from invoicing.services.recurrence import contracts_apply, recurrence_analyze
-from syaga.core.dates import DateError, parse_date, today
+from syaga.core.dates import date_option, today
 from syaga.core.money import ZERO, format_eur
 from syaga.core.output import json_dumps
 
@@ -33,12 +33,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, as_of=None, json=False, apply=False, **options):
-        try:
-            day = parse_date(as_of) if as_of else today()
-        except DateError as exc:
-            raise CommandError(
-                f"--as-of : « {as_of} » n'est pas une date valide (jj/mm/aaaa ou aaaa-mm-jj)"
-            ) from exc
+        day = date_option("--as-of", as_of, default=today())
         detected = recurrence_analyze(as_of=day)
         created = updated = None
         if apply:

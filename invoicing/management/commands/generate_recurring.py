@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from invoicing.services.recurring import recurring_generate
-from syaga.core.dates import DateError, add_months, parse_date, today
+from syaga.core.dates import add_months, date_option, today
 from syaga.core.output import json_dumps
 
 
@@ -29,12 +29,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, date=None, dry_run=False, json=False, force=False, **options):
-        try:
-            day = parse_date(date) if date else today()
-        except DateError as exc:
-            raise CommandError(
-                f"--date : « {date} » n'est pas une date valide (jj/mm/aaaa ou aaaa-mm-jj)"
-            ) from exc
+        day = date_option("--date", date, default=today())
         limit = add_months(today(), self.AHEAD_MONTHS)
         if day > limit and not dry_run and not force:
             plan = recurring_generate(on=day, dry_run=True)

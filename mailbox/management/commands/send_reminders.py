@@ -1,7 +1,7 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from mailbox.services.dunning import reminders_plan, reminders_send
-from syaga.core.dates import DateError, parse_date, today
+from syaga.core.dates import date_option, today
 from syaga.core.money import format_eur
 
 
@@ -15,10 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("--date", help="jour de référence (jj/mm/aaaa), aujourd'hui par défaut")
 
     def handle(self, *args, dry_run=False, date=None, **options):
-        try:
-            on = parse_date(date) if date else today()
-        except DateError as exc:
-            raise CommandError(f"--date : {exc}") from exc
+        on = date_option("--date", date, default=today())
         plan = reminders_plan(on=on) if dry_run else reminders_send(on=on).plan
         verb = "partirait" if dry_run else "en file"
         for reminder in plan.due:

@@ -1,6 +1,6 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from syaga.core.dates import DateError, parse_date
+from syaga.core.dates import date_option
 from timetracking.services.coaching import (
     coaching_daily_report,
     coaching_hourly,
@@ -33,14 +33,7 @@ class Command(BaseCommand):
         if now:
             reminders = coaching_now() + coaching_hourly()
         else:
-            day = None
-            if date:
-                try:
-                    day = parse_date(date)
-                except DateError as exc:
-                    raise CommandError(
-                        f"--date « {date} » : ce n'est pas une date valide (jj/mm/aaaa ou aaaa-mm-jj)"
-                    ) from exc
+            day = date_option("--date", date)
             reminders = coaching_daily_report(day=day)
         for reminder in reminders:
             self.stdout.write(f"  {reminder.consultant} : {reminder.subject}")

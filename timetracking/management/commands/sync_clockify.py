@@ -3,7 +3,7 @@ import datetime as dt
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from syaga.core.dates import DateError, parse_date
+from syaga.core.dates import date_option
 from timetracking.clients.clockify import ClockifyAuthError, ClockifyConfigError, ClockifyError
 from timetracking.services.clockify_sync import clockify_sync
 
@@ -27,12 +27,7 @@ class Command(BaseCommand):
     def handle(self, *args, since=None, **options):
         start = None
         if since:
-            try:
-                day = parse_date(since)
-            except DateError as exc:
-                raise CommandError(
-                    f"--since « {since} » : ce n'est pas une date valide (jj/mm/aaaa ou aaaa-mm-jj)"
-                ) from exc
+            day = date_option("--since", since)
             start = timezone.make_aware(dt.datetime.combine(day, dt.time.min))
         try:
             report = clockify_sync(since=start)

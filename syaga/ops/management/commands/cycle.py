@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from syaga.core.dates import DateError, parse_date, today
+from syaga.core.dates import date_option, today
 from syaga.ops.cycles import CycleBusy, cycle_run
 from syaga.ops.models import CycleKind, RunStatus, StepStatus
 
@@ -42,12 +42,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, kind, date=None, dry_run=False, **options):
-        try:
-            day = parse_date(date) if date else today()
-        except DateError as exc:
-            raise CommandError(
-                f"--date : « {date} » n'est pas une date valide (attendu JJ/MM/AAAA ou AAAA-MM-JJ)"
-            ) from exc
+        day = date_option("--date", date, default=today())
         try:
             run = cycle_run(kind=kind, day=day, dry_run=dry_run)
         except CycleBusy as exc:

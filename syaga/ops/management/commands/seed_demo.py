@@ -1,7 +1,7 @@
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from syaga.core.dates import parse_date, today
+from syaga.core.dates import date_option, today
 from syaga.ops.demo import demo_load
 from syaga.ops.management.commands.bootstrap import demo_summary
 
@@ -19,13 +19,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        try:
-            day = parse_date(options["today"]) if options["today"] else today()
-        except ValueError as exc:
-            raise CommandError(
-                f"--today : « {options['today']} » n'est pas une date valide "
-                "(attendu JJ/MM/AAAA ou AAAA-MM-JJ)"
-            ) from exc
+        day = date_option("--today", options["today"], default=today())
         counts = demo_load(today=day)
         if counts.get("skipped"):
             self.stdout.write("La base contient déjà des factures : démo non chargée.")
