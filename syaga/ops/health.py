@@ -230,6 +230,12 @@ def _m365_token() -> list[Check]:
 
 def _smtp() -> Check:
     """The sending server, reached for real: a connection opened and closed."""
+    if settings.EMAIL_BACKEND == "django.core.mail.backends.filebased.EmailBackend":
+        return Check(
+            "SMTP",
+            NOT_CONFIGURED,
+            f"pas de serveur d'envoi (EMAIL_URL) : e-mails écrits dans {settings.EMAIL_FILE_PATH}",
+        )
     if "smtp" not in settings.EMAIL_BACKEND.lower():
         return Check("SMTP", NOT_CONFIGURED, f"pas de serveur d'envoi (EMAIL_URL) : {settings.EMAIL_BACKEND}")
     where = f"{settings.EMAIL_HOST}:{settings.EMAIL_PORT}"

@@ -159,8 +159,9 @@ def test_an_edit_behind_the_applications_back_is_down(seller):
 
 
 def test_the_inbox_is_checked_even_when_no_smtp_server_is_configured(settings):
-    # given: no sending server (the console backend), an inbox URL where nothing answers
-    settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    # given: no sending server (a local run writes its e-mails as files), an inbox URL where nothing answers
+    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    settings.EMAIL_FILE_PATH = "/srv/syaga/var/mail"
     settings.MAIL_AUTH = "password"
     settings.IMAP_URL = f"imap://billing:secret@127.0.0.1:{free_port()}/INBOX"
     settings.IMAP_FOLDERS = []
@@ -169,7 +170,10 @@ def test_the_inbox_is_checked_even_when_no_smtp_server_is_configured(settings):
     report = health_report()
 
     # then: each check stands on its own
-    assert status_of(report, "SMTP")[0] == NOT_CONFIGURED
+    assert status_of(report, "SMTP") == (
+        NOT_CONFIGURED,
+        "pas de serveur d'envoi (EMAIL_URL) : e-mails écrits dans /srv/syaga/var/mail",
+    )
     status, detail = status_of(report, "IMAP")
     assert status == FAIL, detail
 
