@@ -11,6 +11,7 @@ started and stopped together, cleanly.
 """
 
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -63,6 +64,10 @@ class Command(BaseCommand):
                 f"Le port {port} est déjà utilisé sur {host} (un autre `make run` ?). Arrêtez-le, ou lancez "
                 f"`make run PORT={port + 1}`. Rien n'a été démarré."
             )
+        # The first start queues two tasks per demo document: django-q2's « Enqueued [syaga] N » line for each
+        # (232 of them) would bury the sign-in details; the worker and the web server get the same level.
+        q_log_level = os.environ.get("Q_LOG_LEVEL", "WARNING")
+        logging.getLogger("django-q").setLevel(q_log_level)
         result = first_start(load_demo=not no_demo)
         report(result, self.stdout, self.style)
         self.stop_asked = False
@@ -70,7 +75,7 @@ class Command(BaseCommand):
             signal.signal(signum, self._ask_stop)
         parent = os.getppid()
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
-        env = {**os.environ, "Q_LOG_LEVEL": os.environ.get("Q_LOG_LEVEL", "WARNING")}
+        env = {**os.environ, "Q_LOG_LEVEL": q_log_level}
         children = {}
         if not no_worker:
             # Our own interpreter and manage.py with fixed arguments: nothing from outside is executed.
