@@ -130,7 +130,7 @@ def _record(invoice: Invoice, relative: str, digest: str) -> None:
     if not written:
         raise PdfIntegrityError(f"{invoice} : une autre empreinte de PDF est déjà enregistrée")
     invoice.pdf_path, invoice.pdf_sha256 = relative, digest
-    logger.debug("PDF %s écrit (%s)", relative, digest[:12])  # the batch says how many, at INFO
+    logger.debug("PDF %s écrit (%s)", relative, digest[:12])
 
 
 def invoice_pdf_path(invoice: Invoice) -> Path | None:
@@ -184,8 +184,8 @@ def invoices_pdf_ensure(*, invoice_ids: list[int], split: bool = True) -> PdfBat
             logger.error("PDF de %s : %s", invoice, exc)
     if report.failed:
         raise PdfBatchError(str(report))
-    if report.written:
-        logger.info("PDF : %s", report)
+    # One document a task after each issue: the count is the task's result (admin, django-q2), not a log line.
+    logger.debug("PDF : %s", report)
     return report
 
 
