@@ -17,11 +17,13 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from invoicing.documents.annexes import Annex
 from invoicing.models import Client, Contract, Invoice
+from invoicing.models.invoice import Origin
 from syaga.core.dates import end_of_month
 from syaga.core.money import ZERO, quantize
 from timetracking.conf import WorkingTime, daily_target, default_hourly_rate, working_time
-from timetracking.display import format_quantity, share
+from timetracking.display import format_hours, format_quantity, share
 from timetracking.models import Category, ClockifySyncState, Consultant, TimeEntry
 
 INCOMPLETE_SHOWN = 5
@@ -257,3 +259,49 @@ def invoice_annex(invoice: Invoice) -> dict:
         "count": len(entries),
         "seconds": sum(e.duration_seconds for e in entries),
     }
+
+
+ANNEX_COLUMNS = ("Date", "Consultant", "Ligne de la facture", "Description", "Temps passé", "Temps facturé")
+
+
+def invoice_timesheet_annex(invoice: Invoice) -> Annex | None:
+    """The printed invoice's annex (registered with invoicing.documents.annexes): every entry a time-billed
+    invoice counts, line by line, with the time worked and the time billed; the total is the invoice's
+    hours."""
+    if invoice.origin != Origin.TIMESHEET:
+        return None  # no query for the other invoices
+    annex = invoice_annex(invoice)
+    if not annex["count"]:
+        return None
+    rows = []
+    for line in annex["lines"]:
+        for entry in line["entries"]:
+            rows.append(_annex_row(entry, line["line"].description))
+    rows.extend(_annex_row(entry, "arrondie à 0 h, non facturée") for entry in annex["below_unit"])
+    hours = sum((line["line"].quantity for line in annex["lines"]), Decimal(0))
+    return Annex(
+        title="détail des saisies de temps",
+        columns=ANNEX_COLUMNS,
+        rows=tuple(rows),
+        right=(4, 5),
+        total=(
+            "Total",
+            f"{annex['count']} saisie(s)",
+            "",
+            "",
+            format_hours(annex["seconds"]),
+            f"{format_quantity(hours)} h",
+        ),
+    )
+
+
+def _annex_row(entry: TimeEntry, line: str) -> tuple[str, ...]:
+    billed = format_hours(entry.billed_seconds) if entry.billed_seconds is not None else "—"
+    return (
+        f"{timezone.localtime(entry.start):%d/%m/%Y}",
+        entry.consultant.name,
+        line,
+        entry.description or "—",
+        format_hours(entry.duration_seconds),
+        billed,
+    )

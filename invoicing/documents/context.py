@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from stdnum import iban as stdnum_iban
 
+from invoicing.documents.annexes import annexes_for
 from invoicing.documents.payment import epc_payload, epc_qr_svg_data_uri, rf_reference, rf_reference_printed
 from invoicing.models import Invoice, SellerProfile
 from invoicing.models.invoice import Kind
@@ -101,6 +102,9 @@ def invoice_document_context(invoice: Invoice, *, with_payment: bool = True) -> 
         "share_capital": quantize(_decimal(seller["share_capital"])) if seller.get("share_capital") else None,
         # The date of the service when it differs from the issue date (242 nonies A): the billed period.
         "service_date": invoice.period_end if invoice.period_end and not invoice.period_start else None,
+        "notes": invoice.notes,
+        # Pages after the invoice from the apps above (the time sheet of a time-billed invoice).
+        "annexes": annexes_for(invoice),
     }
     if with_payment:
         context.update(payment_context(invoice, seller))

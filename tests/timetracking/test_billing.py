@@ -3,6 +3,7 @@ invoice says), lines adding up to the total exactly, each entry billed once, not
 
 import datetime as dt
 import importlib
+import io
 import threading
 from decimal import Decimal
 from io import StringIO
@@ -12,15 +13,19 @@ from django.apps import apps
 from django.core.management import CommandError, call_command
 from django.db import connection, connections
 from django.template.loader import render_to_string
+from django.test.utils import CaptureQueriesContext
+from pypdf import PdfReader
 
+from invoicing.documents.pdf import invoice_pdf_render
 from invoicing.models import Invoice
 from invoicing.models.invoice import Origin, Status, Unit
+from invoicing.services.lifecycle import invoice_approve_as_system
 from syaga.core.money import quantize
 from tests.factories import ClientFactory, ContractFactory
 from tests.timetracking.helpers import make_entry, paris
 from timetracking.conf import rounding_rule
 from timetracking.models import Category, TimeEntry
-from timetracking.selectors import invoice_annex
+from timetracking.selectors import invoice_annex, invoice_timesheet_annex
 from timetracking.services import billing
 from timetracking.services.billing import timesheets_bill
 from timetracking.services.categorisation import entry_category_override
@@ -244,6 +249,33 @@ def test_the_annex_lists_each_line_s_entries(firm):
     assert "02/03/2026" in html
     assert "0\u00a0h\u00a050" in html
     assert "2 saisies, 1\u00a0h\u00a010 au total." in html
+
+
+def test_the_printed_invoice_carries_the_entries_as_an_annex(firm):
+    # given: two entries of March billed, the invoice approved and issued
+    make_entry(paris(2026, 3, 2), minutes=50, project="Audit réseau", description="Relevé des équipements")
+    make_entry(paris(2026, 3, 9), minutes=20, project="Audit réseau", description="Rapport")
+    report = timesheets_bill(month=MARCH)
+    invoice = Invoice.objects.get(pk=report.bills[0].invoice_id)
+    invoice_approve_as_system(invoice=invoice, reason="test", issue_date=dt.date(2026, 4, 1))
+    invoice.refresh_from_db()
+    # when
+    pages = PdfReader(io.BytesIO(invoice_pdf_render(invoice))).pages
+    # then: the invoice announces its annex, which follows on a page of its own, entry by entry
+    first, annex = (" ".join(page.extract_text().split()) for page in pages)
+    assert "Détail des 2 saisies de temps de mars 2026 en annexe." in first
+    assert f"Annexe 1 : détail des saisies de temps Facture n° {invoice.number} du 01/04/2026" in annex
+    assert "02/03/2026 Jean Dupont Audit réseau Relevé des équipements 0 h 50 0 h 50" in annex
+    assert "09/03/2026 Jean Dupont Audit réseau Rapport 0 h 20 0 h 20" in annex
+    assert "Total 2 saisie(s) 1 h 10 1,25 h" in annex
+
+
+def test_a_recurring_invoice_has_no_annex(seller):
+    contract = ContractFactory(client=ClientFactory(name="Pharmabest SAS"), start_date=dt.date(2026, 1, 1))
+    invoice = Invoice.objects.create(client=contract.client, origin=Origin.RECURRING)
+    with CaptureQueriesContext(connection) as queries:
+        assert invoice_timesheet_annex(invoice) is None
+    assert len(queries) == 0
 
 
 def test_the_command_bills_and_refuses_a_bad_month(firm):
