@@ -9,12 +9,16 @@ the national days only.
 import calendar
 import datetime as dt
 import functools
-import os
 import re
 
 from django.conf import settings
 from django.core.management.base import CommandError
 from django.utils import timezone
+
+from syaga.core.lazy import lazy_module
+
+# 50 ms of country data: paid by the first working-day question, not by every process's start.
+holidays = lazy_module("holidays")
 
 FRENCH_MONTHS = [
     "janvier",
@@ -102,17 +106,11 @@ def french_month_label(day: dt.date) -> str:
 
 
 def public_holidays_subdivision() -> str:
-    """The setting (tests override it), else the environment read by settings.py from .env."""
-    value = getattr(settings, "PUBLIC_HOLIDAYS_SUBDIVISION", None)
-    if value is None:
-        value = os.environ.get("PUBLIC_HOLIDAYS_SUBDIVISION", "")
-    return str(value).strip()
+    return settings.PUBLIC_HOLIDAYS_SUBDIVISION.strip()
 
 
 @functools.cache
 def _public_holidays(year: int, subdivision: str) -> frozenset[dt.date]:
-    import holidays  # 50 ms of country data: paid by the month-end check, not by every process's start
-
     try:
         days = holidays.country_holidays("FR", subdiv=subdivision or None, years=year)
     except NotImplementedError as exc:

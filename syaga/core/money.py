@@ -103,6 +103,11 @@ def _looks_decimal(s: str, sep: str) -> bool:
     return not (len(tail) == 3 and 1 <= len(head) <= 3 and head != "0")
 
 
+def format_count(count: int) -> str:
+    """French display of a count: ``72 585`` (narrow no-break space for thousands, as in amounts)."""
+    return f"{count:,}".replace(",", "\u202f")
+
+
 def format_eur(value: Decimal) -> str:
     """French display: ``1 234,56 €`` (narrow no-break space for thousands)."""
     q = quantize(value)

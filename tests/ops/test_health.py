@@ -4,7 +4,6 @@ import datetime as dt
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from syaga.ops.health import FAIL, NOT_CONFIGURED, OK, health_report
 from tests.banking.qonto_stub import QontoStub
 from tests.factories import UserFactory
 from tests.mailbox.conftest import SmtpHandler, dovecot, free_port  # noqa: F401 - the dovecot fixture
+from tests.ops.clusters import cluster_start, clusters_stop, redis_answers
 from tests.timetracking.clockify_stub import ClockifyStub
 
 pytestmark = pytest.mark.django_db
@@ -270,6 +270,8 @@ def _health_in_a_process(env) -> dict:
 
 def test_the_redis_broker_reports_whether_a_cluster_is_alive(tmp_path):
     # given: the Redis broker (its own database and queue name), nothing else configured
+    if not redis_answers():
+        pytest.fail("no Redis on 127.0.0.1:6379 (the project's machines run one)")
     env = dict(
         os.environ,
         DATABASE_URL=f"sqlite:///{tmp_path / 'vide.sqlite3'}",
@@ -281,14 +283,7 @@ def test_the_redis_broker_reports_whether_a_cluster_is_alive(tmp_path):
 
     # when no cluster runs, then one does
     status, detail = status_of(_health_in_a_process(env), "file d'attente django-q2")
-    cluster = subprocess.Popen(
-        [sys.executable, "manage.py", "qcluster"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    cluster = cluster_start(env)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -297,11 +292,7 @@ def test_the_redis_broker_reports_whether_a_cluster_is_alive(tmp_path):
                 break
             time.sleep(1)
     finally:
-        os.killpg(cluster.pid, signal.SIGTERM)
-        try:
-            cluster.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(cluster.pid, signal.SIGKILL)
+        clusters_stop(cluster)
 
     # then
     assert (status, detail) == (

@@ -1,8 +1,6 @@
 """Two django-q2 clusters in two processes share the work through the Redis server: each job runs once."""
 
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,16 +10,10 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from tests.ops.clusters import cluster_start, clusters_stop, redis_answers
+
 ROOT = Path(__file__).resolve().parents[2]
 JOBS = 40
-
-
-def redis_answers() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 @pytest.mark.postgres  # the clusters save their results in the test database, which they must reach
@@ -38,17 +30,7 @@ def test_two_clusters_on_redis_run_each_job_once(tmp_path):
         Q_CLUSTER_NAME=f"test-{uuid.uuid4().hex[:8]}",  # a queue of its own
         Q_WORKERS="2",
     )
-    clusters = [
-        subprocess.Popen(
-            [sys.executable, "manage.py", "qcluster"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        for _ in range(2)
-    ]
+    clusters = [cluster_start(env) for _ in range(2)]
     try:
         # when: jobs are queued from a third process (the web server's role)
         # once both clusters have announced themselves in Redis (django-q2's cluster stats)
@@ -69,13 +51,7 @@ def test_two_clusters_on_redis_run_each_job_once(tmp_path):
             time.sleep(0.5)
         time.sleep(2)  # a duplicate would show up now
     finally:
-        for cluster in clusters:
-            os.killpg(cluster.pid, signal.SIGTERM)
-        for cluster in clusters:
-            try:
-                cluster.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                os.killpg(cluster.pid, signal.SIGKILL)
+        clusters_stop(*clusters, grace=3)
     # then: every job ran exactly once, and the work was shared between the two clusters' workers
     lines = [line.split() for line in (tmp_path / "runs.txt").read_text().splitlines()]
     jobs = sorted(int(job) for job, _ in lines)

@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
-from django.utils.formats import number_format
 
 from invoicing.services.history_import import invoices_import_csv
 from syaga.core.errors import InputError
+from syaga.core.money import format_count
 from syaga.core.output import json_dumps
 
 
@@ -43,7 +43,7 @@ class Command(BaseCommand):
                 encoding=encoding,
                 delimiter={"tab": "\t", "\\t": "\t"}.get(delimiter, delimiter),
                 accept_gaps=accept_gaps,
-                progress=lambda rows: out.write(f"… {number_format(rows, force_grouping=True)} lignes lues"),
+                progress=lambda rows: out.write(f"… {format_count(rows)} lignes lues"),
             )
         except InputError as exc:
             raise CommandError(f"{exc} ; rien n'a été écrit") from exc

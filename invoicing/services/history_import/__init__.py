@@ -18,7 +18,6 @@ from pathlib import Path
 
 from django.db import IntegrityError
 from django.utils import timezone
-from django.utils.formats import number_format
 
 from invoicing.services.history_import.dialect import dialect_find, read_source
 from invoicing.services.history_import.rows import DESCRIPTION_MAX_LENGTH, invoice_from_draft, rows_read
@@ -34,7 +33,7 @@ from invoicing.services.history_import.stored import (
 from invoicing.services.history_import.writer import history_write
 from invoicing.services.numbering import SequenceGapError
 from syaga.core.errors import InputError
-from syaga.core.money import ZERO, format_eur
+from syaga.core.money import ZERO, format_count, format_eur
 
 __all__ = ["ImportReport", "invoices_import_csv"]
 
@@ -90,21 +89,17 @@ class ImportReport:
 
     def summary(self) -> str:
         verb = "à créer" if self.dry_run else "créé(s)"
+        n = format_count
         text = (
-            f"{_count(self.rows_read)} ligne(s) lue(s) : {_count(self.invoices_created)} facture(s) et "
-            f"{_count(self.credit_notes_created)} avoir(s) {verb} ({_count(self.lines_created)} ligne(s), "
-            f"{_count(self.paid)} payée(s), {format_eur(self.total_ttc)} TTC), "
-            f"{_count(self.clients_created)} nouveau(x) client(s), {_count(self.clients_reused)} client(s) "
-            f"existant(s) repris ; {_count(self.rows_skipped)} ligne(s) sautée(s), déjà importée(s)"
+            f"{n(self.rows_read)} ligne(s) lue(s) : {n(self.invoices_created)} facture(s) et "
+            f"{n(self.credit_notes_created)} avoir(s) {verb} ({n(self.lines_created)} ligne(s), "
+            f"{n(self.paid)} payée(s), {format_eur(self.total_ttc)} TTC), "
+            f"{n(self.clients_created)} nouveau(x) client(s), {n(self.clients_reused)} client(s) "
+            f"existant(s) repris ; {n(self.rows_skipped)} ligne(s) sautée(s), déjà importée(s)"
         )
         if self.rows_ignored:
-            text += f" ; {_count(self.rows_ignored)} ligne(s) sans numéro, date ni client ignorée(s)"
+            text += f" ; {format_count(self.rows_ignored)} ligne(s) sans numéro, date ni client ignorée(s)"
         return text + "."
-
-
-def _count(n: int) -> str:
-    """A count as the French read it: ``72 585``."""
-    return number_format(n, force_grouping=True)
 
 
 @contextlib.contextmanager

@@ -12,11 +12,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from django.utils.formats import number_format
-
 from syaga.core.dates import DateError, parse_date
 from syaga.core.errors import InputError
-from syaga.core.money import AmountError, format_eur, quantize
+from syaga.core.money import AmountError, format_count, format_eur, quantize
 from syaga.core.text import header_key
 
 HEADER_SCAN_ROWS = 10
@@ -249,8 +247,8 @@ def _check_text(text: str, encoding: str) -> None:
     for line_no, line in enumerate(io.StringIO(text, newline=""), start=1):
         if len(line) > MAX_LINE_LENGTH:
             raise InputError(
-                f"la ligne fait {number_format(len(line), force_grouping=True)} caractères (au plus "
-                f"{number_format(MAX_LINE_LENGTH, force_grouping=True)} pour une ligne d'export)",
+                f"la ligne fait {format_count(len(line))} caractères (au plus "
+                f"{format_count(MAX_LINE_LENGTH)} pour une ligne d'export)",
                 where=f"ligne {line_no}",
             )
 

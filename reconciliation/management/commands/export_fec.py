@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from reconciliation.exports.fec import fec_export
 from syaga.core.errors import BusinessError
+from syaga.core.money import format_count
 
 
 class Command(BaseCommand):
@@ -26,5 +27,6 @@ class Command(BaseCommand):
             path, lines = fec_export(year=year, directory=Path(output))
         except BusinessError as exc:
             raise CommandError(str(exc)) from exc
-        count = f"{lines:,}".replace(",", "\u202f")  # 72 585, narrow no-break space as in amounts
-        self.stdout.write(self.style.SUCCESS(f"{path} : {count} lignes d'écriture, contrôle réussi."))
+        self.stdout.write(
+            self.style.SUCCESS(f"{path} : {format_count(lines)} lignes d'écriture, contrôle réussi.")
+        )

@@ -3,6 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from syaga.core.dates import date_option, today
+from syaga.core.money import format_count
 from syaga.ops.cycles import CycleBusy, cycle_run
 from syaga.ops.models import CycleKind, RunStatus, StepStatus
 
@@ -17,7 +18,7 @@ MARKS = {
 def _count(value) -> str:
     """A count as the firm reads it: ``30 000`` (narrow no-break space); text (an amount) as it is."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}".replace(",", "\u202f")
+        return format_count(value)
     return str(value)
 
 
